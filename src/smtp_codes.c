@@ -1,0 +1,184 @@
+/* smtp_codes.c: lookups over the X-macro tables.  SPDX-License-Identifier: GPL-2.0-or-later */
+#include "smtp_codes.h"
+
+#include <stddef.h>
+
+static const struct {
+    const char *name;
+    unsigned flags;
+} verbs[SMTP_VERB_COUNT] = {
+#define SMTP_VERB(id, name, flags) { name, flags },
+#include "smtp_verbs.def"
+#undef SMTP_VERB
+};
+
+typedef struct reply_entry {
+    uint16_t code;
+    uint16_t ctx; /* smtp_verb, or REPLY_ANY */
+    const char *name;
+    const char *meaning;
+} reply_entry;
+
+#define REPLY_ANY 0xffffu
+#define SMTP_VERB_ANY REPLY_ANY
+
+static const reply_entry replies[] = {
+#define SMTP_REPLY(code, ctx, name, meaning) { code, SMTP_VERB_##ctx, name, meaning },
+#include "smtp_codes.def"
+#undef SMTP_REPLY
+};
+#define N_REPLIES (sizeof replies / sizeof replies[0])
+
+static const struct { uint8_t cls; const char *title; } status_classes[] = {
+#define SMTP_STATUS_CLASS(c, t, r) { c, t },
+#define SMTP_STATUS_SUBJECT(s, t, r)
+#define SMTP_STATUS_DETAIL(s, d, t, b, r)
+#include "smtp_status.def"
+#undef SMTP_STATUS_CLASS
+#undef SMTP_STATUS_SUBJECT
+#undef SMTP_STATUS_DETAIL
+};
+
+static const struct { uint16_t subject; const char *title; } status_subjects[] = {
+#define SMTP_STATUS_CLASS(c, t, r)
+#define SMTP_STATUS_SUBJECT(s, t, r) { s, t },
+#define SMTP_STATUS_DETAIL(s, d, t, b, r)
+#include "smtp_status.def"
+#undef SMTP_STATUS_CLASS
+#undef SMTP_STATUS_SUBJECT
+#undef SMTP_STATUS_DETAIL
+};
+
+static const struct { uint16_t subject, detail; const char *title; } status_details[] = {
+#define SMTP_STATUS_CLASS(c, t, r)
+#define SMTP_STATUS_SUBJECT(s, t, r)
+#define SMTP_STATUS_DETAIL(s, d, t, b, r) { s, d, t },
+#include "smtp_status.def"
+#undef SMTP_STATUS_CLASS
+#undef SMTP_STATUS_SUBJECT
+#undef SMTP_STATUS_DETAIL
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct { const char *name, *summary; } anomalies[SMTP_ANOMALY_COUNT] = {
+    { "none", "No anomaly" },
+#define SMTP_ANOMALY(id, name, group, sev, summary) { name, summary },
+#include "smtp_anomalies.def"
+#undef SMTP_ANOMALY
+};
+
+const char *smtp_verb_name(smtp_verb v)
+{
+    return (unsigned)v < SMTP_VERB_COUNT ? verbs[v].name : verbs[SMTP_VERB_UNKNOWN].name;
+}
+
+unsigned smtp_verb_flags(smtp_verb v)
+{
+    return (unsigned)v < SMTP_VERB_COUNT ? verbs[v].flags : 0;
+}
+
+/* The entry for (code, ctx), else (code, ANY), else NULL. */
+static const reply_entry *find_reply(unsigned code, smtp_verb ctx)
+{
+    const reply_entry *generic = NULL;
+    size_t i;
+
+    for (i = 0; i < N_REPLIES; i++) {
+        if (replies[i].code != code)
+            continue;
+        if (replies[i].ctx == (unsigned)ctx)
+            return &replies[i];
+        if (replies[i].ctx == REPLY_ANY && generic == NULL)
+            generic = &replies[i];
+    }
+    return generic;
+}
+
+const char *smtp_reply_name(unsigned code, smtp_verb ctx)
+{
+    const reply_entry *e = find_reply(code, ctx);
+    return e ? e->name : NULL;
+}
+
+const char *smtp_reply_meaning(unsigned code, smtp_verb ctx)
+{
+    const reply_entry *e = find_reply(code, ctx);
+    return e ? e->meaning : NULL;
+}
+
+const char *smtp_category_name(unsigned digit)
+{
+    static const char *const names[] = {
+        NULL,
+        "Positive Preliminary",
+        "Positive Completion",
+        "Positive Intermediate",
+        "Transient Negative Completion",
+        "Permanent Negative Completion",
+    };
+    return digit < COUNT(names) ? names[digit] : NULL;
+}
+
+const char *smtp_function_name(unsigned digit)
+{
+    static const char *const names[] = {
+        "Syntax", "Information", "Connections", "Unspecified", "Unspecified", "Mail system",
+    };
+    return digit < COUNT(names) ? names[digit] : NULL;
+}
+
+const char *smtp_status_class_name(unsigned cls)
+{
+    size_t i;
+    for (i = 0; i < COUNT(status_classes); i++) {
+        if (status_classes[i].cls == cls)
+            return status_classes[i].title;
+    }
+    return NULL;
+}
+
+const char *smtp_status_subject_name(unsigned subject)
+{
+    size_t i;
+    for (i = 0; i < COUNT(status_subjects); i++) {
+        if (status_subjects[i].subject == subject)
+            return status_subjects[i].title;
+    }
+    return NULL;
+}
+
+const char *smtp_status_detail_name(unsigned subject, unsigned detail)
+{
+    size_t i;
+    for (i = 0; i < COUNT(status_details); i++) {
+        if (status_details[i].subject == subject && status_details[i].detail == detail)
+            return status_details[i].title;
+    }
+    return NULL;
+}
+
+const char *smtp_anomaly_name(smtp_anomaly a)
+{
+    return (unsigned)a < SMTP_ANOMALY_COUNT ? anomalies[a].name : anomalies[0].name;
+}
+
+const char *smtp_anomaly_summary(smtp_anomaly a)
+{
+    return (unsigned)a < SMTP_ANOMALY_COUNT ? anomalies[a].summary : anomalies[0].summary;
+}
+
+size_t smtp_reply_table_size(void)
+{
+    return N_REPLIES;
+}
+
+int smtp_reply_table_entry(size_t i, unsigned *code, const char **name, int *is_generic)
+{
+    if (i >= N_REPLIES)
+        return 0;
+    *code = replies[i].code;
+    *name = replies[i].name;
+    *is_generic = replies[i].ctx == REPLY_ANY;
+    return 1;
+}

@@ -1,0 +1,562 @@
+/* smtp_session.c: the SMTP session state machine.  SPDX-License-Identifier: GPL-2.0-or-later */
+#include "smtp_session.h"
+#include "smtp_codes.h"
+#include "smtp_frame.h"
+#include "smtp_parse.h"
+
+#include <string.h>
+
+/* client modes */
+enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
+
+/* session facts (_flags) */
+#define F_SEEN_SERVER 0x01u /* server bytes seen: replies can be waited for */
+#define F_QUIT        0x02u /* QUIT accepted */
+#define F_TLS         0x04u /* switched to TLS */
+#define F_MIDSESSION  0x08u /* the capture missed the greeting */
+#define F_BDAT_MSG    0x10u /* inside a BDAT message */
+#define F_BARE_LF_MSG 0x20u /* bare LF already reported for this message */
+#define F_DATA_SPEC   0x40u /* in the body of a DATA whose 354 has not come yet */
+
+/* DATA body scanner (_body) */
+#define B_BOL   0x01u /* at the beginning of a line */
+#define B_CRLF  0x02u /* the previous line ended in CRLF */
+#define B_CR    0x04u /* the last byte fed was a CR inside a line */
+#define B_FIRST 0x08u /* no body byte of this message emitted yet */
+
+/* _sync values */
+enum { SYNC_NO = 0, SYNC_YES = 1, SYNC_REPORTED = 2 };
+
+/* Room kept in the event array for one unit's events. */
+#define UNIT_EVENTS 8
+
+typedef struct sink {
+    smtp_event *ev;
+    size_t cap, n;
+    size_t base; /* offset of the current unit's bytes in the caller's buffer */
+} sink;
+
+static smtp_event *emit(sink *o, smtp_event_type type, int dir, size_t off, size_t len)
+{
+    smtp_event *e = &o->ev[o->n++];
+    memset(e, 0, sizeof *e);
+    e->type = (uint8_t)type;
+    e->dir = (uint8_t)dir;
+    e->off = (uint32_t)(o->base + off);
+    e->len = (uint32_t)len;
+    return e;
+}
+
+static void anomaly(sink *o, int dir, smtp_anomaly a, size_t off, size_t len)
+{
+    if (o->n < o->cap)
+        emit(o, SMTP_EV_ANOMALY, dir, off, len)->code = (uint16_t)a;
+}
+
+void smtp_session_init(smtp_session *s, const smtp_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->_cfg.max_line = 16384;
+    s->_cfg.max_reply = 65536;
+    if (cfg != NULL) {
+        s->_cfg.max_line = cfg->max_line < 64 ? 64 : cfg->max_line;
+        s->_cfg.max_reply = cfg->max_reply < s->_cfg.max_line ? s->_cfg.max_line : cfg->max_reply;
+    }
+    s->_next_seq = 1;
+    /* the connection itself awaits the greeting */
+    s->_q[0].seq = s->_next_seq++;
+    s->_q[0].verb = SMTP_VERB_CONNECT;
+    s->_qlen = 1;
+}
+
+int smtp_session_in_tls(const smtp_session *s) { return (s->_flags & F_TLS) != 0; }
+unsigned smtp_session_pending(const smtp_session *s) { return s->_qlen; }
+
+/* ---- the queue of commands awaiting replies ---- */
+
+static uint32_t push(smtp_session *s, sink *o, smtp_verb verb, size_t off, size_t len)
+{
+    uint32_t seq = s->_next_seq++;
+    if (s->_next_seq == 0)
+        s->_next_seq = 1;
+    if (s->_qlen == SMTP_PENDING_MAX) {
+        s->_qhead = (uint16_t)((s->_qhead + 1) % SMTP_PENDING_MAX);
+        s->_qlen--;
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_QUEUE_OVERFLOW, off, len);
+    }
+    s->_q[(s->_qhead + s->_qlen) % SMTP_PENDING_MAX].seq = seq;
+    s->_q[(s->_qhead + s->_qlen) % SMTP_PENDING_MAX].verb = (uint16_t)verb;
+    s->_qlen++;
+    return seq;
+}
+
+static const smtp_pending *peek(const smtp_session *s)
+{
+    return s->_qlen ? &s->_q[s->_qhead] : NULL;
+}
+
+static void pop(smtp_session *s)
+{
+    if (s->_qlen) {
+        s->_qhead = (uint16_t)((s->_qhead + 1) % SMTP_PENDING_MAX);
+        s->_qlen--;
+    }
+}
+
+/* ---- client side ---- */
+
+static void line_anomalies(sink *o, int dir, const smtp_line *ln, size_t limit)
+{
+    size_t all = (size_t)ln->len + ln->eol;
+    if (ln->flags & SMTP_LINE_BARE_LF)
+        anomaly(o, dir, SMTP_ANOMALY_BARE_LF, ln->len, 1);
+    if (ln->flags & SMTP_LINE_BARE_CR)
+        anomaly(o, dir, SMTP_ANOMALY_BARE_CR, 0, ln->len);
+    if (ln->flags & SMTP_LINE_CUT)
+        anomaly(o, dir, SMTP_ANOMALY_LINE_CUT, 0, all);
+    else if (ln->len + 2u > limit)
+        anomaly(o, dir, SMTP_ANOMALY_LINE_TOO_LONG, 0, all);
+}
+
+static void start_message_body(smtp_session *s, uint32_t msg)
+{
+    s->_flags &= (uint8_t)~F_DATA_SPEC;
+    s->_cmode = CM_DATA;
+    s->_body = B_BOL | B_CRLF | B_FIRST;
+    s->_msg = msg;
+    s->_flags &= (uint8_t)~F_BARE_LF_MSG;
+}
+
+/* Effects of a command line the moment it is sent. */
+static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
+                            smtp_event *ev, size_t all)
+{
+    switch (c->verb) {
+    case SMTP_VERB_DATA:
+        /* Whatever the client sends before the reply is taken as the body:
+         * a client that waits sends nothing, one that does not wait (or a
+         * one-sided capture) sends the message.  A rejection undoes it. */
+        start_message_body(s, ev->seq);
+        s->_flags |= F_DATA_SPEC;
+        break;
+    case SMTP_VERB_BDAT:
+        if (!(c->flags & SMTP_CMD_BDAT_OK)) {
+            anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BDAT_SIZE, 0, all);
+            break;
+        }
+        if (!(s->_flags & F_BDAT_MSG)) {
+            s->_flags |= F_BDAT_MSG;
+            s->_msg = ev->seq;
+        }
+        s->_bdat_left = c->size;
+        s->_bdat_last = (c->flags & SMTP_CMD_BDAT_LAST) != 0;
+        if (c->size > 0) {
+            s->_cmode = CM_BDAT;
+        } else if (s->_bdat_last) {
+            smtp_event *ch = emit(o, SMTP_EV_CHUNK, SMTP_DIR_CLIENT, all, 0);
+            ch->flags = SMTP_EVF_LAST;
+            ch->seq = ev->seq;
+            ch->msg = s->_msg;
+            s->_flags &= (uint8_t)~F_BDAT_MSG;
+        }
+        break;
+    case SMTP_VERB_QUIT:
+        s->_flags |= F_QUIT;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The lone "." of a body the capture joined midway. */
+static int is_lone_dot(const uint8_t *p, const smtp_line *ln)
+{
+    return ln->len == 1 && p[0] == '.';
+}
+
+static void emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
+{
+    smtp_event *e = emit(o, SMTP_EV_EOD, SMTP_DIR_CLIENT, off, len);
+    e->msg = s->_msg;
+    e->seq = push(s, o, SMTP_VERB_EOD, off, len);
+    e->verb = SMTP_VERB_EOD;
+    s->_cmode = CM_COMMAND;
+    s->_msg = 0;
+}
+
+static void unsync_fragment(smtp_session *s, sink *o, int dir, size_t len)
+{
+    smtp_event *e = emit(o, SMTP_EV_FRAGMENT, dir, 0, len);
+    e->code = SMTP_ANOMALY_UNSYNC;
+    if (s->_sync[dir] == SYNC_NO) {
+        anomaly(o, dir, SMTP_ANOMALY_UNSYNC, 0, len);
+        s->_sync[dir] = SYNC_REPORTED;
+    }
+}
+
+/* One client line (command or AUTH response) of ln->len content bytes. */
+static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_line *ln)
+{
+    size_t all = (size_t)ln->len + ln->eol;
+    smtp_command c;
+    smtp_event *ev;
+
+    if (s->_cmode == CM_SASL) {
+        ev = emit(o, SMTP_EV_SASL, SMTP_DIR_CLIENT, 0, all);
+        ev->verb = SMTP_VERB_SASL;
+        ev->seq = push(s, o, SMTP_VERB_SASL, 0, all);
+        s->_cmode = CM_COMMAND;
+        line_anomalies(o, SMTP_DIR_CLIENT, ln, 12288); /* RFC 4954 4: 12288 octets */
+        return;
+    }
+    smtp_parse_command(p, ln->len, &c);
+    if (s->_sync[SMTP_DIR_CLIENT] != SYNC_YES) {
+        if (is_lone_dot(p, ln)) {
+            s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
+            emit_eod(s, o, 0, all);
+            return;
+        }
+        if (!smtp_command_plausible(&c)) {
+            unsync_fragment(s, o, SMTP_DIR_CLIENT, all);
+            return;
+        }
+        s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
+    }
+    ev = emit(o, SMTP_EV_COMMAND, SMTP_DIR_CLIENT, 0, all);
+    ev->verb = (uint16_t)c.verb;
+    if (c.flags & SMTP_CMD_BAD_ARGS)
+        ev->flags |= SMTP_EVF_BADARGS;
+    ev->seq = push(s, o, c.verb, 0, all);
+    if (s->_flags & F_QUIT)
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_DATA_AFTER_QUIT, 0, all);
+    if (c.flags & SMTP_CMD_NOT_COMMAND)
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_NOT_A_COMMAND, 0, ln->len);
+    else if (c.verb == SMTP_VERB_UNKNOWN)
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_UNKNOWN_COMMAND, 0, c.verb_span.len);
+    line_anomalies(o, SMTP_DIR_CLIENT, ln, 512);
+    command_effects(s, o, &c, ev, all);
+}
+
+static long feed_client_line(smtp_session *s, sink *o, const uint8_t *p, size_t n)
+{
+    smtp_line ln;
+    long r = smtp_frame_line(p, n, s->_cfg.max_line, &ln);
+    if (r == SMTP_NEED_MORE)
+        return r;
+    if (ln.flags & SMTP_LINE_CUT)
+        s->_frag[SMTP_DIR_CLIENT] = 1;
+    client_line(s, o, p, &ln);
+    return r;
+}
+
+/* DATA body bytes up to and including the end-of-data line. */
+static long feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flush)
+{
+    size_t i = 0;
+    long result = -1;
+
+    while (i < n && o->cap - o->n > 3) {
+        const uint8_t *lf;
+        size_t e;
+        int crlf;
+
+        if ((s->_body & B_BOL) && p[i] == '.') {
+            size_t rem = n - i;
+            if (!flush && (rem == 1 || (rem == 2 && p[i + 1] == '\r'))) {
+                if (i == 0)
+                    return SMTP_NEED_MORE;
+                break;
+            }
+            if (rem >= 3 && p[i + 1] == '\r' && p[i + 2] == '\n') {
+                if (s->_body & B_CRLF) {
+                    result = (long)(i + 3);
+                    break;
+                }
+                anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, i, 3);
+            } else if (rem >= 2 && p[i + 1] == '\n') {
+                anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, i, 2);
+            }
+        }
+        lf = memchr(p + i, '\n', n - i);
+        if (lf == NULL) {
+            s->_body = (uint8_t)((s->_body & B_FIRST) | (p[n - 1] == '\r' ? B_CR : 0));
+            i = n;
+            break;
+        }
+        e = (size_t)(lf - p);
+        crlf = e > i ? p[e - 1] == '\r' : (s->_body & B_CR) != 0;
+        if (!crlf && !(s->_flags & F_BARE_LF_MSG)) {
+            anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BARE_LF, e, 1);
+            s->_flags |= F_BARE_LF_MSG;
+        }
+        s->_body = (uint8_t)((s->_body & B_FIRST) | B_BOL | (crlf ? B_CRLF : 0));
+        i = e + 1;
+    }
+    if (i > 0 && (s->_body & B_FIRST) && (s->_flags & (F_DATA_SPEC | F_SEEN_SERVER)) ==
+                     (F_DATA_SPEC | F_SEEN_SERVER))
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BODY_BEFORE_354, 0, i);
+    if (i > 0) {
+        smtp_event *b = emit(o, SMTP_EV_BODY, SMTP_DIR_CLIENT, 0, i);
+        b->msg = s->_msg;
+        if (s->_body & B_FIRST)
+            b->flags |= SMTP_EVF_FIRST;
+        s->_body &= (uint8_t)~B_FIRST;
+    }
+    if (result > 0) {
+        emit_eod(s, o, i, 3);
+        return result;
+    }
+    return (long)i;
+}
+
+static long feed_chunk(smtp_session *s, sink *o, size_t n)
+{
+    size_t k = s->_bdat_left < n ? (size_t)s->_bdat_left : n;
+    smtp_event *e = emit(o, SMTP_EV_CHUNK, SMTP_DIR_CLIENT, 0, k);
+
+    e->msg = s->_msg;
+    e->seq = s->_msg;
+    s->_bdat_left -= k;
+    if (s->_bdat_left == 0) {
+        s->_cmode = CM_COMMAND;
+        if (s->_bdat_last) {
+            e->flags |= SMTP_EVF_LAST;
+            s->_flags &= (uint8_t)~F_BDAT_MSG;
+            s->_msg = 0;
+        }
+    }
+    return (long)k;
+}
+
+/* ---- server side ---- */
+
+static int greeting_code(unsigned code)
+{
+    return code == 220 || code == 421 || code == 554 || code == 521;
+}
+
+/* Finds the command a complete reply answers and fills ev->seq/verb. */
+static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len)
+{
+    const smtp_pending *h = peek(s);
+
+    if (h != NULL && h->verb == SMTP_VERB_CONNECT) {
+        if (greeting_code(ev->code)) {
+            ev->seq = h->seq;
+            ev->verb = SMTP_VERB_CONNECT;
+            ev->flags |= SMTP_EVF_GREETING;
+            pop(s);
+            s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
+            return;
+        }
+        pop(s); /* the capture started after the greeting */
+        s->_flags |= F_MIDSESSION;
+        h = peek(s);
+    }
+    if (h != NULL) {
+        ev->seq = h->seq;
+        ev->verb = h->verb;
+        pop(s);
+    } else if (s->_flags & F_MIDSESSION) {
+        ev->flags |= SMTP_EVF_UNSYNC;
+        s->_flags &= (uint8_t)~F_MIDSESSION;
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, len);
+    } else if (ev->code != 421) {
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_UNPAIRED, 0, len);
+    }
+}
+
+static void reply_checks(sink *o, const uint8_t *p, const smtp_reply_frame *f)
+{
+    smtp_reply_line rl;
+    unsigned d1 = f->code / 100, d2 = (f->code / 10) % 10;
+
+    if (d1 < 2 || d1 > 5 || d2 > 5)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_CODE_RANGE, 0, 3);
+    if (f->flags & SMTP_REPLY_MISMATCH)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_MULTILINE_MISMATCH, 0, f->len);
+    if (f->flags & SMTP_REPLY_UNTERM)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_MULTILINE_UNTERM, 0, f->len);
+    if (f->flags & SMTP_REPLY_BARE_LF)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_BARE_LF, 0, f->len);
+    if (f->flags & SMTP_REPLY_BARE_CR)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_BARE_CR, 0, f->len);
+    if (f->flags & SMTP_REPLY_LONG_LINE)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_LINE_TOO_LONG, 0, f->len);
+    {
+        const uint8_t *lf = memchr(p, '\n', f->len);
+        size_t l1 = lf ? (size_t)(lf - p) : f->len;
+        if (l1 > 0 && p[l1 - 1] == '\r')
+            l1--;
+        if (smtp_parse_reply_line(p, l1, &rl) && rl.status.len > 0 && rl.st_class != d1)
+            anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_STATUS_CLASS, rl.status.off, rl.status.len);
+    }
+}
+
+/* What a reply does to the session, by the command it answers. */
+static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t end)
+{
+    switch (ev->verb) {
+    case SMTP_VERB_AUTH:
+    case SMTP_VERB_SASL:
+        if (ev->code == 334)
+            s->_cmode = CM_SASL;
+        else if (s->_cmode == CM_SASL)
+            s->_cmode = CM_COMMAND;
+        break;
+    case SMTP_VERB_DATA:
+        if (ev->code == 354 && !(s->_flags & F_DATA_SPEC) && s->_cmode != CM_DATA)
+            start_message_body(s, ev->seq);
+        else if (ev->code != 354 && (s->_flags & F_DATA_SPEC) && s->_cmode == CM_DATA &&
+                 s->_msg == ev->seq) {
+            s->_cmode = CM_COMMAND;
+            s->_msg = 0;
+        }
+        s->_flags &= (uint8_t)~F_DATA_SPEC;
+        break;
+    case SMTP_VERB_STARTTLS:
+        if (ev->code == 220) {
+            emit(o, SMTP_EV_TLS, SMTP_DIR_SERVER, end, 0);
+            s->_flags |= F_TLS;
+            s->_qlen = 0;
+            s->_cmode = CM_COMMAND;
+            s->_frag[0] = s->_frag[1] = 0;
+            s->_sync[0] = s->_sync[1] = SYNC_YES;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
+{
+    smtp_reply_frame f;
+    smtp_event *ev;
+    long r = smtp_frame_reply(p, n, s->_cfg.max_line, s->_cfg.max_reply, &f);
+
+    if (r == SMTP_NEED_MORE)
+        return r;
+    if (f.flags & SMTP_REPLY_CUT) {
+        s->_frag[SMTP_DIR_SERVER] = 1;
+        emit(o, SMTP_EV_FRAGMENT, SMTP_DIR_SERVER, 0, f.len)->code = SMTP_ANOMALY_LINE_CUT;
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_LINE_CUT, 0, f.len);
+        return r;
+    }
+    if (f.flags & SMTP_REPLY_NOT_REPLY) {
+        if (s->_sync[SMTP_DIR_SERVER] != SYNC_YES) {
+            unsync_fragment(s, o, SMTP_DIR_SERVER, f.len);
+        } else {
+            emit(o, SMTP_EV_FRAGMENT, SMTP_DIR_SERVER, 0, f.len)->code = SMTP_ANOMALY_REPLY_SYNTAX;
+            anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_SYNTAX, 0, f.len);
+        }
+        return r;
+    }
+    s->_sync[SMTP_DIR_SERVER] = SYNC_YES;
+    ev = emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f.len);
+    ev->code = f.code;
+    ev->nlines = f.nlines;
+    pair_reply(s, o, ev, f.len);
+    reply_checks(o, p, &f);
+    reply_effects(s, o, ev, f.len);
+    return r;
+}
+
+/* ---- pieces that form no unit ---- */
+
+/* The rest of a line whose start was emitted before. */
+static long feed_line_rest(smtp_session *s, sink *o, int dir, const uint8_t *p, size_t n)
+{
+    const uint8_t *lf = memchr(p, '\n', n);
+    size_t len = lf ? (size_t)(lf - p) + 1 : n;
+    smtp_event *e = emit(o, SMTP_EV_FRAGMENT, dir, 0, len);
+
+    e->code = SMTP_ANOMALY_LINE_CUT;
+    e->flags |= SMTP_EVF_CONT;
+    if (lf != NULL)
+        s->_frag[dir] = 0;
+    return (long)len;
+}
+
+/* An incomplete unit at the end of the data, when no more will come. */
+static long feed_partial(smtp_session *s, sink *o, int dir, const uint8_t *p, size_t n)
+{
+    smtp_line ln;
+
+    s->_frag[dir] = 1;
+    if (dir == SMTP_DIR_CLIENT && (s->_cmode == CM_COMMAND || s->_cmode == CM_SASL)) {
+        ln.len = (uint32_t)n;
+        ln.eol = 0;
+        ln.flags = 0;
+        client_line(s, o, p, &ln);
+    } else {
+        emit(o, SMTP_EV_FRAGMENT, dir, 0, n)->code = SMTP_ANOMALY_LINE_PARTIAL;
+    }
+    anomaly(o, dir, SMTP_ANOMALY_LINE_PARTIAL, 0, n);
+    return (long)n;
+}
+
+static long feed_unit(smtp_session *s, sink *o, int dir, const uint8_t *p, size_t n, int flush)
+{
+    if (s->_frag[dir])
+        return feed_line_rest(s, o, dir, p, n);
+    if (dir == SMTP_DIR_SERVER)
+        return feed_reply(s, o, p, n);
+    switch (s->_cmode) {
+    case CM_DATA:
+        return feed_body(s, o, p, n, flush);
+    case CM_BDAT:
+        return feed_chunk(s, o, n);
+    default:
+        return feed_client_line(s, o, p, n);
+    }
+}
+
+size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
+                         unsigned flags, smtp_event *ev, size_t cap, size_t *nev,
+                         int *need_more)
+{
+    sink o;
+    size_t off = 0;
+    int flush = (flags & SMTP_FEED_FLUSH) != 0;
+
+    o.ev = ev;
+    o.cap = cap;
+    o.n = 0;
+    *need_more = 0;
+    dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+    if (dir == SMTP_DIR_SERVER)
+        s->_flags |= F_SEEN_SERVER;
+    while (off < len && cap >= SMTP_EVENTS_MIN && o.cap - o.n >= UNIT_EVENTS) {
+        long r;
+        o.base = off;
+        r = feed_unit(s, &o, dir, buf + off, len - off, flush);
+        if (r == SMTP_NEED_MORE) {
+            if (!flush) {
+                *need_more = 1;
+                break;
+            }
+            r = feed_partial(s, &o, dir, buf + off, len - off);
+        }
+        off += (size_t)r;
+    }
+    *nev = o.n;
+    return off;
+}
+
+void smtp_session_gap(smtp_session *s, int dir, uint64_t lost)
+{
+    dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+    s->_frag[dir] = 0;
+    if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_BDAT && lost < s->_bdat_left) {
+        s->_bdat_left -= lost;
+        return;
+    }
+    if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_DATA) {
+        s->_body = 0; /* mid-line now; the end-of-data line still ends it */
+        return;
+    }
+    if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_BDAT)
+        s->_cmode = CM_COMMAND;
+    s->_sync[dir] = SYNC_NO;
+}

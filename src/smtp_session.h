@@ -1,0 +1,114 @@
+/* smtp_session.h: the SMTP session state machine.
+ *
+ * One smtp_session per TCP connection, zero-filled and set up by
+ * smtp_session_init.  It is a plain fixed-size struct (copyable, no pointers)
+ * whose size does not grow with the bytes seen: the only queue is the ring of
+ * commands awaiting replies, bounded by SMTP_PENDING_MAX.
+ *
+ * The caller feeds each direction's bytes in stream order with
+ * smtp_session_feed; the engine frames them (command lines, replies, DATA
+ * body, BDAT chunks, AUTH responses), pairs each reply with the command it
+ * answers, switches modes (DATA after 354, BDAT by byte count, SASL after
+ * 334, TLS after 220 to STARTTLS) and appends smtp_event records to the
+ * caller's array.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SMTP_SESSION_H
+#define SMTP_SESSION_H
+
+#include "smtp.h"
+
+#define SMTP_PENDING_MAX 64
+#define SMTP_EVENTS_MIN  16 /* smallest event array smtp_session_feed accepts */
+
+typedef enum smtp_event_type {
+    SMTP_EV_COMMAND,  /* a command line: seq, verb */
+    SMTP_EV_SASL,     /* an AUTH response line (RFC 4954): seq */
+    SMTP_EV_REPLY,    /* a complete reply: code, nlines; seq/verb it answers */
+    SMTP_EV_BODY,     /* DATA message bytes, still dot-stuffed: msg */
+    SMTP_EV_EOD,      /* the end-of-data line ".": seq, msg */
+    SMTP_EV_CHUNK,    /* BDAT chunk bytes: msg, seq of its BDAT */
+    SMTP_EV_FRAGMENT, /* bytes that form no unit: code says why (an smtp_anomaly) */
+    SMTP_EV_TLS,      /* TLS starts at off, in both directions */
+    SMTP_EV_ANOMALY   /* code: smtp_anomaly, about the span, after its unit */
+} smtp_event_type;
+
+/* smtp_event.flags */
+#define SMTP_EVF_FIRST   0x01u /* BODY/CHUNK: the first bytes of a message */
+#define SMTP_EVF_LAST    0x02u /* CHUNK: ends the last chunk (BDAT LAST): message complete */
+#define SMTP_EVF_CONT    0x04u /* FRAGMENT: continues a line begun earlier */
+#define SMTP_EVF_BADARGS 0x08u /* COMMAND: argument syntax does not fit the verb */
+#define SMTP_EVF_UNSYNC  0x10u /* REPLY: answer unknown because the capture starts mid-session */
+#define SMTP_EVF_GREETING 0x20u /* REPLY: answers the connection */
+
+typedef struct smtp_event {
+    uint8_t  type;   /* smtp_event_type */
+    uint8_t  dir;    /* SMTP_DIR_* */
+    uint16_t flags;  /* SMTP_EVF_* */
+    uint32_t off;    /* span in the buffer passed to smtp_session_feed */
+    uint32_t len;
+    uint32_t seq;    /* COMMAND/SASL/EOD/CHUNK: the command's number;
+                        REPLY: number of the command answered, 0 if none */
+    uint32_t msg;    /* BODY/EOD/CHUNK: message number (seq of its DATA or
+                        first BDAT) */
+    uint16_t verb;   /* COMMAND: smtp_verb; REPLY: verb answered */
+    uint16_t code;   /* REPLY: code; ANOMALY, FRAGMENT: smtp_anomaly */
+    uint16_t nlines; /* REPLY: lines */
+} smtp_event;
+
+typedef struct smtp_config {
+    uint32_t max_line;  /* longest line buffered before it is cut (>= 64) */
+    uint32_t max_reply; /* longest multi-line reply buffered (>= max_line) */
+} smtp_config;
+
+typedef struct smtp_pending {
+    uint32_t seq;
+    uint16_t verb;
+    uint16_t _pad;
+} smtp_pending;
+
+typedef struct smtp_session {
+    smtp_config _cfg;
+    uint8_t  _cmode;      /* client mode */
+    uint8_t  _frag[2];    /* inside a line whose start was already emitted */
+    uint8_t  _sync[2];    /* direction synchronised */
+    uint8_t  _body;       /* DATA body scanner state */
+    uint8_t  _flags;      /* session facts */
+    uint8_t  _bdat_last;  /* the current chunk ends the message */
+    uint64_t _bdat_left;  /* chunk bytes still to come */
+    uint32_t _next_seq;
+    uint32_t _msg;        /* current message number, 0 if none */
+    uint16_t _qhead, _qlen;
+    smtp_pending _q[SMTP_PENDING_MAX];
+} smtp_session;
+
+/* Sets up a session.  cfg may be NULL for defaults (16384 / 65536). */
+void smtp_session_init(smtp_session *s, const smtp_config *cfg);
+
+/* smtp_session_feed flags */
+#define SMTP_FEED_FLUSH 0x1u /* no more bytes will complete a unit: emit partial ones */
+
+/* Feeds buf[0..len) of direction dir, continuing the stream.
+ * Appends at most cap events to ev and sets *nev.  Returns the bytes
+ * consumed; the caller passes the rest again later.  *need_more is set to 1
+ * when the rest is an incomplete unit that needs more bytes of the stream
+ * (the caller should buffer or desegment); otherwise a return below len means
+ * the event array was full, so call again with the rest.  cap must be at
+ * least SMTP_EVENTS_MIN. */
+size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
+                         unsigned flags, smtp_event *ev, size_t cap, size_t *nev,
+                         int *need_more);
+
+/* Tells the engine that lost bytes of the stream of dir precede the next
+ * feed.  It drops synchronisation of that direction (or, inside a BDAT
+ * chunk, counts the lost bytes against it). */
+void smtp_session_gap(smtp_session *s, int dir, uint64_t lost);
+
+/* True when the session has switched to TLS. */
+int smtp_session_in_tls(const smtp_session *s);
+
+/* Commands awaiting a reply. */
+unsigned smtp_session_pending(const smtp_session *s);
+
+#endif /* SMTP_SESSION_H */
