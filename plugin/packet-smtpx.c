@@ -1,0 +1,314 @@
+/* packet-smtpx.c: the dissector: registration, conversation state and the
+ * first pass that runs the engine.  Rendering lives in smtpx_render.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "smtpx.h"
+
+#include <epan/conversation.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/dissectors/packet-tcp.h>
+
+#include "smtp_codes.h"
+
+/* ssl_starttls_ack() is declared in packet-tls-utils.h, which needs
+ * libgcrypt's headers; its prototype is the same in 4.0 - 4.6. */
+WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
+                                       dissector_handle_t app_handle);
+WS_DLL_PUBLIC void ssl_dissector_add(guint port, dissector_handle_t handle);
+
+#define SMTPX_TCP_PORTS "25,587"
+#define SMTPX_TLS_PORT  465
+
+smtpx_pref_bool smtpx_reassemble_body = TRUE;
+smtpx_pref_bool smtpx_show_auth = FALSE;
+static guint smtpx_max_line = 16384;
+
+static dissector_handle_t smtpx_tcp_handle; /* over TCP: data is struct tcpinfo */
+static dissector_handle_t smtpx_tls_handle; /* inside TLS: data is not ours */
+static dissector_handle_t imf_handle;
+static dissector_handle_t tls_handle;
+
+/* proto data keys: per call of a frame (file scope), and the call counter
+ * of the frame being dissected (packet scope) */
+#define KEY_CALL_BASE 16
+#define KEY_CALL_COUNTER 0
+
+/* ---- conversation ---- */
+
+static int looks_like_reply(tvbuff_t *tvb)
+{
+    guint8 b[4];
+    if (tvb_captured_length(tvb) < 4)
+        return 0;
+    tvb_memcpy(tvb, b, 0, 4);
+    return g_ascii_isdigit(b[0]) && g_ascii_isdigit(b[1]) && g_ascii_isdigit(b[2]) &&
+           (b[3] == ' ' || b[3] == '-' || b[3] == '\r');
+}
+
+/* Which end is the server: the end on the port we were registered for,
+ * else the end whose first bytes look like a reply. */
+static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
+{
+    int src_is_server;
+
+    if (pinfo->match_uint == pinfo->destport && pinfo->match_uint != pinfo->srcport)
+        src_is_server = 0;
+    else if (pinfo->match_uint == pinfo->srcport && pinfo->match_uint != pinfo->destport)
+        src_is_server = 1;
+    else
+        src_is_server = looks_like_reply(tvb);
+    copy_address_wmem(wmem_file_scope(), &c->srv_addr, src_is_server ? &pinfo->src : &pinfo->dst);
+    c->srv_port = src_is_server ? pinfo->srcport : pinfo->destport;
+}
+
+static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    smtpx_conv *c = (smtpx_conv *)conversation_get_proto_data(conv, proto_smtpx);
+    smtpx_pair *greet;
+    smtp_config cfg;
+
+    if (c != NULL)
+        return c;
+    c = wmem_new0(wmem_file_scope(), smtpx_conv);
+    cfg.max_line = smtpx_max_line;
+    cfg.max_reply = smtpx_max_line * 4;
+    smtp_session_init(&c->sess, &cfg);
+    choose_server(c, pinfo, tvb);
+    /* the connection itself is command 1: the greeting answers it */
+    greet = wmem_new0(wmem_file_scope(), smtpx_pair);
+    greet->seq = 1;
+    greet->verb = smtp_verb_name(SMTP_VERB_CONNECT);
+    greet->verb_id = SMTP_VERB_CONNECT;
+    if (conv->setup_frame < pinfo->num) {
+        struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
+        greet->req_frame = conv->setup_frame;
+        if (tcpd != NULL)
+            greet->req_ts = tcpd->ts_first;
+    }
+    c->ring[1 % SMTP_PENDING_MAX] = greet;
+    conversation_add_proto_data(conv, proto_smtpx, c);
+    return c;
+}
+
+static int direction(const smtpx_conv *c, const packet_info *pinfo)
+{
+    return (pinfo->srcport == c->srv_port && addresses_equal(&pinfo->src, &c->srv_addr))
+               ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+}
+
+/* ---- first pass ---- */
+
+static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+                            const smtp_event *ev, int verb_len)
+{
+    smtpx_pair *p = wmem_new0(wmem_file_scope(), smtpx_pair);
+
+    p->seq = ev->seq;
+    p->req_frame = pinfo->num;
+    p->req_ts = pinfo->abs_ts;
+    p->verb_id = ev->verb;
+    if (ev->type == SMTP_EV_COMMAND && ev->verb == SMTP_VERB_UNKNOWN && verb_len > 0)
+        p->verb = (const char *)tvb_format_text(wmem_file_scope(), tvb, ev->off, verb_len);
+    else
+        p->verb = smtp_verb_name((smtp_verb)ev->verb);
+    c->ring[ev->seq % SMTP_PENDING_MAX] = p;
+    return p;
+}
+
+static int verb_length(const guint8 *buf, const smtp_event *ev)
+{
+    const guint8 *p = buf + ev->off;
+    guint32 n = 0;
+
+    while (n < ev->len && p[n] != ' ' && p[n] != '\t' && p[n] != '\r' && p[n] != '\n')
+        n++;
+    return (int)n;
+}
+
+/* Links an engine event with the command/reply pair it belongs to. */
+static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+                             const guint8 *buf, const smtp_event *ev)
+{
+    smtpx_pair *p;
+
+    switch (ev->type) {
+    case SMTP_EV_COMMAND:
+        return new_pair(c, pinfo, tvb, ev, verb_length(buf, ev));
+    case SMTP_EV_SASL:
+    case SMTP_EV_EOD:
+        return new_pair(c, pinfo, tvb, ev, 0);
+    case SMTP_EV_REPLY:
+        if (ev->seq == 0)
+            return NULL;
+        p = c->ring[ev->seq % SMTP_PENDING_MAX];
+        if (p == NULL || p->seq != ev->seq)
+            return NULL;
+        p->rsp_frame = pinfo->num;
+        p->code = ev->code;
+        return p;
+    default:
+        return NULL;
+    }
+}
+
+/* Where this data stands in the TCP stream: skips bytes seen before
+ * (retransmissions) and reports lost ones to the engine. */
+static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
+                               guint32 len, smtpx_call *call)
+{
+    guint32 skip = 0;
+
+    if (ti == NULL)
+        return 0;
+    if (c->next_seq_valid[dir]) {
+        gint32 delta = (gint32)(ti->seq - c->next_seq[dir]);
+        if (delta < 0)
+            skip = (guint32)(-delta) < len ? (guint32)(-delta) : len;
+        else if (delta > 0) {
+            call->gap = 1;
+            smtp_session_gap(&c->sess, dir, (uint64_t)delta);
+        }
+    }
+    return skip;
+}
+
+static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
+                       const struct tcpinfo *ti)
+{
+    guint32 len = tvb_captured_length(tvb);
+    guint32 off;
+    const guint8 *buf;
+    wmem_array_t *units = wmem_array_new(pinfo->pool, sizeof(smtpx_unit));
+    unsigned flags = pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH;
+    int dir = call->dir;
+
+    call->deseg_offset = -1;
+    call->skip = stream_position(c, dir, ti, len, call);
+    off = call->skip;
+    buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    while (off < len) {
+        smtp_event ev[64];
+        size_t nev = 0, i;
+        int need_more = 0;
+        size_t used = smtp_session_feed(&c->sess, dir, buf + off, len - off, flags,
+                                        ev, G_N_ELEMENTS(ev), &nev, &need_more);
+        for (i = 0; i < nev; i++) {
+            smtpx_unit u;
+            u.ev = ev[i];
+            u.ev.off += off;
+            u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
+            wmem_array_append_one(units, u);
+        }
+        off += (guint32)used;
+        if (need_more) {
+            call->deseg_offset = (gint32)off;
+            break;
+        }
+        if (used == 0 && nev == 0)
+            break; /* cannot happen: the engine always progresses */
+    }
+    if (ti != NULL) {
+        c->next_seq[dir] = ti->seq + off;
+        c->next_seq_valid[dir] = 1;
+    }
+    call->nunits = wmem_array_get_count(units);
+    call->units = call->nunits
+        ? (smtpx_unit *)wmem_memdup(wmem_file_scope(), wmem_array_get_raw(units),
+                                    call->nunits * sizeof(smtpx_unit))
+        : NULL;
+}
+
+/* The saved record of this call of this frame; made on the first pass. */
+static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+                                    const struct tcpinfo *ti, guint32 *index)
+{
+    guint32 *counter = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
+    smtpx_call *call;
+    guint32 idx;
+
+    if (counter == NULL) {
+        counter = wmem_new0(pinfo->pool, guint32);
+        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER, counter);
+    }
+    idx = (*counter)++;
+    *index = idx;
+    call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE + idx);
+    if (call != NULL || PINFO_FD_VISITED(pinfo))
+        return call;
+    call = wmem_new0(wmem_file_scope(), smtpx_call);
+    call->dir = (guint8)direction(c, pinfo);
+    run_engine(c, pinfo, tvb, call, ti);
+    p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE + idx, call);
+    return call;
+}
+
+static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                          const struct tcpinfo *ti, dissector_handle_t self)
+{
+    smtpx_conv *c;
+    const smtpx_call *call;
+    guint32 index;
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    c = get_conv(pinfo, tvb);
+    call = frame_call(c, pinfo, tvb, ti, &index);
+    if (index == 0)
+        col_clear(pinfo->cinfo, COL_INFO);
+    if (call == NULL)
+        return tvb_captured_length(tvb);
+    smtpx_render_call(tvb, pinfo, tree, call, imf_handle, tls_handle, self);
+    if (call->deseg_offset >= 0) {
+        pinfo->desegment_offset = call->deseg_offset;
+        pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
+    }
+    return tvb_captured_length(tvb);
+}
+
+static int dissect_smtpx_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return dissect_common(tvb, pinfo, tree, (const struct tcpinfo *)data, smtpx_tls_handle);
+}
+
+static int dissect_smtpx_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return dissect_common(tvb, pinfo, tree, NULL, smtpx_tls_handle);
+}
+
+/* ---- registration ---- */
+
+void proto_register_smtpx(void)
+{
+    module_t *m;
+
+    proto_smtpx = proto_register_protocol("SMTP Analysis (plugin)", "SMTP-Analysis", "smtpx");
+    proto_smtp_builtin = proto_get_id_by_filter_name("smtp");
+    if (proto_smtp_builtin == -1)
+        proto_smtp_builtin = proto_smtpx;
+    smtpx_register_fields();
+
+    m = prefs_register_protocol(proto_smtpx, NULL);
+    prefs_register_bool_preference(m, "reassemble_body", "Reassemble the message body",
+        "Reassemble DATA and BDAT messages and hand them to the IMF dissector "
+        "(File > Export Objects > IMF). Needs TCP's \"Allow subdissector to reassemble "
+        "TCP streams\".", &smtpx_reassemble_body);
+    prefs_register_bool_preference(m, "show_auth", "Show AUTH responses",
+        "Show the client's AUTH lines (passwords, tokens) in the tree. Off by default "
+        "since captures get shared.", &smtpx_show_auth);
+    prefs_register_uint_preference(m, "max_line", "Longest line buffered",
+        "A command or reply line longer than this is shown in pieces (bytes, at least 64).",
+        10, &smtpx_max_line);
+
+    smtpx_tcp_handle = register_dissector("smtpx", dissect_smtpx_tcp, proto_smtpx);
+    smtpx_tls_handle = register_dissector("smtpx.tls", dissect_smtpx_tls, proto_smtpx);
+}
+
+void proto_reg_handoff_smtpx(void)
+{
+    dissector_add_uint_range_with_preference("tcp.port", SMTPX_TCP_PORTS, smtpx_tcp_handle);
+    ssl_dissector_add(SMTPX_TLS_PORT, smtpx_tls_handle);
+    imf_handle = find_dissector_add_dependency("imf", proto_smtpx);
+    tls_handle = find_dissector_add_dependency("tls", proto_smtpx);
+}

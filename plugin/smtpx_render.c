@@ -1,0 +1,452 @@
+/* smtpx_render.c: turns a call's saved engine events into tree items, the
+ * Info column, expert infos and the message hand-off to IMF.  Runs on every
+ * pass; it changes no conversation state.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "smtpx.h"
+
+#include <string.h>
+
+#include "smtp_codes.h"
+#include "smtp_frame.h"
+#include "smtp_parse.h"
+
+WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
+                                       dissector_handle_t app_handle);
+
+typedef struct render_ctx {
+    tvbuff_t *tvb;
+    packet_info *pinfo;
+    proto_tree *tree;  /* the caller's tree (for IMF) */
+    proto_tree *st;    /* our subtree, NULL without a tree */
+    proto_item *last;  /* item of the last unit, for its anomalies */
+    gboolean info;     /* the Info column is wanted */
+    const guint8 *buf; /* the call's bytes */
+} render_ctx;
+
+/* Content length of a line span: without its LF or CRLF. */
+static guint32 content_len(const guint8 *p, guint32 len)
+{
+    if (len > 0 && p[len - 1] == '\n')
+        len--;
+    if (len > 0 && p[len - 1] == '\r')
+        len--;
+    return len;
+}
+
+static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
+{
+    if (!r->info)
+        return;
+    col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "%s%s", prefix,
+                        tvb_format_text(r->pinfo->pool, r->tvb, off, len));
+}
+
+/* ---- commands ---- */
+
+static void command_details(render_ctx *r, proto_tree *t, guint32 off, const smtp_command *c)
+{
+    unsigned i;
+
+    proto_tree_add_item(t, hf_command_verb, r->tvb, off + c->verb_span.off, c->verb_span.len, ENC_UTF_8);
+    if (c->arg.len > 0)
+        proto_tree_add_item(t, hf_command_parameter, r->tvb, off + c->arg.off, c->arg.len, ENC_UTF_8);
+    if (c->flags & SMTP_CMD_HAS_PATH)
+        proto_tree_add_item(t, hf_command_address, r->tvb, off + c->path.off, c->path.len, ENC_UTF_8);
+    for (i = 0; i < c->nparams; i++)
+        proto_tree_add_item(t, hf_command_esmtp, r->tvb, off + c->params[i].off, c->params[i].len, ENC_UTF_8);
+    if (c->verb == SMTP_VERB_MAIL && c->size > 0)
+        proto_tree_add_uint64(t, hf_command_size, r->tvb, off + c->arg.off, c->arg.len, c->size);
+    if (c->verb == SMTP_VERB_BDAT && (c->flags & SMTP_CMD_BDAT_OK)) {
+        proto_tree_add_uint64(t, hf_command_chunk_size, r->tvb, off + c->arg.off, c->arg.len, c->size);
+        proto_tree_add_boolean(t, hf_command_last, r->tvb, off + c->arg.off, c->arg.len,
+                               (c->flags & SMTP_CMD_BDAT_LAST) != 0);
+    }
+}
+
+static void response_in(render_ctx *r, proto_tree *t, const smtpx_pair *p)
+{
+    if (p != NULL && p->rsp_frame != 0) {
+        proto_item *it = proto_tree_add_uint(t, hf_command_response_in, r->tvb, 0, 0, p->rsp_frame);
+        proto_item_set_generated(it);
+    }
+}
+
+static void render_command(render_ctx *r, const smtpx_unit *u)
+{
+    const guint8 *p = r->buf + u->ev.off;
+    guint32 clen = content_len(p, u->ev.len);
+    smtp_command c;
+    proto_tree *t;
+
+    info_line(r, "C: ", u->ev.off, clen);
+    if (r->st == NULL)
+        return;
+    smtp_parse_command(p, clen, &c);
+    r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, clen, ENC_UTF_8);
+    t = proto_item_add_subtree(r->last, ett_command);
+    command_details(r, t, u->ev.off, &c);
+    response_in(r, t, u->pair);
+}
+
+static void render_sasl(render_ctx *r, const smtpx_unit *u)
+{
+    guint32 clen = content_len(r->buf + u->ev.off, u->ev.len);
+    proto_tree *t;
+
+    if (r->info) {
+        if (smtpx_show_auth)
+            info_line(r, "C: AUTH response: ", u->ev.off, clen);
+        else
+            col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: AUTH response (hidden)");
+    }
+    if (r->st == NULL)
+        return;
+    r->last = proto_tree_add_none_format(r->st, hf_auth_response, r->tvb, u->ev.off, u->ev.len,
+                                         "AUTH response: %u bytes%s", clen,
+                                         smtpx_show_auth ? "" : " (hidden; see the show_auth preference)");
+    t = proto_item_add_subtree(r->last, ett_command);
+    if (smtpx_show_auth)
+        proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
+    response_in(r, t, u->pair);
+}
+
+/* ---- replies ---- */
+
+static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_reply_line *rl)
+{
+    const char *s;
+    proto_item *it = proto_tree_add_item(t, hf_reply_status, r->tvb, off + rl->status.off,
+                                         rl->status.len, ENC_ASCII);
+    proto_tree *st = proto_item_add_subtree(it, ett_reply_status);
+    guint32 so = off + rl->status.off, sl = rl->status.len;
+
+    proto_tree_add_uint(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class);
+    proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
+    it = proto_tree_add_uint(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail);
+    s = smtp_status_detail_name(rl->st_subject, rl->st_detail);
+    if (s != NULL)
+        proto_item_append_text(it, " (%s)", s);
+    if ((s = smtp_status_class_name(rl->st_class)) != NULL)
+        proto_item_set_generated(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, s));
+    if ((s = smtp_status_subject_name(rl->st_subject)) != NULL)
+        proto_item_set_generated(proto_tree_add_string(st, hf_reply_status_subject_meaning, r->tvb, so, sl, s));
+    if ((s = smtp_status_detail_name(rl->st_subject, rl->st_detail)) != NULL)
+        proto_item_set_generated(proto_tree_add_string(st, hf_reply_status_detail_meaning, r->tvb, so, sl, s));
+}
+
+static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code, smtp_verb ctx)
+{
+    const char *meaning = smtp_reply_meaning(code, ctx);
+    proto_item *it;
+
+    proto_tree_add_uint(t, hf_reply_code, r->tvb, off, 3, code);
+    it = proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
+    proto_item_set_generated(it);
+    it = proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
+    proto_item_set_generated(it);
+    if (meaning != NULL) {
+        it = proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning);
+        proto_item_set_generated(it);
+    }
+}
+
+static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p)
+{
+    proto_item *it;
+    nstime_t delta;
+
+    if (p == NULL)
+        return;
+    it = proto_tree_add_string(t, hf_reply_command, r->tvb, 0, 0, p->verb);
+    proto_item_set_generated(it);
+    if (p->req_frame == 0)
+        return;
+    it = proto_tree_add_uint(t, hf_reply_request_in, r->tvb, 0, 0, p->req_frame);
+    proto_item_set_generated(it);
+    nstime_delta(&delta, &r->pinfo->abs_ts, &p->req_ts);
+    it = proto_tree_add_time(t, hf_reply_time, r->tvb, 0, 0, &delta);
+    proto_item_set_generated(it);
+}
+
+/* Adds every line of the reply; fills first with the first line. */
+static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u, smtp_reply_line *first)
+{
+    guint32 off = 0, n = u->ev.len;
+    const guint8 *p = r->buf + u->ev.off;
+    int i = 0;
+
+    while (off < n) {
+        smtp_line ln;
+        long got = smtp_frame_line(p + off, n - off, n - off, &ln);
+        smtp_reply_line rl;
+        if (got <= 0)
+            break;
+        proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
+        if (i++ == 0)
+            smtp_parse_reply_line(p + off, ln.len, first);
+        else
+            (void)rl;
+        off += (guint32)got;
+    }
+}
+
+static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
+{
+    unsigned d1 = u->ev.code / 100;
+    const char *verb = u->pair ? u->pair->verb : "no command";
+
+    if (d1 == 4)
+        expert_add_info_format(r->pinfo, r->last, &ei_reply_transient,
+                               "Transient negative reply %u (%s) to %s", u->ev.code,
+                               name ? name : "unknown code", verb);
+    else if (d1 == 5)
+        expert_add_info_format(r->pinfo, r->last, &ei_reply_permanent,
+                               "Permanent negative reply %u (%s) to %s", u->ev.code,
+                               name ? name : "unknown code", verb);
+}
+
+static void render_reply(render_ctx *r, const smtpx_unit *u)
+{
+    const guint8 *p = r->buf + u->ev.off;
+    const smtp_verb ctx = (smtp_verb)u->ev.verb;
+    const char *name = smtp_reply_name(u->ev.code, ctx);
+    const char *cat = smtp_category_name(u->ev.code / 100);
+    const guint8 *lf = memchr(p, '\n', u->ev.len);
+    guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);
+    smtp_reply_line first;
+    proto_tree *t;
+
+    if (r->info) {
+        info_line(r, "S: ", u->ev.off, l1);
+        if (u->ev.nlines > 1)
+            col_append_fstr(r->pinfo->cinfo, COL_INFO, " (+%u lines)", u->ev.nlines - 1u);
+    }
+    if (r->st == NULL) {
+        reply_expert(r, u, name);
+        return;
+    }
+    r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
+        "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
+        cat ? cat : "Unknown category", name ? name : "unknown code",
+        u->ev.nlines > 1 ? wmem_strdup_printf(r->pinfo->pool, ", %u lines", u->ev.nlines) : "");
+    t = proto_item_add_subtree(r->last, ett_reply);
+    render_code(r, t, u->ev.off, u->ev.code, ctx);
+    memset(&first, 0, sizeof first);
+    render_reply_lines(r, t, u, &first);
+    if (first.status.len > 0)
+        render_status(r, t, u->ev.off, &first);
+    render_pairing(r, t, u->pair);
+    reply_expert(r, u, name);
+}
+
+/* ---- message bytes ---- */
+
+/* Removes the dot-stuffing of a DATA message (RFC 5321 4.5.2). */
+static tvbuff_t *unstuff(render_ctx *r, tvbuff_t *msg)
+{
+    guint32 n = tvb_captured_length(msg), i = 0, o = 0;
+    const guint8 *s = n ? tvb_get_ptr(msg, 0, n) : NULL;
+    guint8 *d;
+    tvbuff_t *t;
+
+    if (n == 0)
+        return msg;
+    d = (guint8 *)wmem_alloc(r->pinfo->pool, n);
+    while (i < n) {
+        const guint8 *lf;
+        guint32 end;
+        if (s[i] == '.')
+            i++;
+        lf = i < n ? memchr(s + i, '\n', n - i) : NULL;
+        end = lf ? (guint32)(lf - s) + 1 : n;
+        memcpy(d + o, s + i, end - i);
+        o += end - i;
+        i = end;
+    }
+    t = tvb_new_child_real_data(msg, d, o, o);
+    add_new_data_source(r->pinfo, t, "Message (dot-stuffing removed)");
+    return t;
+}
+
+/* Adds message bytes to the message's reassembly; on the last piece hands
+ * the whole message to IMF. */
+static void message_piece(render_ctx *r, dissector_handle_t imf, guint32 off, guint32 len,
+                          guint32 msg, gboolean last, gboolean dot_stuffed)
+{
+    fragment_head *fh;
+    tvbuff_t *whole;
+
+    if (!smtpx_reassemble_body || imf == NULL)
+        return;
+    fh = fragment_add_seq_next(&smtpx_msg_table, r->tvb, off, r->pinfo, msg, NULL, len, !last);
+    if (fh == NULL || !last)
+        return;
+    whole = process_reassembled_data(r->tvb, off, r->pinfo, "Reassembled SMTP message", fh,
+                                     &smtpx_msg_frag_items, NULL, r->st);
+    if (whole == NULL)
+        return;
+    if (dot_stuffed)
+        whole = unstuff(r, whole);
+    /* IMF rewrites the Info column: keep what this frame said so far */
+    if (r->info) {
+        col_append_str(r->pinfo->cinfo, COL_INFO, " | ");
+        col_set_fence(r->pinfo->cinfo, COL_INFO);
+    }
+    call_dissector(imf, whole, r->pinfo, r->tree);
+}
+
+static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, const char *what)
+{
+    proto_tree *t;
+
+    if (r->info)
+        col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "C: %s, %u bytes", what, u->ev.len);
+    if (r->st == NULL)
+        return;
+    r->last = proto_tree_add_none_format(r->st, hf, r->tvb, u->ev.off, u->ev.len,
+                                         "%s: %u bytes", what, u->ev.len);
+    t = proto_item_add_subtree(r->last, ett_body);
+    proto_tree_add_uint(t, hf_len, r->tvb, u->ev.off, u->ev.len, u->ev.len);
+}
+
+static void render_eod(render_ctx *r, const smtpx_unit *u)
+{
+    proto_tree *t;
+
+    if (r->info)
+        col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: . (end of data)");
+    if (r->st == NULL)
+        return;
+    r->last = proto_tree_add_item(r->st, hf_eod, r->tvb, u->ev.off, u->ev.len, ENC_NA);
+    t = proto_item_add_subtree(r->last, ett_command);
+    response_in(r, t, u->pair);
+}
+
+static void render_fragment(render_ctx *r, const smtpx_unit *u)
+{
+    const char *why = smtp_anomaly_summary((smtp_anomaly)u->ev.code);
+
+    if (r->info)
+        col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "%s: %s, %u bytes",
+                            u->ev.dir == SMTP_DIR_SERVER ? "S" : "C",
+                            (u->ev.flags & SMTP_EVF_CONT) ? "continuation" : "unparsed", u->ev.len);
+    if (r->st == NULL)
+        return;
+    r->last = proto_tree_add_item(r->st, hf_unparsed, r->tvb, u->ev.off, u->ev.len, ENC_NA);
+    proto_item_append_text(r->last, " (%s)", (u->ev.flags & SMTP_EVF_CONT) ? "rest of a line shown in pieces" : why);
+}
+
+/* ---- the call ---- */
+
+/* The message pieces of a call: one reassembly step per call and message,
+ * at the unit that ends the call's share of it. */
+static void message_units(render_ctx *r, const smtpx_call *call, guint32 i, dissector_handle_t imf)
+{
+    const smtpx_unit *u = &call->units[i];
+    guint32 j, start = u->ev.off, end = u->ev.off + u->ev.len;
+    gboolean last = u->ev.type == SMTP_EV_EOD || (u->ev.flags & SMTP_EVF_LAST);
+
+    for (j = i + 1; j < call->nunits && !last; j++) {
+        const smtpx_unit *v = &call->units[j];
+        if (v->ev.type == SMTP_EV_ANOMALY)
+            continue;
+        if ((v->ev.type == SMTP_EV_BODY || v->ev.type == SMTP_EV_EOD || v->ev.type == SMTP_EV_CHUNK) &&
+            v->ev.msg == u->ev.msg && v->ev.off == end)
+            return; /* a later unit of this call carries the step */
+        break;
+    }
+    while (i > 0) {
+        const smtpx_unit *v = &call->units[i - 1];
+        if (v->ev.type == SMTP_EV_ANOMALY) { i--; continue; }
+        if ((v->ev.type == SMTP_EV_BODY || v->ev.type == SMTP_EV_CHUNK) && v->ev.msg == u->ev.msg &&
+            v->ev.off + v->ev.len == start) {
+            start = v->ev.off;
+            i--;
+            continue;
+        }
+        break;
+    }
+    if (u->ev.type == SMTP_EV_EOD)
+        end = u->ev.off; /* the dot line is not part of the message */
+    message_piece(r, imf, start, end - start, u->ev.msg, last, u->ev.type != SMTP_EV_CHUNK);
+}
+
+static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
+                        dissector_handle_t imf, dissector_handle_t tls, dissector_handle_t self)
+{
+    const smtpx_unit *u = &call->units[i];
+
+    switch (u->ev.type) {
+    case SMTP_EV_COMMAND:
+        render_command(r, u);
+        break;
+    case SMTP_EV_SASL:
+        render_sasl(r, u);
+        break;
+    case SMTP_EV_REPLY:
+        render_reply(r, u);
+        break;
+    case SMTP_EV_BODY:
+        render_body(r, u, hf_body, hf_body_length, "message body");
+        message_units(r, call, i, imf);
+        break;
+    case SMTP_EV_CHUNK:
+        render_body(r, u, hf_chunk, hf_chunk_length, "BDAT chunk");
+        message_units(r, call, i, imf);
+        break;
+    case SMTP_EV_EOD:
+        render_eod(r, u);
+        message_units(r, call, i, imf);
+        break;
+    case SMTP_EV_FRAGMENT:
+        render_fragment(r, u);
+        break;
+    case SMTP_EV_TLS:
+        if (r->st != NULL)
+            r->last = proto_tree_add_item(r->st, hf_starttls, r->tvb, u->ev.off, 0, ENC_NA);
+        if (!PINFO_FD_VISITED(r->pinfo) && tls != NULL)
+            ssl_starttls_ack(tls, r->pinfo, self);
+        break;
+    case SMTP_EV_ANOMALY:
+        if (u->ev.code < SMTP_ANOMALY_COUNT)
+            expert_add_info(r->pinfo, r->last, &ei_anomaly[u->ev.code]);
+        break;
+    default:
+        break;
+    }
+}
+
+void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                       const smtpx_call *call, dissector_handle_t imf_handle,
+                       dissector_handle_t tls_handle, dissector_handle_t app_handle)
+{
+    render_ctx r;
+    guint32 len = tvb_captured_length(tvb), i;
+    proto_item *top = NULL;
+
+    memset(&r, 0, sizeof r);
+    r.tvb = tvb;
+    r.pinfo = pinfo;
+    r.tree = tree;
+    r.buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    r.info = pinfo->cinfo != NULL && col_get_writable(pinfo->cinfo, COL_INFO);
+    if (tree != NULL) {
+        top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
+        r.st = proto_item_add_subtree(top, ett_smtpx);
+    }
+    r.last = top;
+    if (call->skip > 0) {
+        proto_item *it = NULL;
+        if (r.st != NULL)
+            it = proto_tree_add_item(r.st, hf_retransmitted, tvb, 0, call->skip, ENC_NA);
+        expert_add_info(pinfo, it, &ei_retransmitted);
+        if (r.info && call->nunits == 0)
+            col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", "Retransmitted SMTP data");
+    }
+    if (call->gap)
+        expert_add_info(pinfo, top, &ei_anomaly[SMTP_ANOMALY_UNSYNC]);
+    for (i = 0; i < call->nunits; i++)
+        render_unit(&r, call, i, imf_handle, tls_handle, app_handle);
+}
