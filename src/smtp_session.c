@@ -254,7 +254,9 @@ static long feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int 
 {
     size_t i = 0;
     long result = -1;
+    smtp_event *b = emit(o, SMTP_EV_BODY, SMTP_DIR_CLIENT, 0, 0);
 
+    b->msg = s->_msg;
     while (i < n && o->cap - o->n > 3) {
         const uint8_t *lf;
         size_t e;
@@ -262,11 +264,8 @@ static long feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int 
 
         if ((s->_body & B_BOL) && p[i] == '.') {
             size_t rem = n - i;
-            if (!flush && (rem == 1 || (rem == 2 && p[i + 1] == '\r'))) {
-                if (i == 0)
-                    return SMTP_NEED_MORE;
+            if (!flush && (rem == 1 || (rem == 2 && p[i + 1] == '\r')))
                 break;
-            }
             if (rem >= 3 && p[i + 1] == '\r' && p[i + 2] == '\n') {
                 if (s->_body & B_CRLF) {
                     result = (long)(i + 3);
@@ -296,17 +295,18 @@ static long feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int 
                      (F_DATA_SPEC | F_SEEN_SERVER))
         anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BODY_BEFORE_354, 0, i);
     if (i > 0) {
-        smtp_event *b = emit(o, SMTP_EV_BODY, SMTP_DIR_CLIENT, 0, i);
-        b->msg = s->_msg;
+        b->len = (uint32_t)i;
         if (s->_body & B_FIRST)
             b->flags |= SMTP_EVF_FIRST;
         s->_body &= (uint8_t)~B_FIRST;
+    } else {
+        o->n--;
     }
     if (result > 0) {
         emit_eod(s, o, i, 3);
         return result;
     }
-    return (long)i;
+    return i > 0 ? (long)i : SMTP_NEED_MORE;
 }
 
 static long feed_chunk(smtp_session *s, sink *o, size_t n)
