@@ -17,6 +17,7 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define F_BDAT_MSG    0x10u /* inside a BDAT message */
 #define F_BARE_LF_MSG 0x20u /* bare LF already reported for this message */
 #define F_DATA_SPEC   0x40u /* in the body of a DATA whose 354 has not come yet */
+#define F_BDAT_FIRST  0x80u
 
 /* DATA body scanner (_body) */
 #define B_BOL   0x01u /* at the beginning of a line */
@@ -145,19 +146,20 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
             break;
         }
         if (!(s->_flags & F_BDAT_MSG)) {
-            s->_flags |= F_BDAT_MSG;
+            s->_flags |= F_BDAT_MSG | F_BDAT_FIRST;
             s->_msg = ev->seq;
         }
+        s->_bdat_seq = ev->seq;
         s->_bdat_left = c->size;
         s->_bdat_last = (c->flags & SMTP_CMD_BDAT_LAST) != 0;
         if (c->size > 0) {
             s->_cmode = CM_BDAT;
         } else if (s->_bdat_last) {
             smtp_event *ch = emit(o, SMTP_EV_CHUNK, SMTP_DIR_CLIENT, all, 0);
-            ch->flags = SMTP_EVF_LAST;
+            ch->flags = (s->_flags & F_BDAT_FIRST) ? SMTP_EVF_FIRST | SMTP_EVF_LAST : SMTP_EVF_LAST;
             ch->seq = ev->seq;
             ch->msg = s->_msg;
-            s->_flags &= (uint8_t)~F_BDAT_MSG;
+            s->_flags &= (uint8_t)~(F_BDAT_MSG | F_BDAT_FIRST);
         }
         break;
     case SMTP_VERB_QUIT:
@@ -315,7 +317,10 @@ static long feed_chunk(smtp_session *s, sink *o, size_t n)
     smtp_event *e = emit(o, SMTP_EV_CHUNK, SMTP_DIR_CLIENT, 0, k);
 
     e->msg = s->_msg;
-    e->seq = s->_msg;
+    e->seq = s->_bdat_seq;
+    if (s->_flags & F_BDAT_FIRST)
+        e->flags |= SMTP_EVF_FIRST;
+    s->_flags &= (uint8_t)~F_BDAT_FIRST;
     s->_bdat_left -= k;
     if (s->_bdat_left == 0) {
         s->_cmode = CM_COMMAND;

@@ -79,6 +79,7 @@ typedef struct smtp_session {
     uint64_t _bdat_left;  /* chunk bytes still to come */
     uint32_t _next_seq;
     uint32_t _msg;        /* current message number, 0 if none */
+    uint32_t _bdat_seq;
     uint16_t _qhead, _qlen;
     smtp_pending _q[SMTP_PENDING_MAX];
 } smtp_session;
