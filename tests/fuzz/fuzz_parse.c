@@ -1,0 +1,98 @@
+/* fuzz_parse.c: libFuzzer target for the stateless parts: command and reply
+ * line parsers, status codes, line and reply framing.  The first byte picks
+ * the framing limits; the rest is the input.
+ * SPDX-License-Identifier: GPL-2.0-or-later */
+#include "smtp_frame.h"
+#include "smtp_parse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "invariant failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
+
+static void span_in(smtp_span s, size_t len)
+{
+    CHECK((uint64_t)s.off + s.len <= len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    smtp_command c;
+    smtp_reply_line rl;
+    smtp_line ln;
+    smtp_reply_frame rf;
+    size_t max_line, max_reply, len, i;
+    uint8_t *p;
+    long r;
+
+    if (size < 1)
+        return 0;
+    max_line = 1 + (size_t)(data[0] & 0x3f) * 3;
+    max_reply = max_line + (size_t)(data[0] >> 6) * 50;
+    len = size - 1;
+    p = malloc(len ? len : 1);
+    if (p == NULL)
+        abort();
+    memcpy(p, data + 1, len);
+
+    smtp_parse_command(p, len, &c);
+    span_in(c.verb_span, len);
+    span_in(c.arg, len);
+    span_in(c.path, len);
+    CHECK(c.nparams <= SMTP_MAX_PARAMS);
+    for (i = 0; i < c.nparams; i++)
+        span_in(c.params[i], len);
+    CHECK((unsigned)c.verb < SMTP_VERB_COUNT);
+    CHECK(c.verb == smtp_verb_lookup(p, c.verb_span.len) || (c.flags & SMTP_CMD_NOT_COMMAND));
+    if (c.flags & SMTP_CMD_NOT_COMMAND)
+        CHECK(c.verb == SMTP_VERB_UNKNOWN);
+    if (c.verb == SMTP_VERB_BDAT && (c.flags & SMTP_CMD_BDAT_OK))
+        CHECK(c.size <= ((uint64_t)1 << 62));
+    (void)smtp_command_plausible(&c);
+
+    if (smtp_parse_reply_line(p, len, &rl)) {
+        CHECK(len >= 3 && rl.code <= 999);
+        CHECK(rl.sep == 0 || rl.sep == ' ' || rl.sep == '-');
+        span_in(rl.text, len);
+        span_in(rl.status, len);
+        if (rl.status.len)
+            CHECK(rl.st_class == 2 || rl.st_class == 4 || rl.st_class == 5);
+    }
+    {
+        uint8_t cls;
+        uint16_t su, de;
+        size_t sl = smtp_parse_status(p, len, &cls, &su, &de);
+        CHECK(sl <= len && (sl == 0 || sl >= 5));
+        if (sl)
+            CHECK(su <= 999 && de <= 999);
+    }
+
+    r = smtp_frame_line(p, len, max_line, &ln);
+    if (r == SMTP_NEED_MORE) {
+        CHECK(len < max_line && memchr(p, '\n', len) == NULL);
+    } else {
+        CHECK(r > 0 && (size_t)r <= len && (size_t)r <= max_line);
+        CHECK((long)ln.len + ln.eol == r);
+        CHECK(ln.eol <= 2 && ((ln.eol == 0) == ((ln.flags & SMTP_LINE_CUT) != 0)));
+    }
+
+    r = smtp_frame_reply(p, len, max_line, max_reply, &rf);
+    if (r != SMTP_NEED_MORE) {
+        CHECK(r > 0 && (size_t)r <= len);
+        CHECK(rf.len == (uint32_t)r && rf.nlines >= 1);
+        CHECK((size_t)r <= max_reply + max_line);
+        /* a complete reply frames the same once more bytes follow it */
+        if ((size_t)r < len && !(rf.flags & (SMTP_REPLY_UNTERM | SMTP_REPLY_CUT))) {
+            smtp_reply_frame again;
+            long r2 = smtp_frame_reply(p, (size_t)r, max_line, max_reply, &again);
+            CHECK(r2 == r && again.nlines == rf.nlines && again.flags == rf.flags);
+        }
+    } else {
+        CHECK(len < max_reply + max_line);
+    }
+    free(p);
+    return 0;
+}

@@ -1,0 +1,289 @@
+/* fuzz_session.c: libFuzzer target for the session engine.
+ *
+ * Input: a 4-byte header, then records.  Header: [0] max_line choice,
+ * [1] options (bit 0-1 event array size, bit 2 max_reply small), [2..3]
+ * seed of the split points.  Each record is a chunk of one direction's
+ * stream: 0x00, a control byte, then the bytes up to the next 0x00 (0x00
+ * 0x00 is a literal NUL byte).  Control: bit 0 server, bit 1 feed the chunk's
+ * end with SMTP_FEED_FLUSH, bit 2 a gap of (ctl >> 3) * 7 bytes before it.
+ *
+ * The chunks are fed twice to two sessions the way a desegmenting caller
+ * does (unconsumed bytes kept and fed again joined with the next ones):
+ * once whole, once cut at pseudo-random points with a small event array.
+ * Invariants are checked with abort(), and the two event logs (streaming
+ * events coalesced) must be equal.
+ * SPDX-License-Identifier: GPL-2.0-or-later */
+#include "smtp_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "invariant failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
+
+typedef struct canon {
+    smtp_event *e;
+    uint64_t *len, *at;
+    size_t n, cap;
+} canon;
+
+typedef struct feeder {
+    smtp_session s;
+    smtp_event *ev;
+    size_t evcap;
+    uint8_t *rest[2];
+    size_t nrest[2];
+    uint64_t pos[2], unit_end[2];
+    size_t max_buffer;
+    canon log;
+} feeder;
+
+static int mergeable(const smtp_event *a, const smtp_event *b)
+{
+    if (a->type != b->type || a->dir != b->dir)
+        return 0;
+    if (a->type == SMTP_EV_BODY)
+        return a->msg == b->msg && !(b->flags & SMTP_EVF_FIRST);
+    if (a->type == SMTP_EV_CHUNK)
+        return a->seq == b->seq && a->msg == b->msg && !(a->flags & SMTP_EVF_LAST) &&
+               !(b->flags & SMTP_EVF_FIRST);
+    if (a->type == SMTP_EV_FRAGMENT)
+        return (a->flags & b->flags & SMTP_EVF_CONT) && a->code == b->code;
+    return 0;
+}
+
+static int streaming(uint8_t type)
+{
+    return type == SMTP_EV_BODY || type == SMTP_EV_CHUNK || type == SMTP_EV_FRAGMENT;
+}
+
+static void canon_add(canon *c, const smtp_event *e, uint64_t at)
+{
+    size_t i = c->n, j;
+    if (e->type == SMTP_EV_BODY || e->type == SMTP_EV_CHUNK || e->type == SMTP_EV_FRAGMENT) {
+        while (i > 0 && c->e[i - 1].type == SMTP_EV_ANOMALY && c->e[i - 1].dir == e->dir)
+            i--;
+        if (i > 0 && mergeable(&c->e[i - 1], e)) {
+            c->len[i - 1] += e->len;
+            c->e[i - 1].flags |= e->flags;
+            return;
+        }
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 256;
+        c->e = realloc(c->e, c->cap * sizeof *c->e);
+        c->len = realloc(c->len, c->cap * sizeof *c->len);
+        c->at = realloc(c->at, c->cap * sizeof *c->at);
+        CHECK(c->e && c->len && c->at);
+    }
+    /* anomalies found inside a streamed unit come in the order of their
+     * positions, which a cut may change: keep them sorted by position */
+    j = c->n;
+    if (e->type == SMTP_EV_ANOMALY) {
+        size_t h = j;
+        while (h > 0 && c->e[h - 1].type == SMTP_EV_ANOMALY && c->e[h - 1].dir == e->dir)
+            h--;
+        if (h > 0 && streaming(c->e[h - 1].type)) {
+            while (j > h && (c->at[j - 1] > at || (c->at[j - 1] == at && c->e[j - 1].code > e->code)))
+                j--;
+            memmove(&c->e[j + 1], &c->e[j], (c->n - j) * sizeof *c->e);
+            memmove(&c->len[j + 1], &c->len[j], (c->n - j) * sizeof *c->len);
+            memmove(&c->at[j + 1], &c->at[j], (c->n - j) * sizeof *c->at);
+        }
+    }
+    c->e[j] = *e;
+    c->e[j].off = 0;
+    c->e[j].len = 0;
+    /* anomaly spans may follow the cut (BODY_BEFORE_354 covers the first
+     * piece of body): only the units' lengths are compared */
+    c->len[j] = e->type == SMTP_EV_ANOMALY ? 0 : e->len;
+    c->at[j] = at;
+    c->n++;
+}
+
+static void feed(feeder *f, int dir, const uint8_t *b, size_t n, int flush)
+{
+    size_t len = f->nrest[dir] + n, off = 0;
+    uint8_t *buf = malloc(len ? len : 1);
+
+    CHECK(buf);
+    if (f->nrest[dir])
+        memcpy(buf, f->rest[dir], f->nrest[dir]);
+    if (n)
+        memcpy(buf + f->nrest[dir], b, n);
+    while (off < len) {
+        size_t nev = (size_t)-1, k, left = len - off;
+        int need = -1;
+        /* a copy of exactly the bytes fed, so over-reads are caught */
+        uint8_t *exact = malloc(left);
+        size_t got;
+
+        CHECK(exact);
+        memcpy(exact, buf + off, left);
+        got = smtp_session_feed(&f->s, dir, exact, left, flush ? SMTP_FEED_FLUSH : 0,
+                                f->ev, f->evcap, &nev, &need);
+        free(exact);
+        CHECK(got <= left);
+        CHECK(nev <= f->evcap);
+        CHECK(need == 0 || need == 1);
+        CHECK(smtp_session_pending(&f->s) <= SMTP_PENDING_MAX);
+        CHECK(!(need && flush));
+        CHECK(need || got > 0);
+        for (k = 0; k < nev; k++) {
+            const smtp_event *e = &f->ev[k];
+            uint64_t abs = f->pos[dir] + e->off;
+            CHECK((uint64_t)e->off + e->len <= left);
+            CHECK(e->dir == dir);
+            CHECK(e->type <= SMTP_EV_ANOMALY);
+            if (e->type == SMTP_EV_ANOMALY) {
+                CHECK(e->code > 0 && e->code < SMTP_ANOMALY_COUNT);
+            } else if (e->type == SMTP_EV_TLS) {
+                CHECK(e->len == 0 && abs == f->unit_end[dir]);
+            } else {
+                /* unit events tile the stream */
+                CHECK(abs == f->unit_end[dir]);
+                f->unit_end[dir] = abs + e->len;
+            }
+            canon_add(&f->log, e, abs);
+        }
+        off += got;
+        f->pos[dir] += got;
+        if (need)
+            break;
+    }
+    f->nrest[dir] = len - off;
+    /* buffering stays bounded: one line, or one multi-line reply */
+    CHECK(f->nrest[dir] <= f->max_buffer);
+    free(f->rest[dir]);
+    f->rest[dir] = malloc(f->nrest[dir] + 1);
+    CHECK(f->rest[dir]);
+    memcpy(f->rest[dir], buf + off, f->nrest[dir]);
+    free(buf);
+}
+
+static void gap(feeder *f, int dir, uint64_t lost)
+{
+    f->pos[dir] += f->nrest[dir] + lost;
+    f->unit_end[dir] = f->pos[dir];
+    f->nrest[dir] = 0;
+    smtp_session_gap(&f->s, dir, lost);
+    if (f->log.n == 0 || f->log.e[f->log.n - 1].type != 200) {
+        smtp_event g;
+        memset(&g, 0, sizeof g);
+        g.type = 200;
+        g.dir = (uint8_t)dir;
+        canon_add(&f->log, &g, f->pos[dir]);
+    }
+}
+
+static uint32_t rng_next(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static void feeder_init(feeder *f, const smtp_config *cfg, size_t evcap)
+{
+    memset(f, 0, sizeof *f);
+    smtp_session_init(&f->s, cfg);
+    f->evcap = evcap;
+    f->ev = malloc(evcap * sizeof *f->ev);
+    CHECK(f->ev);
+    f->max_buffer = (size_t)cfg->max_reply + cfg->max_line;
+}
+
+static void feeder_free(feeder *f)
+{
+    free(f->ev);
+    free(f->rest[0]);
+    free(f->rest[1]);
+    free(f->log.e);
+    free(f->log.len);
+    free(f->log.at);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint32_t max_lines[8] = { 64, 65, 66, 100, 128, 512, 1000, 16384 };
+    static const size_t caps[4] = { SMTP_EVENTS_MIN, SMTP_EVENTS_MIN + 1, 24, 64 };
+    smtp_config cfg;
+    feeder whole, cut;
+    uint32_t seed;
+    uint8_t *chunk;
+    size_t i, k;
+
+    if (size < 4)
+        return 0;
+    cfg.max_line = max_lines[data[0] & 7];
+    cfg.max_reply = (data[1] & 4) ? cfg.max_line + 200 : 65536;
+    seed = ((uint32_t)data[2] << 8 | data[3]) + 1;
+    feeder_init(&whole, &cfg, 4096);
+    feeder_init(&cut, &cfg, caps[data[1] & 3]);
+    chunk = malloc(size);
+    CHECK(chunk);
+
+    i = 4;
+    while (i < size) {
+        unsigned ctl = 0;
+        size_t n = 0, at;
+        int dir, flush;
+
+        if (data[i] == 0 && i + 1 < size) {
+            ctl = data[i + 1];
+            i += 2;
+        }
+        while (i < size) {
+            if (data[i] == 0) {
+                if (i + 1 < size && data[i + 1] == 0) {
+                    chunk[n++] = 0;
+                    i += 2;
+                    continue;
+                }
+                break;
+            }
+            chunk[n++] = data[i++];
+        }
+        if (i + 1 == size && data[i] == 0)
+            i++;
+        dir = (ctl & 1) ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+        flush = (ctl & 2) != 0;
+        if (ctl & 4) {
+            gap(&whole, dir, (uint64_t)(ctl >> 3) * 7);
+            gap(&cut, dir, (uint64_t)(ctl >> 3) * 7);
+        }
+        feed(&whole, dir, chunk, n, flush);
+        /* the same bytes cut at pseudo-random points */
+        for (at = 0; at < n || (n == 0 && at == 0);) {
+            size_t piece = n - at, r = rng_next(&seed);
+            if ((r & 3) != 0)
+                piece = 1 + (r >> 8) % (((r >> 4) & 1) ? 4 : 80);
+            if (piece > n - at)
+                piece = n - at;
+            feed(&cut, dir, chunk + at, piece, flush && at + piece == n);
+            at += piece;
+            if (n == 0)
+                break;
+        }
+    }
+
+    /* the same events, however the bytes were cut */
+    CHECK(whole.log.n == cut.log.n);
+    for (k = 0; k < whole.log.n; k++) {
+        if (memcmp(&whole.log.e[k], &cut.log.e[k], sizeof whole.log.e[k]) != 0 ||
+            whole.log.len[k] != cut.log.len[k]) {
+            fprintf(stderr, "logs differ at event %zu: type %u/%u code %u/%u len %llu/%llu\n", k,
+                    whole.log.e[k].type, cut.log.e[k].type, whole.log.e[k].code, cut.log.e[k].code,
+                    (unsigned long long)whole.log.len[k], (unsigned long long)cut.log.len[k]);
+            abort();
+        }
+    }
+    CHECK(whole.nrest[0] == cut.nrest[0] && whole.nrest[1] == cut.nrest[1]);
+    free(chunk);
+    feeder_free(&whole);
+    feeder_free(&cut);
+    return 0;
+}

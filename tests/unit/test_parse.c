@@ -1,0 +1,272 @@
+/* test_parse.c: command, reply line and status code parsers.
+ * SPDX-License-Identifier: GPL-2.0-or-later */
+#include "runner.h"
+#include "smtp_parse.h"
+
+#include <string.h>
+
+static const uint8_t *cur_line;
+
+static void cmd(const char *s, smtp_command *c)
+{
+    size_t n = strlen(s);
+    memset(c, 0xa5, sizeof *c);
+    cur_line = guard_copy(s, n);
+    smtp_parse_command(cur_line, n, c);
+}
+
+/* The text of span sp of the last parsed line, as a C string. */
+static const char *span(smtp_span sp)
+{
+    static char buf[4][256];
+    static int k;
+    char *b = buf[k++ & 3];
+    size_t n = sp.len < 255 ? sp.len : 255;
+    memcpy(b, cur_line + sp.off, n);
+    b[n] = 0;
+    return b;
+}
+
+static void cmd_case(const char *s, smtp_verb verb, unsigned flags)
+{
+    smtp_command c;
+    t_begin(s);
+    cmd(s, &c);
+    CHECK_EQ(c.verb, verb);
+    CHECK_EQ(c.flags, flags);
+}
+
+static void bdat_case(const char *s, unsigned flags, uint64_t size)
+{
+    smtp_command c;
+    t_begin(s);
+    cmd(s, &c);
+    CHECK_EQ(c.verb, SMTP_VERB_BDAT);
+    CHECK_EQ(c.flags, flags);
+    CHECK(c.size == size);
+}
+
+static void reply_case(const char *s, int ok, unsigned code, char sep, const char *text,
+                       const char *status)
+{
+    smtp_reply_line r;
+    size_t n = strlen(s);
+    t_begin(s);
+    memset(&r, 0xa5, sizeof r);
+    cur_line = guard_copy(s, n);
+    CHECK_EQ(smtp_parse_reply_line(cur_line, n, &r), ok);
+    if (!ok)
+        return;
+    CHECK_EQ(r.code, code);
+    CHECK_EQ(r.sep, sep);
+    CHECK_STR(span(r.text), text);
+    CHECK_STR(span(r.status), status);
+}
+
+static void status_case(const char *s, size_t want, unsigned cls, unsigned subj, unsigned det)
+{
+    uint8_t c = 0;
+    uint16_t su = 0, de = 0;
+    size_t n = strlen(s);
+    t_begin(s);
+    CHECK_EQ(smtp_parse_status(guard_copy(s, n), n, &c, &su, &de), want);
+    if (want) {
+        CHECK_EQ(c, cls);
+        CHECK_EQ(su, subj);
+        CHECK_EQ(de, det);
+    }
+}
+
+void tests_parse(void)
+{
+    smtp_command c;
+
+    /* verbs in any case */
+    cmd_case("mail from:<a@b.example>", SMTP_VERB_MAIL, SMTP_CMD_HAS_PATH);
+    cmd_case("StartTLS", SMTP_VERB_STARTTLS, 0);
+    cmd_case("XCLIENT NAME=spike.example ADDR=192.0.2.1", SMTP_VERB_XCLIENT, 0);
+    cmd_case("LHLO client.example", SMTP_VERB_LHLO, 0);
+    cmd_case("eHlO client.example", SMTP_VERB_EHLO, 0);
+    cmd_case("helo x", SMTP_VERB_HELO, 0);
+    cmd_case("NOOP", SMTP_VERB_NOOP, 0);
+    cmd_case("QUIT", SMTP_VERB_QUIT, 0);
+    cmd_case("rset", SMTP_VERB_RSET, 0);
+    cmd_case("DATA", SMTP_VERB_DATA, 0);
+    cmd_case("DATA  \t", SMTP_VERB_DATA, 0);
+    cmd_case("VRFY postmaster", SMTP_VERB_VRFY, 0);
+    cmd_case("AUTH PLAIN AGFsaWNlAHNlY3JldA==", SMTP_VERB_AUTH, 0);
+    cmd_case("ETRN example.org", SMTP_VERB_ETRN, 0);
+    /* argument checks */
+    cmd_case("STARTTLS now", SMTP_VERB_STARTTLS, SMTP_CMD_BAD_ARGS);
+    cmd_case("DATA x", SMTP_VERB_DATA, SMTP_CMD_BAD_ARGS);
+    cmd_case("QUIT please", SMTP_VERB_QUIT, SMTP_CMD_BAD_ARGS);
+    cmd_case("EHLO", SMTP_VERB_EHLO, SMTP_CMD_BAD_ARGS);
+    cmd_case("EHLO   ", SMTP_VERB_EHLO, SMTP_CMD_BAD_ARGS);
+    cmd_case("AUTH", SMTP_VERB_AUTH, SMTP_CMD_BAD_ARGS);
+    cmd_case("RCPT TO:", SMTP_VERB_RCPT, SMTP_CMD_BAD_ARGS);
+    cmd_case("RCPT", SMTP_VERB_RCPT, SMTP_CMD_BAD_ARGS);
+    cmd_case("MAIL FROM:<a@b", SMTP_VERB_MAIL, SMTP_CMD_BAD_ARGS);
+    cmd_case("MAIL TO:<a@b>", SMTP_VERB_MAIL, SMTP_CMD_BAD_ARGS);
+    cmd_case("RCPT FROM:<a@b>", SMTP_VERB_RCPT, SMTP_CMD_BAD_ARGS);
+    /* garbage verbs */
+    cmd_case("FOO bar", SMTP_VERB_UNKNOWN, 0);
+    cmd_case("X-FOO", SMTP_VERB_UNKNOWN, 0);
+    cmd_case("MAILX FROM:<a>", SMTP_VERB_UNKNOWN, 0);
+    cmd_case("MAI", SMTP_VERB_UNKNOWN, 0);
+    cmd_case("<connect>", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case("123 abc", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case("", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case(" EHLO x", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case("MAIL:FROM", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case("\x01\x02\xff", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case("ABCDEFGHIJKLMNOPQ", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case("Subject: hello", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+    cmd_case(".", SMTP_VERB_UNKNOWN, SMTP_CMD_NOT_COMMAND);
+
+    /* paths and parameters */
+    t_begin("MAIL with params");
+    cmd("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME", &c);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK_STR(span(c.verb_span), "MAIL");
+    CHECK_STR(span(c.arg), "FROM:<a@b.example> SIZE=1000 BODY=8BITMIME");
+    CHECK_STR(span(c.path), "a@b.example");
+    CHECK_EQ(c.nparams, 2);
+    CHECK_STR(span(c.params[0]), "SIZE=1000");
+    CHECK_STR(span(c.params[1]), "BODY=8BITMIME");
+    CHECK(c.size == 1000);
+
+    t_begin("MAIL null path");
+    cmd("MAIL FROM:<>", &c);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK_EQ(c.path.len, 0);
+    CHECK_EQ(c.path.off, 11);
+    CHECK_EQ(c.nparams, 0);
+
+    t_begin("MAIL path after a space, lower-case size");
+    cmd("MAIL FROM: <x@y> size=77", &c);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK_STR(span(c.path), "x@y");
+    CHECK_EQ(c.nparams, 1);
+    CHECK(c.size == 77);
+
+    t_begin("MAIL path without brackets");
+    cmd("MAIL FROM:x@y SIZE=5", &c);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK_STR(span(c.path), "x@y");
+    CHECK_EQ(c.nparams, 1);
+    CHECK(c.size == 5);
+
+    t_begin("MAIL bad SIZE is ignored");
+    cmd("MAIL FROM:<a> SIZE=abc", &c);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK(c.size == 0);
+    CHECK_EQ(c.nparams, 1);
+
+    t_begin("RCPT with DSN params");
+    cmd("RCPT TO:<b@c.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@c.example", &c);
+    CHECK_EQ(c.verb, SMTP_VERB_RCPT);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK_STR(span(c.path), "b@c.example");
+    CHECK_EQ(c.nparams, 2);
+    CHECK_STR(span(c.params[0]), "NOTIFY=SUCCESS,FAILURE");
+    CHECK_STR(span(c.params[1]), "ORCPT=rfc822;b@c.example");
+    CHECK(c.size == 0);
+
+    t_begin("RCPT without brackets, trailing spaces");
+    cmd("rcpt to:postmaster  ", &c);
+    CHECK_EQ(c.flags, SMTP_CMD_HAS_PATH);
+    CHECK_STR(span(c.path), "postmaster");
+    CHECK_EQ(c.nparams, 0);
+
+    t_begin("params beyond SMTP_MAX_PARAMS are dropped");
+    cmd("MAIL FROM:<a> A B C D E F G H I J K L M N O P Q R", &c);
+    CHECK_EQ(c.nparams, SMTP_MAX_PARAMS);
+    CHECK_STR(span(c.params[15]), "P");
+
+    /* BDAT */
+    bdat_case("BDAT 100", SMTP_CMD_BDAT_OK, 100);
+    bdat_case("bdat 0 last", SMTP_CMD_BDAT_OK | SMTP_CMD_BDAT_LAST, 0);
+    bdat_case("BDAT 42 LAST", SMTP_CMD_BDAT_OK | SMTP_CMD_BDAT_LAST, 42);
+    bdat_case("BDAT 42 LAST  ", SMTP_CMD_BDAT_OK | SMTP_CMD_BDAT_LAST, 42);
+    bdat_case("BDAT 4611686018427387904", SMTP_CMD_BDAT_OK, (uint64_t)1 << 62);
+    bdat_case("BDAT 4611686018427387905", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT 9999999999999999999", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT 99999999999999999999", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT -5", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT abc", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT 12abc", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT", SMTP_CMD_BAD_ARGS, 0);
+    bdat_case("BDAT 10 MORE", SMTP_CMD_BDAT_OK | SMTP_CMD_BAD_ARGS, 10);
+    bdat_case("BDAT 10 LAST x", SMTP_CMD_BDAT_OK | SMTP_CMD_BAD_ARGS, 10);
+    bdat_case("BDAT 10 LASTX", SMTP_CMD_BDAT_OK | SMTP_CMD_BAD_ARGS, 10);
+
+    /* plausibility and lookup */
+    t_begin("plausible");
+    cmd("EHLO x", &c);
+    CHECK(smtp_command_plausible(&c));
+    cmd("FOO x", &c);
+    CHECK(!smtp_command_plausible(&c));
+    cmd("EHLO", &c);
+    CHECK(!smtp_command_plausible(&c));
+    cmd("hello world", &c);
+    CHECK(!smtp_command_plausible(&c));
+    cmd("BDAT 5 LAST", &c);
+    CHECK(smtp_command_plausible(&c));
+    t_begin("verb lookup");
+    CHECK_EQ(smtp_verb_lookup((const uint8_t *)"starttls", 8), SMTP_VERB_STARTTLS);
+    CHECK_EQ(smtp_verb_lookup((const uint8_t *)"<connect>", 9), SMTP_VERB_UNKNOWN);
+    CHECK_EQ(smtp_verb_lookup((const uint8_t *)"<auth-response>", 15), SMTP_VERB_UNKNOWN);
+    CHECK_EQ(smtp_verb_lookup((const uint8_t *)"MAIL", 0), SMTP_VERB_UNKNOWN);
+    CHECK_EQ(smtp_verb_lookup((const uint8_t *)"MAILMAILMAILMAILM", 17), SMTP_VERB_UNKNOWN);
+    CHECK_EQ(smtp_verb_lookup(guard_copy("xexps", 5), 5), SMTP_VERB_XEXPS);
+
+    /* reply lines */
+    reply_case("250 OK", 1, 250, ' ', "OK", "");
+    reply_case("250-x", 1, 250, '-', "x", "");
+    reply_case("250", 1, 250, 0, "", "");
+    reply_case("250 ", 1, 250, ' ', "", "");
+    reply_case("999 odd", 1, 999, ' ', "odd", "");
+    reply_case("2500", 0, 0, 0, NULL, NULL);
+    reply_case("25", 0, 0, 0, NULL, NULL);
+    reply_case("abc", 0, 0, 0, NULL, NULL);
+    reply_case("", 0, 0, 0, NULL, NULL);
+    reply_case("25a OK", 0, 0, 0, NULL, NULL);
+    reply_case("250\tOK", 0, 0, 0, NULL, NULL);
+    reply_case("550 5.1.1 User unknown", 1, 550, ' ', "5.1.1 User unknown", "5.1.1");
+    reply_case("250 2.0.0", 1, 250, ' ', "2.0.0", "2.0.0");
+    reply_case("451-4.7.12 Password transition", 1, 451, '-', "4.7.12 Password transition", "4.7.12");
+    reply_case("550 5.1.1x nope", 1, 550, ' ', "5.1.1x nope", "");
+    {
+        smtp_reply_line r;
+        t_begin("reply status fields");
+        cur_line = guard_copy("556 5.1.10 null MX", 18);
+        CHECK_EQ(smtp_parse_reply_line(cur_line, 18, &r), 1);
+        CHECK_EQ(r.st_class, 5);
+        CHECK_EQ(r.st_subject, 1);
+        CHECK_EQ(r.st_detail, 10);
+        CHECK_EQ(r.status.off, 4);
+        CHECK_EQ(r.status.len, 6);
+    }
+
+    /* enhanced status codes */
+    status_case("5.1.1", 5, 5, 1, 1);
+    status_case("2.0.0", 5, 2, 0, 0);
+    status_case("4.7.12", 6, 4, 7, 12);
+    status_case("5.1.10", 6, 5, 1, 10);
+    status_case("5.123.456", 9, 5, 123, 456);
+    status_case("5.1.1 User unknown", 5, 5, 1, 1);
+    status_case("5.1.1\tUser", 5, 5, 1, 1);
+    status_case("6.1.1", 0, 0, 0, 0);
+    status_case("3.1.1", 0, 0, 0, 0);
+    status_case("5.1", 0, 0, 0, 0);
+    status_case("5.1.", 0, 0, 0, 0);
+    status_case("5.1.1x", 0, 0, 0, 0);
+    status_case("5.1.1.", 0, 0, 0, 0);
+    status_case("5.1000.1", 0, 0, 0, 0);
+    status_case("5.1.1000", 0, 0, 0, 0);
+    status_case("55.1.1", 0, 0, 0, 0);
+    status_case(".1.1", 0, 0, 0, 0);
+    status_case("5..1", 0, 0, 0, 0);
+    status_case("5", 0, 0, 0, 0);
+    status_case("", 0, 0, 0, 0);
+}

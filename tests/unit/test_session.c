@@ -1,0 +1,483 @@
+/* test_session.c: the session engine, as transcript tables.
+ * SPDX-License-Identifier: GPL-2.0-or-later */
+#include "runner.h"
+#include "smtp_session.h"
+#include "transcript.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+#define GREET "S: 220 mx.example.org ESMTP ready\r\n"
+#define GREET_LOG "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+#define EHLO "C: EHLO client.example.org\r\n"
+#define EHLO_REPLY "S: 250-mx.example.org\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+#define EHLO_LOG "COMMAND c seq=2 verb=EHLO len=25\n" \
+                 "REPLY s code=250 lines=4 answers=2/EHLO len=64\n"
+
+static const struct table {
+    const char *name;
+    uint32_t max_line;
+    const char *const *steps;
+    const char *want;
+} tables[] = {
+{ "greeting and multi-line EHLO", 0,
+  STEPS(GREET, EHLO, EHLO_REPLY, "C: QUIT\r\n", "S: 221 2.0.0 Bye\r\n"),
+  GREET_LOG EHLO_LOG
+  "COMMAND c seq=3 verb=QUIT len=6\n"
+  "REPLY s code=221 lines=1 answers=3/QUIT len=15\n" },
+
+{ "LHLO and XCLIENT in any case", 0,
+  STEPS("S: 220 lmtp\r\n", "C: lhlo client\r\n", "S: 250 ok\r\n",
+        "C: xclient NAME=x ADDR=192.0.2.1\r\n", "S: 220 again\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=10 greeting\n"
+  "COMMAND c seq=2 verb=LHLO len=13\n"
+  "REPLY s code=250 lines=1 answers=2/LHLO len=8\n"
+  "COMMAND c seq=3 verb=XCLIENT len=31\n"
+  "REPLY s code=220 lines=1 answers=3/XCLIENT len=11\n" },
+
+{ "pipelined transaction, DATA with dot-stuffing", 0,
+  STEPS(GREET, EHLO, EHLO_REPLY,
+        "C: MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
+        "RCPT TO:<carol@example.net>\r\nDATA\r\n",
+        "S: 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 No such user\r\n354 Go ahead\r\n",
+        "C: Subject: test\r\n\r\n..leading dot\r\n.\r\n",
+        "S: 250 2.0.0 Ok: queued as 1234\r\n",
+        "C: QUIT\r\n"),
+  GREET_LOG EHLO_LOG
+  "COMMAND c seq=3 verb=MAIL len=31\n"
+  "COMMAND c seq=4 verb=RCPT len=27\n"
+  "COMMAND c seq=5 verb=RCPT len=29\n"
+  "COMMAND c seq=6 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=14\n"
+  "REPLY s code=250 lines=1 answers=4/RCPT len=14\n"
+  "REPLY s code=550 lines=1 answers=5/RCPT len=24\n"
+  "REPLY s code=354 lines=1 answers=6/DATA len=14\n"
+  "BODY c msg=6 len=32 first\n"
+  "EOD c seq=7 msg=6 len=3\n"
+  "REPLY s code=250 lines=1 answers=7/<end-of-data> len=30\n"
+  "COMMAND c seq=8 verb=QUIT len=6\n" },
+
+{ "body cut right before and right after the dot", 0,
+  STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: line one\r\n", "C: .", "C: .x\r\n",
+        "C: \r\n", "C: .", "C: \r\n", "S: 250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
+  "BODY c msg=2 len=17 first\n"
+  "EOD c seq=3 msg=2 len=3\n"
+  "REPLY s code=250 lines=1 answers=3/<end-of-data> len=8\n" },
+
+{ "empty message", 0,
+  STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: .\r\nQUIT\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
+  "EOD c seq=3 msg=2 len=3\n"
+  "COMMAND c seq=4 verb=QUIT len=6\n" },
+
+{ "rejected DATA stays in command mode", 0,
+  STEPS(GREET, "C: MAIL FROM:<>\r\nRCPT TO:<x@y>\r\nDATA\r\n",
+        "S: 250 ok\r\n550 5.1.1 unknown\r\n554 5.5.1 No valid recipients\r\n",
+        "C: Subject: not a body\r\nRSET\r\n", "S: 500 what\r\n250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=MAIL len=14\n"
+  "COMMAND c seq=3 verb=RCPT len=15\n"
+  "COMMAND c seq=4 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
+  "REPLY s code=550 lines=1 answers=3/RCPT len=19\n"
+  "REPLY s code=554 lines=1 answers=4/DATA len=31\n"
+  "COMMAND c seq=5 verb=<unknown> len=21\n"
+  "ANOMALY c NOT_A_COMMAND\n"
+  "COMMAND c seq=6 verb=RSET len=6\n"
+  "REPLY s code=500 lines=1 answers=5/<unknown> len=10\n"
+  "REPLY s code=250 lines=1 answers=6/RSET len=8\n" },
+
+{ "BDAT chunks with binary bytes, BDAT 0 LAST", 0,
+  STEPS(GREET, "C: MAIL FROM:<a@b>\r\nBDAT 12\r\n\x01\r\n.\r\n\xff\x80z\r\n.BDAT 0 LAST\r\n",
+        "S: 250 ok\r\n250 2.0.0 12 octets\r\n250 2.0.0 queued\r\n", "C: QUIT\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=MAIL len=17\n"
+  "COMMAND c seq=3 verb=BDAT len=9\n"
+  "CHUNK c seq=3 msg=3 len=12 first\n"
+  "COMMAND c seq=4 verb=BDAT len=13\n"
+  "CHUNK c seq=4 msg=3 len=0 last\n"
+  "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=3/BDAT len=21\n"
+  "REPLY s code=250 lines=1 answers=4/BDAT len=18\n"
+  "COMMAND c seq=5 verb=QUIT len=6\n" },
+
+{ "BDAT LAST with data, then a second message", 0,
+  STEPS(GREET, "C: BDAT 5 LAST\r\nhello", "S: 250 ok\r\n", "C: BDAT 3\r\nabc", "C: BDAT 2 LAST\r\nde",
+        "S: 250 ok\r\n250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=BDAT len=13\n"
+  "CHUNK c seq=2 msg=2 len=5 first last\n"
+  "REPLY s code=250 lines=1 answers=2/BDAT len=8\n"
+  "COMMAND c seq=3 verb=BDAT len=8\n"
+  "CHUNK c seq=3 msg=3 len=3 first\n"
+  "COMMAND c seq=4 verb=BDAT len=13\n"
+  "CHUNK c seq=4 msg=3 len=2 last\n"
+  "REPLY s code=250 lines=1 answers=3/BDAT len=8\n"
+  "REPLY s code=250 lines=1 answers=4/BDAT len=8\n" },
+
+{ "BDAT with a bad size", 0,
+  STEPS(GREET, "C: BDAT 99999999999999999999\r\nNOOP\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=BDAT len=27 badargs\n"
+  "ANOMALY c BDAT_SIZE\n"
+  "COMMAND c seq=3 verb=NOOP len=6\n" },
+
+{ "AUTH PLAIN", 0,
+  STEPS(GREET, "C: AUTH PLAIN\r\n", "S: 334 \r\n", "C: AGFsaWNlAHNlY3JldA==\r\n",
+        "S: 235 2.7.0 Authentication successful\r\n", "C: NOOP\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=AUTH len=12\n"
+  "REPLY s code=334 lines=1 answers=2/AUTH len=6\n"
+  "SASL c seq=3 len=22\n"
+  "REPLY s code=235 lines=1 answers=3/<auth-response> len=37\n"
+  "COMMAND c seq=4 verb=NOOP len=6\n" },
+
+{ "AUTH LOGIN", 0,
+  STEPS(GREET, "C: AUTH LOGIN\r\n", "S: 334 VXNlcm5hbWU6\r\n", "C: YWxpY2U=\r\n",
+        "S: 334 UGFzc3dvcmQ6\r\n", "C: c2VjcmV0\r\n", "S: 235 ok\r\n", "C: QUIT\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=AUTH len=12\n"
+  "REPLY s code=334 lines=1 answers=2/AUTH len=18\n"
+  "SASL c seq=3 len=10\n"
+  "REPLY s code=334 lines=1 answers=3/<auth-response> len=18\n"
+  "SASL c seq=4 len=10\n"
+  "REPLY s code=235 lines=1 answers=4/<auth-response> len=8\n"
+  "COMMAND c seq=5 verb=QUIT len=6\n" },
+
+{ "AUTH cancelled with *", 0,
+  STEPS(GREET, "C: AUTH LOGIN\r\n", "S: 334 VXNlcm5hbWU6\r\n", "C: *\r\n",
+        "S: 501 5.7.0 Authentication cancelled\r\n", "C: QUIT\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=AUTH len=12\n"
+  "REPLY s code=334 lines=1 answers=2/AUTH len=18\n"
+  "SASL c seq=3 len=3\n"
+  "REPLY s code=501 lines=1 answers=3/<auth-response> len=36\n"
+  "COMMAND c seq=4 verb=QUIT len=6\n" },
+
+{ "STARTTLS", 0,
+  STEPS(GREET, EHLO, EHLO_REPLY, "C: STARTTLS\r\n", "S: 220 2.0.0 Ready to start TLS\r\n"),
+  GREET_LOG EHLO_LOG
+  "COMMAND c seq=3 verb=STARTTLS len=10\n"
+  "REPLY s code=220 lines=1 answers=3/STARTTLS len=30\n"
+  "TLS s\n" },
+
+{ "STARTTLS refused", 0,
+  STEPS(GREET, "C: STARTTLS\r\n", "S: 454 4.7.0 TLS not available\r\n", "C: QUIT\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=STARTTLS len=10\n"
+  "REPLY s code=454 lines=1 answers=2/STARTTLS len=29\n"
+  "COMMAND c seq=3 verb=QUIT len=6\n" },
+
+{ "reply with no pending command", 0,
+  STEPS(GREET, "C: NOOP\r\n", "S: 250 ok\r\n250 extra\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=NOOP len=6\n"
+  "REPLY s code=250 lines=1 answers=2/NOOP len=8\n"
+  "REPLY s code=250 lines=1 answers=none len=11\n"
+  "ANOMALY s REPLY_UNPAIRED\n" },
+
+{ "unsolicited 421", 0,
+  STEPS(GREET, "S: 421 4.4.2 mx.example.org Timeout\r\n"),
+  GREET_LOG
+  "REPLY s code=421 lines=1 answers=none len=34\n" },
+
+{ "554 as greeting", 0,
+  STEPS("S: 554 5.7.1 No SMTP service here\r\n", "C: QUIT\r\n", "S: 221 bye\r\n"),
+  "REPLY s code=554 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=QUIT len=6\n"
+  "REPLY s code=221 lines=1 answers=2/QUIT len=9\n" },
+
+{ "capture starts mid-body: resync at a lone dot", 0,
+  STEPS("C: some body text\r\nmore\r\n.\r\nMAIL FROM:<a@b>\r\n",
+        "S: 250 2.0.0 queued\r\n250 2.1.0 ok\r\n"),
+  "FRAGMENT c UNSYNC len=16\n"
+  "ANOMALY c UNSYNC\n"
+  "FRAGMENT c UNSYNC len=6\n"
+  "EOD c seq=2 msg=0 len=3\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "REPLY s code=250 lines=1 answers=2/<end-of-data> len=18\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=14\n" },
+
+{ "capture starts mid-session: resync at a plausible command", 0,
+  STEPS("C: Content-Type: text/plain\r\nhello there\r\nEHLO\r\nRSET\r\n", "S: 250 ok\r\n"),
+  "FRAGMENT c UNSYNC len=26\n"
+  "ANOMALY c UNSYNC\n"
+  "FRAGMENT c UNSYNC len=13\n"
+  "FRAGMENT c UNSYNC len=6\n"
+  "COMMAND c seq=2 verb=RSET len=6\n"
+  "REPLY s code=250 lines=1 answers=2/RSET len=8\n" },
+
+{ "server capture starts mid-session", 0,
+  STEPS("S: ello world\r\n250 2.1.5 Ok\r\n", "C: DATA\r\n", "S: 354 go\r\n", "C: x\r\n.\r\n",
+        "S: 250 queued\r\n"),
+  "FRAGMENT s UNSYNC len=12\n"
+  "ANOMALY s UNSYNC\n"
+  "REPLY s code=250 lines=1 answers=none len=14 unsync\n"
+  "ANOMALY s UNSYNC\n"
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
+  "BODY c msg=2 len=3 first\n"
+  "EOD c seq=3 msg=2 len=3\n"
+  "REPLY s code=250 lines=1 answers=3/<end-of-data> len=12\n" },
+
+{ "overlong lines are cut", 64,
+  STEPS(GREET,
+        "C: NOOP aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nNOOP\r\n",
+        "S: 250 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n250 ok\r\n250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=NOOP len=64\n"
+  "ANOMALY c LINE_CUT\n"
+  "FRAGMENT c LINE_CUT len=39 cont\n"
+  "COMMAND c seq=3 verb=NOOP len=6\n"
+  "FRAGMENT s LINE_CUT len=64\n"
+  "ANOMALY s LINE_CUT\n"
+  "FRAGMENT s LINE_CUT len=38 cont\n"
+  "REPLY s code=250 lines=1 answers=2/NOOP len=8\n"
+  "REPLY s code=250 lines=1 answers=3/NOOP len=8\n" },
+
+{ "bare LF and bare CR", 0,
+  STEPS(GREET, "C: NOOP\nNO\rOP\r\n", "S: 250 ok\n250 o\rk\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=NOOP len=5\n"
+  "ANOMALY c BARE_LF\n"
+  "COMMAND c seq=3 verb=<unknown> len=7\n"
+  "ANOMALY c NOT_A_COMMAND\n"
+  "ANOMALY c BARE_CR\n"
+  "REPLY s code=250 lines=1 answers=2/NOOP len=7\n"
+  "ANOMALY s BARE_LF\n"
+  "REPLY s code=250 lines=1 answers=3/<unknown> len=9\n"
+  "ANOMALY s BARE_CR\n" },
+
+{ "smuggling forms inside DATA", 0,
+  STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: a\r\nb\n.\nc\r\nd\n.\r\ne\r\n.\r\n", "S: 250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
+  "BODY c msg=2 len=18 first\n"
+  "ANOMALY c BARE_LF\n"
+  "ANOMALY c SMUGGLING\n"
+  "ANOMALY c SMUGGLING\n"
+  "EOD c seq=3 msg=2 len=3\n"
+  "REPLY s code=250 lines=1 answers=3/<end-of-data> len=8\n" },
+
+{ "reply framing anomalies", 0,
+  STEPS(GREET, "C: NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n",
+        "S: 250-a\r\n251 b\r\n250-a\r\nbogus\r\n550 2.1.1 odd\r\n650 x\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=NOOP len=6\n"
+  "COMMAND c seq=3 verb=NOOP len=6\n"
+  "COMMAND c seq=4 verb=NOOP len=6\n"
+  "COMMAND c seq=5 verb=NOOP len=6\n"
+  "REPLY s code=250 lines=2 answers=2/NOOP len=14\n"
+  "ANOMALY s MULTILINE_MISMATCH\n"
+  "REPLY s code=250 lines=1 answers=3/NOOP len=7\n"
+  "ANOMALY s MULTILINE_UNTERM\n"
+  "FRAGMENT s REPLY_SYNTAX len=7\n"
+  "ANOMALY s REPLY_SYNTAX\n"
+  "REPLY s code=550 lines=1 answers=4/NOOP len=15\n"
+  "ANOMALY s STATUS_CLASS\n"
+  "REPLY s code=650 lines=1 answers=5/NOOP len=7\n"
+  "ANOMALY s REPLY_CODE_RANGE\n" },
+
+{ "FLUSH emits partial lines", 0,
+  STEPS(GREET, "C: NOOP\r\nQUI", "C!: ", "C: T\r\nNOOP\r\n", "S!: 250 ok\r\n250 o", "S: k\r\n250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=NOOP len=6\n"
+  "COMMAND c seq=3 verb=<unknown> len=3\n"
+  "ANOMALY c UNKNOWN_COMMAND\n"
+  "ANOMALY c LINE_PARTIAL\n"
+  "FRAGMENT c LINE_CUT len=3 cont\n"
+  "COMMAND c seq=4 verb=NOOP len=6\n"
+  "REPLY s code=250 lines=1 answers=2/NOOP len=8\n"
+  "FRAGMENT s LINE_PARTIAL len=5\n"
+  "ANOMALY s LINE_PARTIAL\n"
+  "FRAGMENT s LINE_CUT len=3 cont\n"
+  "REPLY s code=250 lines=1 answers=3/<unknown> len=8\n" },
+
+{ "gap in the command stream", 0,
+  STEPS(GREET, "C: MAIL FROM:<a@b>\r\nRCPT T", "G: c 50", "C: xyz\r\nRCPT TO:<c@d>\r\n",
+        "S: 250 ok\r\n", "G: s 9", "S: 250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=MAIL len=17\n"
+  "GAP c lost=50\n"
+  "FRAGMENT c UNSYNC len=5\n"
+  "ANOMALY c UNSYNC\n"
+  "COMMAND c seq=3 verb=RCPT len=15\n"
+  "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
+  "GAP s lost=9\n"
+  "REPLY s code=250 lines=1 answers=3/RCPT len=8\n" },
+
+{ "gap inside a BDAT chunk and a DATA body", 0,
+  STEPS(GREET, "C: BDAT 10 LAST\r\nabc", "G: c 4", "C: def", "C: NOOP\r\n",
+        "S: 250 ok\r\n250 ok\r\n", "C: DATA\r\n", "S: 354 go\r\n", "C: line1\r\nli", "G: c 100",
+        "C: ne9\r\n.\r\n", "S: 250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=BDAT len=14\n"
+  "CHUNK c seq=2 msg=2 len=3 first\n"
+  "GAP c lost=4\n"
+  "CHUNK c seq=2 msg=2 len=3 last\n"
+  "COMMAND c seq=3 verb=NOOP len=6\n"
+  "REPLY s code=250 lines=1 answers=2/BDAT len=8\n"
+  "REPLY s code=250 lines=1 answers=3/NOOP len=8\n"
+  "COMMAND c seq=4 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=4/DATA len=8\n"
+  "BODY c msg=4 len=9 first\n"
+  "GAP c lost=100\n"
+  "BODY c msg=4 len=5\n"
+  "EOD c seq=5 msg=4 len=3\n"
+  "REPLY s code=250 lines=1 answers=5/<end-of-data> len=8\n" },
+
+{ "one-sided client capture", 0,
+  STEPS("C: EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n"),
+  "COMMAND c seq=2 verb=EHLO len=8\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "COMMAND c seq=4 verb=RCPT len=15\n"
+  "COMMAND c seq=5 verb=DATA len=6\n"
+  "BODY c msg=5 len=21 first\n"
+  "EOD c seq=6 msg=5 len=3\n"
+  "COMMAND c seq=7 verb=QUIT len=6\n" },
+
+{ "client does not wait for 354", 0,
+  STEPS(GREET, "C: DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n", "S: 354 go\r\n250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "BODY c msg=2 len=18 first\n"
+  "ANOMALY c BODY_BEFORE_354\n"
+  "EOD c seq=3 msg=2 len=3\n"
+  "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
+  "REPLY s code=250 lines=1 answers=3/<end-of-data> len=8\n" },
+
+{ "DATA rejected after the client started the body", 0,
+  STEPS(GREET, "C: DATA\r\nSubject: x\r\n", "S: 554 no\r\n", "C: RSET\r\n", "S: 250 ok\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "BODY c msg=2 len=12 first\n"
+  "ANOMALY c BODY_BEFORE_354\n"
+  "REPLY s code=554 lines=1 answers=2/DATA len=8\n"
+  "COMMAND c seq=3 verb=RSET len=6\n"
+  "REPLY s code=250 lines=1 answers=3/RSET len=8\n" },
+
+{ "bare LF and smuggling forms across feeds", 0,
+  STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: x\ny", "C: \r\n.", "C: \n.\r", "C: \n.\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
+  "BODY c msg=2 len=10 first\n"
+  "ANOMALY c BARE_LF\n"
+  "ANOMALY c SMUGGLING\n"
+  "ANOMALY c SMUGGLING\n"
+  "EOD c seq=3 msg=2 len=3\n" },
+
+{ "command after QUIT", 0,
+  STEPS(GREET, "C: QUIT\r\nNOOP\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=QUIT len=6\n"
+  "COMMAND c seq=3 verb=NOOP len=6\n"
+  "ANOMALY c DATA_AFTER_QUIT\n" },
+};
+
+/* 70 pipelined NOOPs: the queue keeps the newest 64. */
+static void queue_overflow(void)
+{
+    enum { N = 70 };
+    char *c = malloc(3 + 6 * N + 1), *s = malloc(3 + 8 * N + 1);
+    char *want = malloc(200 * N), *w = want;
+    const char *steps[4];
+    int i;
+
+    strcpy(c, "C: ");
+    strcpy(s, "S: ");
+    for (i = 0; i < N; i++) {
+        strcat(c, "NOOP\r\n");
+        strcat(s, "250 ok\r\n");
+    }
+    steps[0] = GREET;
+    steps[1] = c;
+    steps[2] = s;
+    steps[3] = NULL;
+    w += sprintf(w, GREET_LOG);
+    for (i = 0; i < N; i++) {
+        w += sprintf(w, "COMMAND c seq=%d verb=NOOP len=6\n", i + 2);
+        if (i >= SMTP_PENDING_MAX)
+            w += sprintf(w, "ANOMALY c QUEUE_OVERFLOW\n");
+    }
+    for (i = 0; i < N; i++) {
+        if (i < SMTP_PENDING_MAX)
+            w += sprintf(w, "REPLY s code=250 lines=1 answers=%d/NOOP len=8\n",
+                         i + 2 + (N - SMTP_PENDING_MAX));
+        else
+            w += sprintf(w, "REPLY s code=250 lines=1 answers=none len=8\nANOMALY s REPLY_UNPAIRED\n");
+    }
+    transcript_check("queue overflow: 70 pipelined NOOPs", steps, 0, want);
+    free(c);
+    free(s);
+    free(want);
+}
+
+/* Direct API checks the tables do not reach. */
+static void session_api(void)
+{
+    smtp_session s;
+    smtp_event ev[SMTP_EVENTS_MIN];
+    size_t nev = 7, got;
+    int need = 7;
+    smtp_config cfg = { 10, 5 };
+    static const uint8_t greet[] = "220 hi\r\nSTARTTLS";
+
+    t_begin("session api");
+    smtp_session_init(&s, NULL);
+    CHECK_EQ(smtp_session_pending(&s), 1);
+    CHECK(!smtp_session_in_tls(&s));
+    got = smtp_session_feed(&s, SMTP_DIR_SERVER, greet, 8, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    CHECK_EQ(got, 8);
+    CHECK_EQ(nev, 1);
+    CHECK_EQ(need, 0);
+    CHECK_EQ(smtp_session_pending(&s), 0);
+    got = smtp_session_feed(&s, SMTP_DIR_CLIENT, greet + 8, 8, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    CHECK_EQ(got, 0);
+    CHECK_EQ(nev, 0);
+    CHECK_EQ(need, 1);
+    got = smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)"STARTTLS\r\n", 10, 0, ev,
+                            SMTP_EVENTS_MIN, &nev, &need);
+    CHECK_EQ(got, 10);
+    CHECK_EQ(smtp_session_pending(&s), 1);
+    got = smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"220 go\r\n", 8, 0, ev,
+                            SMTP_EVENTS_MIN, &nev, &need);
+    CHECK_EQ(got, 8);
+    CHECK_EQ(nev, 2);
+    CHECK_EQ(ev[1].type, SMTP_EV_TLS);
+    CHECK_EQ(ev[1].off, 8);
+    CHECK(smtp_session_in_tls(&s));
+    CHECK_EQ(smtp_session_pending(&s), 0);
+
+    /* a config below the minimum is raised to 64 */
+    smtp_session_init(&s, &cfg);
+    {
+        uint8_t line[70];
+        memset(line, 'a', sizeof line);
+        got = smtp_session_feed(&s, SMTP_DIR_CLIENT, line, 63, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+        CHECK_EQ(got, 0);
+        CHECK_EQ(need, 1);
+        got = smtp_session_feed(&s, SMTP_DIR_CLIENT, line, 70, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+        CHECK_EQ(got, 70);
+        CHECK_EQ(ev[0].type, SMTP_EV_FRAGMENT);
+        CHECK_EQ(ev[0].len, 64);
+    }
+}
+
+void tests_session(void)
+{
+    size_t i;
+    for (i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        transcript_check(tables[i].name, tables[i].steps, tables[i].max_line, tables[i].want);
+    queue_overflow();
+    session_api();
+}
