@@ -19,8 +19,11 @@ status=0
 for t in session parse; do
     mkdir -p "$build/corpus/$t" "$build/crashes/$t"
     echo "== fuzz_$t for ${secs}s"
+    par=""
+    [ "$jobs" -gt 1 ] && par="-jobs=$jobs -workers=$jobs"
+    # shellcheck disable=SC2086
     if ! "$build/tests/fuzz_$t" -max_total_time="$secs" -max_len=4096 -timeout=10 \
-            -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
+            $par -print_final_stats=1 \
             -artifact_prefix="$build/crashes/$t/" \
             "$build/corpus/$t" "$root/tests/fuzz/corpus/$t"; then
         echo "fuzz_$t found a problem: see $build/crashes/$t/" >&2
