@@ -278,8 +278,8 @@ static void message_piece(render_ctx *r, dissector_handle_t imf, guint32 off, gu
     fragment_head *fh;
     tvbuff_t *whole;
 
-    if (!smtpx_reassemble_body || imf == NULL)
-        return;
+    if (!smtpx_reassemble_body || imf == NULL || msg == 0)
+        return; /* msg 0: the capture missed the start of this message */
     fh = fragment_add_seq_next(&smtpx_msg_table, r->tvb, off, r->pinfo, msg, NULL, len, !last);
     if (fh == NULL || !last)
         return;

@@ -1,0 +1,79 @@
+"""Runs the real tshark with the plugin built in BUILD, as an unprivileged
+user when started as root (tshark as root ignores personal plugin folders
+and WIRESHARK_PLUGIN_DIR).
+
+The plugin is copied to a private folder readable by that user, and every
+capture is copied there too, so the tests work from any checkout.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+NOBODY = 65534
+
+
+class Tshark:
+    def __init__(self, build_dir):
+        self.build = os.path.abspath(build_dir)
+        src = os.path.join(self.build, 'plugins')
+        if not os.path.isdir(src):
+            raise SystemExit('no plugin in %s: build first' % src)
+        self.home = tempfile.mkdtemp(prefix='smtp-e2e-')
+        self.plugins = os.path.join(self.home, 'plugins')
+        shutil.copytree(src, self.plugins)
+        self.files = os.path.join(self.home, 'files')
+        os.makedirs(self.files)
+        self.root = os.geteuid() == 0
+        for d, _, fs in os.walk(self.home):
+            os.chmod(d, 0o755)
+            for f in fs:
+                os.chmod(os.path.join(d, f), 0o644)
+        os.chmod(self.home, 0o755)
+        self._n = 0
+
+    def cleanup(self):
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def stage(self, path):
+        """Copies a file where the tshark user can read it; returns the copy."""
+        self._n += 1
+        dst = os.path.join(self.files, '%d-%s' % (self._n, os.path.basename(path)))
+        shutil.copyfile(path, dst)
+        os.chmod(dst, 0o644)
+        return dst
+
+    def command(self, args):
+        env = ['env', '-i', 'PATH=/usr/bin:/bin', 'HOME=' + self.home,
+               'WIRESHARK_PLUGIN_DIR=' + self.plugins, 'LC_ALL=C.UTF-8']
+        cmd = env + ['tshark'] + list(args)
+        if self.root:
+            cmd = ['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY,
+                   '--clear-groups'] + cmd
+        return cmd
+
+    def run(self, args, check=True, wrapper=None):
+        """Runs tshark; returns (stdout, stderr) as text."""
+        cmd = self.command(args)
+        if wrapper:
+            cmd = cmd[:cmd.index('tshark')] + wrapper + cmd[cmd.index('tshark'):]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=self.home)
+        out = p.stdout.decode('utf-8', 'replace')
+        err = p.stderr.decode('utf-8', 'replace')
+        if check and p.returncode != 0:
+            raise RuntimeError('tshark %s failed (%d): %s' % (' '.join(args), p.returncode, err))
+        return out, err
+
+    def fields(self, pcap, fields, extra=(), display_filter=None):
+        """Rows of -T fields output, each a list of column strings; multiple
+        values of one field are separated by '\\x1f'."""
+        args = ['-r', self.stage(pcap), '-T', 'fields', '-E', 'occurrence=a',
+                '-E', 'aggregator=\x1f', '-E', 'separator=\t']
+        for f in fields:
+            args += ['-e', f]
+        if display_filter:
+            args += ['-Y', display_filter]
+        args += list(extra)
+        out, err = self.run(args)
+        return [line.split('\t') for line in out.splitlines()], err

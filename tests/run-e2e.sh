@@ -1,0 +1,7 @@
+#!/bin/sh
+# Runs the end-to-end tests with the plugin built in BUILD (default: build).
+# Usage: tests/run-e2e.sh [BUILD] [run_e2e.py options]
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build}
+[ $# -gt 0 ] && shift
+exec python3 "$here/e2e/run_e2e.py" "$build" "$@"
