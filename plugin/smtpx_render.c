@@ -80,11 +80,25 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
     smtp_command c;
     proto_tree *t;
 
-    info_line(r, "C: ", u->ev.off, clen);
+    guint32 shown = clen;
+
+    smtp_parse_command(p, clen, &c);
+    if (c.verb == SMTP_VERB_AUTH && !smtpx_show_auth) {
+        /* AUTH mechanism [initial-response]: the response carries credentials */
+        guint32 mech_end = c.arg.off;
+        while (mech_end < clen && p[mech_end] != ' ')
+            mech_end++;
+        shown = mech_end;
+        c.arg.len = mech_end > c.arg.off ? mech_end - c.arg.off : 0;
+    }
+    info_line(r, "C: ", u->ev.off, shown);
+    if (r->info && shown < clen)
+        col_append_str(r->pinfo->cinfo, COL_INFO, " (initial response hidden)");
     if (r->st == NULL)
         return;
-    smtp_parse_command(p, clen, &c);
-    r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, clen, ENC_UTF_8);
+    r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, shown, ENC_UTF_8);
+    if (shown < clen)
+        proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
     t = proto_item_add_subtree(r->last, ett_command);
     command_details(r, t, u->ev.off, &c);
     response_in(r, t, u->pair);
