@@ -8,9 +8,12 @@
 #include <epan/conversation.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
+#include <epan/tap.h>
 #include <epan/dissectors/packet-tcp.h>
 
 #include "smtp_codes.h"
+
+#include <string.h>
 
 /* ssl_starttls_ack() is declared in packet-tls-utils.h, which needs
  * libgcrypt's headers; its prototype is the same in 4.0 - 4.6. */
@@ -23,6 +26,8 @@ WS_DLL_PUBLIC void ssl_dissector_add(guint port, dissector_handle_t handle);
 
 smtpx_pref_bool smtpx_reassemble_body = TRUE;
 smtpx_pref_bool smtpx_show_auth = FALSE;
+guint smtpx_max_message = 64u * 1024u * 1024u;
+int smtpx_imf_tap = -1;
 static guint smtpx_max_line = 16384;
 
 static dissector_handle_t smtpx_tcp_handle; /* over TCP: data is struct tcpinfo */
@@ -154,6 +159,111 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     }
 }
 
+/* ---- messages: collected on the first pass, handed to IMF on every pass ---- */
+
+static void message_reset(smtpx_conv *c)
+{
+    if (c->msg_data != NULL)
+        wmem_free(wmem_file_scope(), c->msg_data);
+    c->msg_data = NULL;
+    c->msg_len = c->msg_cap = c->msg_id = c->msg_frames = c->msg_last_frame = 0;
+    c->msg_truncated = FALSE;
+}
+
+static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const guint8 *p, guint32 n)
+{
+    if (id != c->msg_id) {
+        message_reset(c);
+        c->msg_id = id;
+        c->msg_first_frame = pinfo->num;
+    }
+    if (c->msg_last_frame != pinfo->num) {
+        c->msg_last_frame = pinfo->num;
+        c->msg_frames++;
+    }
+    if (n > smtpx_max_message - c->msg_len) {
+        n = smtpx_max_message - c->msg_len;
+        c->msg_truncated = TRUE;
+    }
+    if (n == 0)
+        return;
+    if (c->msg_len + n > c->msg_cap) {
+        guint32 cap = c->msg_cap ? c->msg_cap : 4096;
+        while (cap < c->msg_len + n)
+            cap = cap > G_MAXUINT32 / 2 ? G_MAXUINT32 : cap * 2;
+        c->msg_data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, cap);
+        c->msg_cap = cap;
+    }
+    memcpy(c->msg_data + c->msg_len, p, n);
+    c->msg_len += n;
+}
+
+/* Copies s[0..n) without the dot-stuffing (RFC 5321 4.5.2) into d; returns
+ * the length. */
+static guint32 unstuff(guint8 *d, const guint8 *s, guint32 n)
+{
+    guint32 i = 0, o = 0;
+
+    while (i < n) {
+        const guint8 *lf;
+        guint32 end;
+        if (s[i] == '.')
+            i++;
+        lf = i < n ? (const guint8 *)memchr(s + i, '\n', n - i) : NULL;
+        end = lf ? (guint32)(lf - s) + 1 : n;
+        memcpy(d + o, s + i, end - i);
+        o += end - i;
+        i = end;
+    }
+    return o;
+}
+
+/* The message ends here: hands it to the unit that completes it. */
+static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 id, gboolean dot_stuffed)
+{
+    smtpx_message *m;
+
+    if (id != c->msg_id) /* an empty message */
+        message_append(c, pinfo, id, NULL, 0);
+    m = wmem_new0(wmem_file_scope(), smtpx_message);
+    m->first_frame = c->msg_first_frame;
+    m->frames = c->msg_frames;
+    m->truncated = c->msg_truncated;
+    if (dot_stuffed && c->msg_len > 0) {
+        m->data = (guint8 *)wmem_alloc(wmem_file_scope(), c->msg_len);
+        m->len = unstuff(m->data, c->msg_data, c->msg_len);
+    } else if (c->msg_len > 0) {
+        m->data = (guint8 *)wmem_memdup(wmem_file_scope(), c->msg_data, c->msg_len);
+        m->len = c->msg_len;
+    }
+    message_reset(c);
+    return m;
+}
+
+/* Feeds message bytes of one unit to the collector. */
+static void collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u)
+{
+    const smtp_event *ev = &u->ev;
+
+    if (!smtpx_reassemble_body || ev->msg == 0)
+        return; /* msg 0: the capture missed the start of this message */
+    switch (ev->type) {
+    case SMTP_EV_BODY:
+        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
+        break;
+    case SMTP_EV_EOD:
+        u->msg = message_finish(c, pinfo, ev->msg, TRUE);
+        break;
+    case SMTP_EV_CHUNK:
+        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
+        if (ev->flags & SMTP_EVF_LAST)
+            u->msg = message_finish(c, pinfo, ev->msg, FALSE);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Where this data stands in the TCP stream: skips bytes seen before
  * (retransmissions) and reports lost ones to the engine. */
 static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
@@ -199,7 +309,9 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
             smtpx_unit u;
             u.ev = ev[i];
             u.ev.off += off;
+            u.msg = NULL;
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
+            collect_message(c, pinfo, buf, &u);
             wmem_array_append_one(units, u);
         }
         off += (guint32)used;
@@ -297,6 +409,9 @@ void proto_register_smtpx(void)
     prefs_register_bool_preference(m, "show_auth", "Show AUTH responses",
         "Show the client's AUTH lines (passwords, tokens) in the tree. Off by default "
         "since captures get shared.", &smtpx_show_auth);
+    prefs_register_uint_preference(m, "max_message", "Longest message kept",
+        "Bytes of one message kept for IMF; the rest is not kept (an expert info says so).",
+        10, &smtpx_max_message);
     prefs_register_uint_preference(m, "max_line", "Longest line buffered",
         "A command or reply line longer than this is shown in pieces (bytes, at least 64).",
         10, &smtpx_max_line);
@@ -311,4 +426,5 @@ void proto_reg_handoff_smtpx(void)
     ssl_dissector_add(SMTPX_TLS_PORT, smtpx_tls_handle);
     imf_handle = find_dissector_add_dependency("imf", proto_smtpx);
     tls_handle = find_dissector_add_dependency("tls", proto_smtpx);
+    smtpx_imf_tap = find_tap_id("imf");
 }

@@ -6,7 +6,6 @@
 
 #include <epan/packet.h>
 #include <epan/expert.h>
-#include <epan/reassemble.h>
 
 #include "smtp_session.h"
 
@@ -24,10 +23,21 @@ typedef struct smtpx_pair {
     guint16 code;      /* reply code, 0 until answered */
 } smtpx_pair;
 
+/* A whole message (DATA, dot-stuffing removed, or BDAT chunks), kept
+ * with the unit that completes it, for IMF. */
+typedef struct smtpx_message {
+    guint8 *data;
+    guint32 len;
+    guint32 first_frame; /* frame with its first byte */
+    guint32 frames;      /* frames that carried it */
+    gboolean truncated;  /* longer than the max_message preference */
+} smtpx_message;
+
 /* One engine event as saved on the first pass for later rendering. */
 typedef struct smtpx_unit {
-    smtp_event ev;     /* off is relative to the tvb of its call */
-    smtpx_pair *pair;  /* COMMAND, SASL, EOD, REPLY */
+    smtp_event ev;         /* off is relative to the tvb of its call */
+    smtpx_pair *pair;      /* COMMAND, SASL, EOD, REPLY */
+    smtpx_message *msg;    /* EOD, last CHUNK: the completed message */
 } smtpx_unit;
 
 /* What one call of the dissector found in its tvb. */
@@ -48,11 +58,17 @@ typedef struct smtpx_conv {
     guint32 next_seq[2];      /* TCP sequence number expected next, per direction */
     guint8 next_seq_valid[2];
     smtpx_pair *ring[SMTP_PENDING_MAX]; /* pairs by command number */
+    /* the message being received (the open transaction's), first pass only */
+    guint8 *msg_data;
+    guint32 msg_len, msg_cap, msg_id, msg_first_frame, msg_last_frame, msg_frames;
+    gboolean msg_truncated;
 } smtpx_conv;
 
 /* Preferences */
 extern smtpx_pref_bool smtpx_reassemble_body;
 extern smtpx_pref_bool smtpx_show_auth;
+extern guint smtpx_max_message;
+extern int smtpx_imf_tap; /* IMF's Export Objects tap, -1 if none */
 
 /* Registration ids (smtpx_fields.c) */
 extern int proto_smtpx;
@@ -66,12 +82,12 @@ extern int hf_reply, hf_reply_code, hf_reply_category, hf_reply_function,
     hf_reply_status_subject_meaning, hf_reply_status_detail_meaning,
     hf_reply_command, hf_reply_request_in, hf_reply_time;
 extern int hf_auth_response, hf_auth_data, hf_body, hf_body_length, hf_eod,
-    hf_chunk, hf_chunk_length, hf_unparsed, hf_starttls, hf_retransmitted;
+    hf_chunk, hf_chunk_length, hf_unparsed, hf_starttls, hf_retransmitted,
+    hf_message, hf_message_length, hf_message_first_frame, hf_message_frames;
 extern gint ett_smtpx, ett_command, ett_reply, ett_reply_status, ett_body;
 extern expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
-extern expert_field ei_reply_transient, ei_reply_permanent, ei_retransmitted;
-extern reassembly_table smtpx_msg_table;
-extern const fragment_items smtpx_msg_frag_items;
+extern expert_field ei_reply_transient, ei_reply_permanent, ei_retransmitted,
+    ei_message_truncated;
 
 void smtpx_register_fields(void);
 

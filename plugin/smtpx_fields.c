@@ -21,31 +21,14 @@ int hf_reply = -1, hf_reply_code = -1, hf_reply_category = -1, hf_reply_function
     hf_reply_request_in = -1, hf_reply_time = -1;
 int hf_auth_response = -1, hf_auth_data = -1, hf_body = -1, hf_body_length = -1,
     hf_eod = -1, hf_chunk = -1, hf_chunk_length = -1, hf_unparsed = -1,
-    hf_starttls = -1, hf_retransmitted = -1;
-
-static int hf_msg_fragments = -1, hf_msg_fragment = -1, hf_msg_fragment_overlap = -1,
-    hf_msg_fragment_overlap_conflicts = -1, hf_msg_fragment_multiple_tails = -1,
-    hf_msg_fragment_too_long = -1, hf_msg_fragment_error = -1,
-    hf_msg_fragment_count = -1, hf_msg_reassembled_in = -1,
-    hf_msg_reassembled_length = -1;
+    hf_starttls = -1, hf_retransmitted = -1, hf_message = -1, hf_message_length = -1,
+    hf_message_first_frame = -1, hf_message_frames = -1;
 
 gint ett_smtpx = -1, ett_command = -1, ett_reply = -1, ett_reply_status = -1, ett_body = -1;
-static gint ett_msg_fragment = -1, ett_msg_fragments = -1;
 
 expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
 expert_field ei_reply_transient = EI_INIT, ei_reply_permanent = EI_INIT,
-    ei_retransmitted = EI_INIT;
-
-reassembly_table smtpx_msg_table;
-
-const fragment_items smtpx_msg_frag_items = {
-    &ett_msg_fragment, &ett_msg_fragments,
-    &hf_msg_fragments, &hf_msg_fragment, &hf_msg_fragment_overlap,
-    &hf_msg_fragment_overlap_conflicts, &hf_msg_fragment_multiple_tails,
-    &hf_msg_fragment_too_long, &hf_msg_fragment_error, &hf_msg_fragment_count,
-    &hf_msg_reassembled_in, &hf_msg_reassembled_length, NULL,
-    "message fragments"
-};
+    ei_retransmitted = EI_INIT, ei_message_truncated = EI_INIT;
 
 static const value_string reply_code_vals[] = {
 #define SMTP_REPLY(code, ctx, name, meaning) { code, name },
@@ -165,21 +148,18 @@ static hf_register_info hf[] = {
           "From here on the connection carries TLS"),
     FIELD(hf_retransmitted, "Retransmitted data", "smtp.retransmitted", FT_NONE, BASE_NONE, NULL,
           "Bytes already seen in an earlier segment"),
-    { &hf_msg_fragments, { "Message fragments", "smtp.msg.fragments", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment, { "Message fragment", "smtp.msg.fragment", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment_overlap, { "Fragment overlap", "smtp.msg.fragment.overlap", FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment_overlap_conflicts, { "Fragment overlapping with conflicting data", "smtp.msg.fragment.overlap.conflicts", FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment_multiple_tails, { "Fragment has multiple tails", "smtp.msg.fragment.multiple_tails", FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment_too_long, { "Fragment too long", "smtp.msg.fragment.too_long_fragment", FT_BOOLEAN, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment_error, { "Message defragmentation error", "smtp.msg.fragment.error", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_fragment_count, { "Message fragment count", "smtp.msg.fragment.count", FT_UINT32, BASE_DEC, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_reassembled_in, { "Reassembled message in frame", "smtp.msg.reassembled.in", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL } },
-    { &hf_msg_reassembled_length, { "Reassembled message length", "smtp.msg.reassembled.length", FT_UINT32, BASE_DEC, NULL, 0x0, NULL, HFILL } },
+    FIELD(hf_message, "Message", "smtp.message", FT_NONE, BASE_NONE, NULL,
+          "The whole message, handed to IMF"),
+    FIELD(hf_message_length, "Length", "smtp.message.length", FT_UINT32, BASE_DEC, NULL,
+          "Message bytes (DATA: after removing the dot-stuffing)"),
+    { &hf_message_first_frame, { "First frame", "smtp.message.first_frame", FT_FRAMENUM, BASE_NONE,
+          NULL, 0x0, "Frame with the message's first byte", HFILL } },
+    FIELD(hf_message_frames, "Frames", "smtp.message.frames", FT_UINT32, BASE_DEC, NULL,
+          "Frames that carried the message"),
 };
 
 static gint *ett[] = {
     &ett_smtpx, &ett_command, &ett_reply, &ett_reply_status, &ett_body,
-    &ett_msg_fragment, &ett_msg_fragments,
 };
 
 /* Expert infos: one per engine anomaly, names and texts from
@@ -194,6 +174,8 @@ static ei_register_info ei[] = {
         "Transient negative reply (4yz)", EXPFILL } },
     { &ei_reply_permanent, { "smtp.reply.permanent_failure", PI_RESPONSE_CODE, PI_WARN,
         "Permanent negative reply (5yz)", EXPFILL } },
+    { &ei_message_truncated, { "smtp.message.truncated", PI_UNDECODED, PI_WARN,
+        "Message longer than the max_message preference: only its start is kept", EXPFILL } },
     { &ei_retransmitted, { "smtp.retransmitted.data", PI_SEQUENCE, PI_NOTE,
         "Retransmitted SMTP bytes, dissected where first seen", EXPFILL } },
 };
@@ -211,5 +193,4 @@ void smtpx_register_fields(void)
     proto_register_subtree_array(ett, array_length(ett));
     em = expert_register_protocol(proto_smtpx);
     expert_register_field_array(em, ei, array_length(ei));
-    reassembly_table_register(&smtpx_msg_table, &addresses_ports_reassembly_table_functions);
 }

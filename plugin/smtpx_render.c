@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <epan/tap.h>
+
 #include "smtp_codes.h"
 #include "smtp_frame.h"
 #include "smtp_parse.h"
@@ -257,58 +259,43 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
 
 /* ---- message bytes ---- */
 
-/* Removes the dot-stuffing of a DATA message (RFC 5321 4.5.2). */
-static tvbuff_t *unstuff(render_ctx *r, tvbuff_t *msg)
+/* The whole message: an item, then IMF. */
+static void render_message(render_ctx *r, const smtpx_unit *u, dissector_handle_t imf)
 {
-    guint32 n = tvb_captured_length(msg), i = 0, o = 0;
-    const guint8 *s = n ? tvb_get_ptr(msg, 0, n) : NULL;
-    guint8 *d;
+    const smtpx_message *m = u->msg;
     tvbuff_t *t;
+    proto_item *it;
 
-    if (n == 0)
-        return msg;
-    d = (guint8 *)wmem_alloc(r->pinfo->pool, n);
-    while (i < n) {
-        const guint8 *lf;
-        guint32 end;
-        if (s[i] == '.')
-            i++;
-        lf = i < n ? memchr(s + i, '\n', n - i) : NULL;
-        end = lf ? (guint32)(lf - s) + 1 : n;
-        memcpy(d + o, s + i, end - i);
-        o += end - i;
-        i = end;
-    }
-    t = tvb_new_child_real_data(msg, d, o, o);
-    add_new_data_source(r->pinfo, t, "Message (dot-stuffing removed)");
-    return t;
-}
-
-/* Adds message bytes to the message's reassembly; on the last piece hands
- * the whole message to IMF. */
-static void message_piece(render_ctx *r, dissector_handle_t imf, guint32 off, guint32 len,
-                          guint32 msg, gboolean last, gboolean dot_stuffed)
-{
-    fragment_head *fh;
-    tvbuff_t *whole;
-
-    if (!smtpx_reassemble_body || imf == NULL || msg == 0)
-        return; /* msg 0: the capture missed the start of this message */
-    fh = fragment_add_seq_next(&smtpx_msg_table, r->tvb, off, r->pinfo, msg, NULL, len, !last);
-    if (fh == NULL || !last)
+    if (m == NULL)
         return;
-    whole = process_reassembled_data(r->tvb, off, r->pinfo, "Reassembled SMTP message", fh,
-                                     &smtpx_msg_frag_items, NULL, r->st);
-    if (whole == NULL)
-        return;
-    if (dot_stuffed)
-        whole = unstuff(r, whole);
-    /* IMF rewrites the Info column: keep what this frame said so far */
-    if (r->info) {
-        col_append_str(r->pinfo->cinfo, COL_INFO, " | ");
-        col_set_fence(r->pinfo->cinfo, COL_INFO);
+    if (r->st != NULL) {
+        proto_tree *mt;
+        it = proto_tree_add_none_format(r->st, hf_message, r->tvb, u->ev.off, u->ev.len,
+                                        "Message: %u bytes in %u frame%s", m->len, m->frames,
+                                        m->frames == 1 ? "" : "s");
+        proto_item_set_generated(it);
+        mt = proto_item_add_subtree(it, ett_body);
+        proto_item_set_generated(proto_tree_add_uint(mt, hf_message_length, r->tvb, 0, 0, m->len));
+        proto_item_set_generated(proto_tree_add_uint(mt, hf_message_first_frame, r->tvb, 0, 0, m->first_frame));
+        proto_item_set_generated(proto_tree_add_uint(mt, hf_message_frames, r->tvb, 0, 0, m->frames));
+        if (m->truncated)
+            expert_add_info(r->pinfo, it, &ei_message_truncated);
     }
-    call_dissector(imf, whole, r->pinfo, r->tree);
+    /* IMF only when someone looks: a tree, or Export Objects' tap */
+    if (imf == NULL || (r->tree == NULL && !have_tap_listener(smtpx_imf_tap)))
+        return;
+    t = tvb_new_child_real_data(r->tvb, m->data ? m->data : (const guint8 *)"", m->len, m->len);
+    add_new_data_source(r->pinfo, t, "SMTP message");
+    /* IMF would write every header into the columns: the frame's columns
+     * stay SMTP's, the same with or without a tree */
+    if (r->pinfo->cinfo != NULL) {
+        gboolean was = col_get_writable(r->pinfo->cinfo, -1);
+        col_set_writable(r->pinfo->cinfo, -1, FALSE);
+        call_dissector(imf, t, r->pinfo, r->tree);
+        col_set_writable(r->pinfo->cinfo, -1, was);
+    } else {
+        call_dissector(imf, t, r->pinfo, r->tree);
+    }
 }
 
 static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, const char *what)
@@ -354,39 +341,6 @@ static void render_fragment(render_ctx *r, const smtpx_unit *u)
 
 /* ---- the call ---- */
 
-/* The message pieces of a call: one reassembly step per call and message,
- * at the unit that ends the call's share of it. */
-static void message_units(render_ctx *r, const smtpx_call *call, guint32 i, dissector_handle_t imf)
-{
-    const smtpx_unit *u = &call->units[i];
-    guint32 j, start = u->ev.off, end = u->ev.off + u->ev.len;
-    gboolean last = u->ev.type == SMTP_EV_EOD || (u->ev.flags & SMTP_EVF_LAST);
-
-    for (j = i + 1; j < call->nunits && !last; j++) {
-        const smtpx_unit *v = &call->units[j];
-        if (v->ev.type == SMTP_EV_ANOMALY)
-            continue;
-        if ((v->ev.type == SMTP_EV_BODY || v->ev.type == SMTP_EV_EOD || v->ev.type == SMTP_EV_CHUNK) &&
-            v->ev.msg == u->ev.msg && v->ev.off == end)
-            return; /* a later unit of this call carries the step */
-        break;
-    }
-    while (i > 0) {
-        const smtpx_unit *v = &call->units[i - 1];
-        if (v->ev.type == SMTP_EV_ANOMALY) { i--; continue; }
-        if ((v->ev.type == SMTP_EV_BODY || v->ev.type == SMTP_EV_CHUNK) && v->ev.msg == u->ev.msg &&
-            v->ev.off + v->ev.len == start) {
-            start = v->ev.off;
-            i--;
-            continue;
-        }
-        break;
-    }
-    if (u->ev.type == SMTP_EV_EOD)
-        end = u->ev.off; /* the dot line is not part of the message */
-    message_piece(r, imf, start, end - start, u->ev.msg, last, u->ev.type != SMTP_EV_CHUNK);
-}
-
 static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
                         dissector_handle_t imf, dissector_handle_t tls, dissector_handle_t self)
 {
@@ -404,15 +358,14 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
         break;
     case SMTP_EV_BODY:
         render_body(r, u, hf_body, hf_body_length, "message body");
-        message_units(r, call, i, imf);
         break;
     case SMTP_EV_CHUNK:
         render_body(r, u, hf_chunk, hf_chunk_length, "BDAT chunk");
-        message_units(r, call, i, imf);
+        render_message(r, u, imf);
         break;
     case SMTP_EV_EOD:
         render_eod(r, u);
-        message_units(r, call, i, imf);
+        render_message(r, u, imf);
         break;
     case SMTP_EV_FRAGMENT:
         render_fragment(r, u);

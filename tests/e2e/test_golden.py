@@ -18,7 +18,7 @@ FIELDS = [
     'smtp.reply.status.class.meaning', 'smtp.reply.status.subject.meaning',
     'smtp.reply.status.detail.meaning', 'smtp.reply.command', 'smtp.reply.request_in',
     'smtp.reply.time', 'smtp.body.length', 'smtp.chunk.length', 'smtp.unparsed',
-    'smtp.msg.reassembled.length', '_ws.expert.message',
+    'smtp.message.length', 'smtp.message.frames', '_ws.expert.message',
 ]
 
 
