@@ -12,6 +12,7 @@
 #include <epan/dissectors/packet-tcp.h>
 
 #include "smtp_codes.h"
+#include "smtp_parse.h"
 
 #include <string.h>
 
@@ -42,28 +43,44 @@ static dissector_handle_t tls_handle;
 
 /* ---- conversation ---- */
 
-static int looks_like_reply(tvbuff_t *tvb)
+/* What the first bytes a side sends say about it: 1 server (a reply
+ * line), 0 client (a known command verb), -1 unknown. */
+static int side_by_content(tvbuff_t *tvb)
 {
-    guint8 b[4];
-    if (tvb_captured_length(tvb) < 4)
+    guint32 n = tvb_captured_length(tvb);
+    const guint8 *p;
+    guint32 w = 0;
+
+    if (n > 16)
+        n = 16;
+    if (n < 4)
+        return -1;
+    p = tvb_get_ptr(tvb, 0, n);
+    if (g_ascii_isdigit(p[0]) && g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) &&
+        (p[3] == ' ' || p[3] == '-' || p[3] == '\r' || p[3] == '\n'))
+        return 1;
+    while (w < n && g_ascii_isalpha(p[w]))
+        w++;
+    if (smtp_verb_lookup(p, w) != SMTP_VERB_UNKNOWN && (w == n || !g_ascii_isalnum(p[w])))
         return 0;
-    tvb_memcpy(tvb, b, 0, 4);
-    return g_ascii_isdigit(b[0]) && g_ascii_isdigit(b[1]) && g_ascii_isdigit(b[2]) &&
-           (b[3] == ' ' || b[3] == '-' || b[3] == '\r');
+    return -1;
 }
 
-/* Which end is the server: the end on the port we were registered for,
- * else the end whose first bytes look like a reply. */
+/* Which end is the server: the end whose first bytes are a reply (or
+ * whose peer's are a command), else the end on the port we were registered
+ * for.  Content first: tunnels and Decode As rewrite ports. */
 static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
 {
-    int src_is_server;
+    int src_is_server = side_by_content(tvb);
 
-    if (pinfo->match_uint == pinfo->destport && pinfo->match_uint != pinfo->srcport)
-        src_is_server = 0;
-    else if (pinfo->match_uint == pinfo->srcport && pinfo->match_uint != pinfo->destport)
-        src_is_server = 1;
-    else
-        src_is_server = looks_like_reply(tvb);
+    if (src_is_server < 0) {
+        if (pinfo->match_uint == pinfo->destport && pinfo->match_uint != pinfo->srcport)
+            src_is_server = 0;
+        else if (pinfo->match_uint == pinfo->srcport && pinfo->match_uint != pinfo->destport)
+            src_is_server = 1;
+        else
+            src_is_server = pinfo->srcport < pinfo->destport;
+    }
     copy_address_wmem(wmem_file_scope(), &c->srv_addr, src_is_server ? &pinfo->src : &pinfo->dst);
     c->srv_port = src_is_server ? pinfo->srcport : pinfo->destport;
 }

@@ -400,8 +400,12 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     r.buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     r.info = pinfo->cinfo != NULL && col_get_writable(pinfo->cinfo, COL_INFO);
     if (tree != NULL) {
+        proto_item *mine;
         top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
         r.st = proto_item_add_subtree(top, ett_smtpx);
+        /* the filter "smtpx" selects what this plugin dissected */
+        mine = proto_tree_add_item(r.st, proto_smtpx, tvb, 0, -1, ENC_NA);
+        proto_item_set_hidden(mine);
     }
     r.last = top;
     if (call->skip > 0) {

@@ -145,10 +145,13 @@ static void parse_bdat(const uint8_t *s, smtp_command *out)
     i = skip_spaces(s, w, end);
     if (i < end) {
         w = skip_word(s, i, end);
-        if (w - i == 4 && has_prefix(s + i, 4, "LAST") && skip_spaces(s, w, end) == end)
+        if (w - i == 4 && has_prefix(s + i, 4, "LAST") && skip_spaces(s, w, end) == end) {
             out->flags |= SMTP_CMD_BDAT_LAST;
-        else
+        } else {
+            /* a server refuses "BDAT 5 X" without reading a chunk */
             out->flags |= SMTP_CMD_BAD_ARGS;
+            out->flags &= ~SMTP_CMD_BDAT_OK;
+        }
     }
 }
 

@@ -18,7 +18,7 @@ typedef struct smtp_span {
 #define SMTP_CMD_NOT_COMMAND 0x1u /* first word is not a plausible verb */
 #define SMTP_CMD_BAD_ARGS    0x2u /* argument syntax does not fit the verb */
 #define SMTP_CMD_HAS_PATH    0x4u /* MAIL/RCPT path found */
-#define SMTP_CMD_BDAT_OK     0x8u /* BDAT size parsed */
+#define SMTP_CMD_BDAT_OK     0x8u /* BDAT arguments valid: a chunk of size bytes follows */
 #define SMTP_CMD_BDAT_LAST   0x10u
 
 typedef struct smtp_command {

@@ -196,9 +196,9 @@ void tests_parse(void)
     bdat_case("BDAT abc", SMTP_CMD_BAD_ARGS, 0);
     bdat_case("BDAT 12abc", SMTP_CMD_BAD_ARGS, 0);
     bdat_case("BDAT", SMTP_CMD_BAD_ARGS, 0);
-    bdat_case("BDAT 10 MORE", SMTP_CMD_BDAT_OK | SMTP_CMD_BAD_ARGS, 10);
-    bdat_case("BDAT 10 LAST x", SMTP_CMD_BDAT_OK | SMTP_CMD_BAD_ARGS, 10);
-    bdat_case("BDAT 10 LASTX", SMTP_CMD_BDAT_OK | SMTP_CMD_BAD_ARGS, 10);
+    bdat_case("BDAT 10 MORE", SMTP_CMD_BAD_ARGS, 10);
+    bdat_case("BDAT 10 LAST x", SMTP_CMD_BAD_ARGS, 10);
+    bdat_case("BDAT 10 LASTX", SMTP_CMD_BAD_ARGS, 10);
 
     /* plausibility and lookup */
     t_begin("plausible");
