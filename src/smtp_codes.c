@@ -158,6 +158,22 @@ const char *smtp_status_detail_name(unsigned subject, unsigned detail)
     return NULL;
 }
 
+const char *smtp_txn_outcome_name(smtp_txn_outcome t)
+{
+    static const char *const names[SMTP_TXN_OUTCOME_COUNT] = {
+        "unfinished at capture end",
+        "delivered",
+        "rejected at MAIL",
+        "all recipients rejected",
+        "rejected at DATA",
+        "rejected after data",
+        "aborted by RSET",
+        "aborted by a new MAIL",
+        "aborted by QUIT",
+    };
+    return (unsigned)t < SMTP_TXN_OUTCOME_COUNT ? names[t] : names[0];
+}
+
 const char *smtp_anomaly_name(smtp_anomaly a)
 {
     return (unsigned)a < SMTP_ANOMALY_COUNT ? anomalies[a].name : anomalies[0].name;

@@ -28,6 +28,9 @@ const char *smtp_status_class_name(unsigned cls);
 const char *smtp_status_subject_name(unsigned subject);
 const char *smtp_status_detail_name(unsigned subject, unsigned detail);
 
+/* How a mail transaction ended, as a person says it ("delivered"). */
+const char *smtp_txn_outcome_name(smtp_txn_outcome t);
+
 /* Anomalies: expert field name suffix and summary. */
 const char *smtp_anomaly_name(smtp_anomaly a);
 const char *smtp_anomaly_summary(smtp_anomaly a);

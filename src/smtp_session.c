@@ -29,7 +29,7 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 enum { SYNC_NO = 0, SYNC_YES = 1, SYNC_REPORTED = 2 };
 
 /* Room kept in the event array for one unit's events. */
-#define UNIT_EVENTS 8
+#define UNIT_EVENTS 12
 
 typedef struct sink {
     smtp_event *ev;
@@ -85,10 +85,126 @@ static uint32_t push(smtp_session *s, sink *o, smtp_verb verb, size_t off, size_
         s->_qlen--;
         anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_QUEUE_OVERFLOW, off, len);
     }
-    s->_q[(s->_qhead + s->_qlen) % SMTP_PENDING_MAX].seq = seq;
-    s->_q[(s->_qhead + s->_qlen) % SMTP_PENDING_MAX].verb = (uint16_t)verb;
+    {
+        smtp_pending *p = &s->_q[(s->_qhead + s->_qlen) % SMTP_PENDING_MAX];
+        p->seq = seq;
+        p->txn = s->_txn;
+        p->verb = (uint16_t)verb;
+        p->flags = 0;
+    }
     s->_qlen++;
     return seq;
+}
+
+/* The command pushed last. */
+static smtp_pending *newest(smtp_session *s)
+{
+    return &s->_q[(s->_qhead + s->_qlen + SMTP_PENDING_MAX - 1) % SMTP_PENDING_MAX];
+}
+
+#define PF_BDAT_LAST 0x1u /* a BDAT ... LAST: its reply ends the message */
+
+/* ---- mail transactions ---- */
+
+static void txn_emit(sink *o, int dir, uint32_t txn, smtp_txn_outcome outcome, uint32_t seq,
+                     size_t off)
+{
+    smtp_event *e = emit(o, SMTP_EV_TXN_END, dir, off, 0);
+    e->txn = txn;
+    e->code = (uint16_t)outcome;
+    e->seq = seq;
+}
+
+/* Ends the open transaction. */
+static void txn_end(smtp_session *s, sink *o, int dir, smtp_txn_outcome outcome,
+                    uint32_t seq, size_t off)
+{
+    if (s->_txn == 0)
+        return;
+    txn_emit(o, dir, s->_txn, outcome, seq, off);
+    s->_txn = 0;
+    s->_rcpt_ok = s->_rcpt_bad = 0;
+}
+
+/* The message of the open transaction is sent: from now on only the final
+ * reply ends it, whatever the client pipelines behind it. */
+static void txn_message_sent(smtp_session *s)
+{
+    s->_txn_wait = s->_txn;
+    s->_txn = 0;
+    s->_rcpt_ok = s->_rcpt_bad = 0;
+}
+
+/* Ends the open transaction before its message: all recipients refused,
+ * or given up. */
+static void txn_abandon(smtp_session *s, sink *o, int dir, smtp_txn_outcome why,
+                        uint32_t seq, size_t off)
+{
+    if (s->_rcpt_ok == 0 && s->_rcpt_bad > 0)
+        why = SMTP_TXN_ALL_RCPT_REJECTED;
+    txn_end(s, o, dir, why, seq, off);
+}
+
+/* A client command's effect on transactions; sets ev->txn. */
+static void txn_command(smtp_session *s, sink *o, smtp_event *ev, size_t end)
+{
+    unsigned vf = smtp_verb_flags((smtp_verb)ev->verb);
+
+    if (ev->verb == SMTP_VERB_MAIL) {
+        txn_end(s, o, SMTP_DIR_CLIENT, SMTP_TXN_ABORTED_MAIL, ev->seq, end);
+        s->_txn = ++s->_txn_last;
+        if (s->_txn_last == 0)
+            s->_txn = s->_txn_last = 1;
+    }
+    ev->txn = s->_txn;
+    if (s->_txn == 0)
+        return;
+    if (vf & SMTP_VF_RESET)
+        txn_abandon(s, o, SMTP_DIR_CLIENT, SMTP_TXN_ABORTED_RSET, ev->seq, end);
+    else if (ev->verb == SMTP_VERB_QUIT)
+        txn_abandon(s, o, SMTP_DIR_CLIENT, SMTP_TXN_ABORTED_QUIT, ev->seq, end);
+}
+
+/* A reply's effect on the transaction of the command it answers. */
+static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp_pending *cmd,
+                      size_t end)
+{
+    int ok = ev->code / 100 == 2;
+    int final = cmd->verb == SMTP_VERB_EOD ||
+                (cmd->verb == SMTP_VERB_BDAT && (cmd->flags & PF_BDAT_LAST));
+
+    if (cmd->txn == 0)
+        return;
+    if (final && cmd->txn == s->_txn_wait) {
+        txn_emit(o, SMTP_DIR_SERVER, cmd->txn,
+                 ok ? SMTP_TXN_DELIVERED : SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
+        s->_txn_wait = 0;
+        return;
+    }
+    if (cmd->txn != s->_txn)
+        return;
+    switch (cmd->verb) {
+    case SMTP_VERB_MAIL:
+        if (!ok)
+            txn_end(s, o, SMTP_DIR_SERVER, SMTP_TXN_REJECTED_MAIL, cmd->seq, end);
+        break;
+    case SMTP_VERB_RCPT:
+        if (ok)
+            s->_rcpt_ok++;
+        else
+            s->_rcpt_bad++;
+        break;
+    case SMTP_VERB_DATA:
+        if (ev->code != 354)
+            txn_abandon(s, o, SMTP_DIR_SERVER, SMTP_TXN_REJECTED_DATA, cmd->seq, end);
+        break;
+    case SMTP_VERB_BDAT:
+        if (!ok)
+            txn_end(s, o, SMTP_DIR_SERVER, SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
+        break;
+    default:
+        break;
+    }
 }
 
 static const smtp_pending *peek(const smtp_session *s)
@@ -145,6 +261,8 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
             anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BDAT_SIZE, 0, all);
             break;
         }
+        if (c->flags & SMTP_CMD_BDAT_LAST)
+            newest(s)->flags |= PF_BDAT_LAST;
         if (!(s->_flags & F_BDAT_MSG)) {
             s->_flags |= F_BDAT_MSG | F_BDAT_FIRST;
             s->_msg = ev->seq;
@@ -156,10 +274,13 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
             s->_cmode = CM_BDAT;
         } else if (s->_bdat_last) {
             smtp_event *ch = emit(o, SMTP_EV_CHUNK, SMTP_DIR_CLIENT, all, 0);
+            ch->txn = s->_txn;
             ch->flags = (s->_flags & F_BDAT_FIRST) ? SMTP_EVF_FIRST | SMTP_EVF_LAST : SMTP_EVF_LAST;
             ch->seq = ev->seq;
             ch->msg = s->_msg;
             s->_flags &= (uint8_t)~(F_BDAT_MSG | F_BDAT_FIRST);
+            if (s->_txn != 0)
+                txn_message_sent(s);
         }
         break;
     case SMTP_VERB_QUIT:
@@ -182,6 +303,9 @@ static void emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
     e->msg = s->_msg;
     e->seq = push(s, o, SMTP_VERB_EOD, off, len);
     e->verb = SMTP_VERB_EOD;
+    e->txn = s->_txn;
+    if (s->_txn != 0)
+        txn_message_sent(s);
     s->_cmode = CM_COMMAND;
     s->_msg = 0;
 }
@@ -207,6 +331,7 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
         ev = emit(o, SMTP_EV_SASL, SMTP_DIR_CLIENT, 0, all);
         ev->verb = SMTP_VERB_SASL;
         ev->seq = push(s, o, SMTP_VERB_SASL, 0, all);
+        ev->txn = s->_txn;
         s->_cmode = CM_COMMAND;
         line_anomalies(o, SMTP_DIR_CLIENT, ln, 12288); /* RFC 4954 4: 12288 octets */
         return;
@@ -229,6 +354,8 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     if (c.flags & SMTP_CMD_BAD_ARGS)
         ev->flags |= SMTP_EVF_BADARGS;
     ev->seq = push(s, o, c.verb, 0, all);
+    txn_command(s, o, ev, all);
+    newest(s)->txn = ev->txn;
     if (s->_flags & F_QUIT)
         anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_DATA_AFTER_QUIT, 0, all);
     if (c.flags & SMTP_CMD_NOT_COMMAND)
@@ -257,6 +384,7 @@ static long feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int 
     size_t i = 0;
     long result = -1;
     smtp_event *b = emit(o, SMTP_EV_BODY, SMTP_DIR_CLIENT, 0, 0);
+    b->txn = s->_txn;
 
     b->msg = s->_msg;
     while (i < n && o->cap - o->n > 3) {
@@ -316,6 +444,7 @@ static long feed_chunk(smtp_session *s, sink *o, size_t n)
     size_t k = s->_bdat_left < n ? (size_t)s->_bdat_left : n;
     smtp_event *e = emit(o, SMTP_EV_CHUNK, SMTP_DIR_CLIENT, 0, k);
 
+    e->txn = s->_txn;
     e->msg = s->_msg;
     e->seq = s->_bdat_seq;
     if (s->_flags & F_BDAT_FIRST)
@@ -328,6 +457,8 @@ static long feed_chunk(smtp_session *s, sink *o, size_t n)
             e->flags |= SMTP_EVF_LAST;
             s->_flags &= (uint8_t)~F_BDAT_MSG;
             s->_msg = 0;
+            if (s->_txn != 0)
+                txn_message_sent(s);
         }
     }
     return (long)k;
@@ -340,16 +471,19 @@ static int greeting_code(unsigned code)
     return code == 220 || code == 421 || code == 554 || code == 521;
 }
 
-/* Finds the command a complete reply answers and fills ev->seq/verb. */
-static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len)
+/* Finds the command a complete reply answers, fills ev->seq/verb/txn and
+ * copies the command's queue entry to *cmd (seq 0 when none). */
+static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smtp_pending *cmd)
 {
     const smtp_pending *h = peek(s);
 
+    memset(cmd, 0, sizeof *cmd);
     if (h != NULL && h->verb == SMTP_VERB_CONNECT) {
         if (greeting_code(ev->code)) {
             ev->seq = h->seq;
             ev->verb = SMTP_VERB_CONNECT;
             ev->flags |= SMTP_EVF_GREETING;
+            *cmd = *h;
             pop(s);
             s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
             return;
@@ -361,6 +495,8 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len)
     if (h != NULL) {
         ev->seq = h->seq;
         ev->verb = h->verb;
+        ev->txn = h->txn;
+        *cmd = *h;
         pop(s);
     } else if (s->_flags & F_MIDSESSION) {
         ev->flags |= SMTP_EVF_UNSYNC;
@@ -436,6 +572,7 @@ static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t
 
 static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
 {
+    smtp_pending cmd;
     smtp_reply_frame f;
     smtp_event *ev;
     long r = smtp_frame_reply(p, n, s->_cfg.max_line, s->_cfg.max_reply, &f);
@@ -461,9 +598,10 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
     ev = emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f.len);
     ev->code = f.code;
     ev->nlines = f.nlines;
-    pair_reply(s, o, ev, f.len);
+    pair_reply(s, o, ev, f.len, &cmd);
     reply_checks(o, p, &f);
     reply_effects(s, o, ev, f.len);
+    txn_reply(s, o, ev, &cmd, f.len);
     return r;
 }
 

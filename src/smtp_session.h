@@ -31,7 +31,9 @@ typedef enum smtp_event_type {
     SMTP_EV_CHUNK,    /* BDAT chunk bytes: msg, seq of its BDAT */
     SMTP_EV_FRAGMENT, /* bytes that form no unit: code says why (an smtp_anomaly) */
     SMTP_EV_TLS,      /* TLS starts at off, in both directions */
-    SMTP_EV_ANOMALY   /* code: smtp_anomaly, about the span, after its unit */
+    SMTP_EV_ANOMALY,  /* code: smtp_anomaly, about the span, after its unit */
+    SMTP_EV_TXN_END   /* txn ended: code is its smtp_txn_outcome, seq the
+                         command whose reply (or which itself) ended it */
 } smtp_event_type;
 
 /* smtp_event.flags */
@@ -55,6 +57,7 @@ typedef struct smtp_event {
     uint16_t verb;   /* COMMAND: smtp_verb; REPLY: verb answered */
     uint16_t code;   /* REPLY: code; ANOMALY, FRAGMENT: smtp_anomaly */
     uint16_t nlines; /* REPLY: lines */
+    uint32_t txn;    /* mail transaction the unit belongs to (1, 2, ...), 0 none */
 } smtp_event;
 
 typedef struct smtp_config {
@@ -64,8 +67,9 @@ typedef struct smtp_config {
 
 typedef struct smtp_pending {
     uint32_t seq;
+    uint32_t txn;
     uint16_t verb;
-    uint16_t _pad;
+    uint16_t flags;
 } smtp_pending;
 
 typedef struct smtp_session {
@@ -79,6 +83,10 @@ typedef struct smtp_session {
     uint64_t _bdat_left;  /* chunk bytes still to come */
     uint32_t _next_seq;
     uint32_t _msg;        /* current message number, 0 if none */
+    uint32_t _txn;        /* open mail transaction, 0 if none */
+    uint32_t _txn_wait;   /* transaction whose message is sent, awaiting the final reply */
+    uint32_t _txn_last;   /* last transaction number given */
+    uint16_t _rcpt_ok, _rcpt_bad; /* the open transaction's recipients */
     uint32_t _bdat_seq;
     uint16_t _qhead, _qlen;
     smtp_pending _q[SMTP_PENDING_MAX];

@@ -38,6 +38,48 @@ static const struct table {
   "COMMAND c seq=3 verb=XCLIENT len=31\n"
   "REPLY s code=220 lines=1 answers=3/XCLIENT len=11\n" },
 
+{ "transactions: rejected MAIL, RSET abort, pipelined QUIT and MAIL after the dot", 0,
+  STEPS(GREET,
+        "C: MAIL FROM:<spam@x>\r\n", "S: 554 5.7.1 go away\r\n",
+        "C: MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRSET\r\n",
+        "S: 250 ok\r\n250 ok\r\n250 reset\r\n",
+        "C: MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n",
+        "S: 250 ok\r\n250 ok\r\n354 go\r\n",
+        "C: hi\r\n.\r\nMAIL FROM:<c@x>\r\nRCPT TO:<d@x>\r\nDATA\r\n",
+        "S: 250 queued\r\n250 ok\r\n451 4.3.0 try later\r\n",
+        "S: 554 no valid recipients\r\n",
+        "C: QUIT\r\n", "S: 221 bye\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=MAIL len=20\n"
+  "REPLY s code=554 lines=1 answers=2/MAIL len=19\n"
+  "TXN_END s txn=1 by=2 rejected at MAIL\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "COMMAND c seq=4 verb=RCPT len=15\n"
+  "COMMAND c seq=5 verb=RSET len=6\n"
+  "TXN_END c txn=2 by=5 aborted by RSET\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=4/RCPT len=8\n"
+  "REPLY s code=250 lines=1 answers=5/RSET len=11\n"
+  "COMMAND c seq=6 verb=MAIL len=17\n"
+  "COMMAND c seq=7 verb=RCPT len=15\n"
+  "COMMAND c seq=8 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=6/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=7/RCPT len=8\n"
+  "REPLY s code=354 lines=1 answers=8/DATA len=8\n"
+  "BODY c msg=8 len=4 first\n"
+  "EOD c seq=9 msg=8 len=3\n"
+  "COMMAND c seq=10 verb=MAIL len=17\n"
+  "COMMAND c seq=11 verb=RCPT len=15\n"
+  "COMMAND c seq=12 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=9/<end-of-data> len=12\n"
+  "TXN_END s txn=3 by=9 delivered\n"
+  "REPLY s code=250 lines=1 answers=10/MAIL len=8\n"
+  "REPLY s code=451 lines=1 answers=11/RCPT len=21\n"
+  "REPLY s code=554 lines=1 answers=12/DATA len=25\n"
+  "TXN_END s txn=4 by=12 all recipients rejected\n"
+  "COMMAND c seq=13 verb=QUIT len=6\n"
+  "REPLY s code=221 lines=1 answers=13/QUIT len=9\n" },
+
 { "pipelined transaction, DATA with dot-stuffing", 0,
   STEPS(GREET, EHLO, EHLO_REPLY,
         "C: MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
@@ -58,6 +100,7 @@ static const struct table {
   "BODY c msg=6 len=32 first\n"
   "EOD c seq=7 msg=6 len=3\n"
   "REPLY s code=250 lines=1 answers=7/<end-of-data> len=30\n"
+  "TXN_END s txn=1 by=7 delivered\n"
   "COMMAND c seq=8 verb=QUIT len=6\n" },
 
 { "body cut right before and right after the dot", 0,
@@ -89,6 +132,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
   "REPLY s code=550 lines=1 answers=3/RCPT len=19\n"
   "REPLY s code=554 lines=1 answers=4/DATA len=31\n"
+  "TXN_END s txn=1 by=4 all recipients rejected\n"
   "COMMAND c seq=5 verb=<unknown> len=21\n"
   "ANOMALY c NOT_A_COMMAND\n"
   "COMMAND c seq=6 verb=RSET len=6\n"
@@ -107,6 +151,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
   "REPLY s code=250 lines=1 answers=3/BDAT len=21\n"
   "REPLY s code=250 lines=1 answers=4/BDAT len=18\n"
+  "TXN_END s txn=1 by=4 delivered\n"
   "COMMAND c seq=5 verb=QUIT len=6\n" },
 
 { "BDAT LAST with data, then a second message", 0,

@@ -131,13 +131,20 @@ static void check_event(run *r, int dir, const smtp_event *e, size_t buflen, uin
         if (e->code == 0 || e->code >= SMTP_ANOMALY_COUNT)
             fail(r, "anomaly code %u", e->code);
         break;
+    case SMTP_EV_TXN_END:
+        if (e->txn == 0 || e->code == 0 || e->code >= SMTP_TXN_OUTCOME_COUNT)
+            fail(r, "transaction end txn %u outcome %u", e->txn, e->code);
+        if (e->len != 0 || abs != r->unit_end[dir])
+            fail(r, "TXN_END at %llu len %u, units end at %llu", (unsigned long long)abs, e->len,
+                 (unsigned long long)r->unit_end[dir]);
+        break;
     case SMTP_EV_TLS:
         if (e->len != 0 || abs != r->unit_end[dir])
             fail(r, "TLS at %llu len %u, units end at %llu", (unsigned long long)abs, e->len,
                  (unsigned long long)r->unit_end[dir]);
         break;
     default:
-        if (e->type > SMTP_EV_ANOMALY)
+        if (e->type > SMTP_EV_TXN_END)
             fail(r, "event type %u", e->type);
         if (abs != r->unit_end[dir])
             fail(r, "%s event type %u at stream offset %llu, previous unit ended at %llu",
@@ -265,6 +272,10 @@ static void render(run *r, char **out)
             break;
         case SMTP_EV_ANOMALY:
             P("ANOMALY %c %s", d, anomaly_id(e->code));
+            break;
+        case SMTP_EV_TXN_END:
+            P("TXN_END %c txn=%u by=%u %s", d, e->txn, e->seq,
+              smtp_txn_outcome_name((smtp_txn_outcome)e->code));
             break;
         case REC_GAP:
             P("GAP %c lost=%u", d, e->seq);
