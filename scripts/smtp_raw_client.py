@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Raw SMTP client used by scripts/record-captures.sh (Python 3 standard library only).
+"""Raw SMTP client used by scripts/record-captures.sh and scripts/record-auth-lmtp.sh
+(Python 3 standard library only).
 
 It talks to a real SMTP server and does the things a normal client such as
 swaks cannot do precisely: BDAT chunks (binary bytes, "BDAT n LAST",
 "BDAT 0 LAST"), true pipelining (several commands in ONE write), command
 lines cut into several TCP segments, a server whose replies are cut into
 small segments (small TCP MSS announced by the client), STARTTLS with a TLS
-key log file that Wireshark can use (-o tls.keylog_file:FILE).
+key log file that Wireshark can use (-o tls.keylog_file:FILE), SASL AUTH
+exchanges (PLAIN, LOGIN, CRAM-MD5, failures) and LMTP sessions.
 
 Sub-commands:
 
@@ -35,6 +37,9 @@ Transcript format (one item per line, CRLF removed, bytes exactly as on the wire
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import os
 import re
 import socket
@@ -44,6 +49,7 @@ import sys
 import time
 
 CRLF = b"\r\n"
+SERVER_PORTS = (25, 587, 24)      # SMTP, submission, LMTP
 
 
 class ServerClosed(Exception):
@@ -469,6 +475,141 @@ def sc_misc(s, a):
     s.wait_close()
 
 
+# ---------------------------------------------------------------------------
+# AUTH (RFC 4954) against Postfix with Dovecot SASL, and LMTP (RFC 2033)
+# against Dovecot's LMTP server; used by scripts/record-auth-lmtp.sh.
+
+AUTH_USER = "alice@example.test"
+AUTH_PASS = "s3cret"
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def ehlo_auth(s):
+    """EHLO; fail unless the server advertises AUTH. Returns the mechanisms."""
+    _, lines = s.cmd("EHLO " + HELO)
+    for l in lines:
+        if l[4:].upper().startswith(b"AUTH "):
+            return l[9:].decode().upper().split()
+    raise SystemExit("server does not advertise AUTH")
+
+
+def sc_auth_plain(s, a):
+    s.read_reply()
+    ehlo_auth(s)
+    s.note("AUTH PLAIN with initial response: base64(\\0%s\\0%s)" % (AUTH_USER, AUTH_PASS))
+    s.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (AUTH_USER, AUTH_PASS)))
+    s.cmd("MAIL FROM:<alice@example.test>")
+    s.cmd("RCPT TO:<bob@example.test>")
+    data(s, message("alice@example.test", "bob@example.test", "sent after AUTH PLAIN",
+                    ["Hello Bob,", "this one was submitted by an authenticated client."]))
+    s.cmd("QUIT")
+    s.wait_close()
+
+
+def sc_auth_login(s, a):
+    s.read_reply()
+    ehlo_auth(s)
+    s.note("AUTH LOGIN: the server asks for the user name, then for the password")
+    s.cmd("AUTH LOGIN")
+    s.cmd(b64(AUTH_USER))
+    s.cmd(b64(AUTH_PASS))
+    s.cmd("QUIT")
+    s.wait_close()
+
+
+def sc_auth_cram_md5(s, a):
+    s.read_reply()
+    ehlo_auth(s)
+    code, lines = s.cmd("AUTH CRAM-MD5")
+    if code != 334:
+        raise SystemExit("CRAM-MD5 refused")
+    challenge = base64.b64decode(lines[-1][4:])
+    digest = hmac.new(AUTH_PASS.encode(), challenge, hashlib.md5).hexdigest()
+    s.note("challenge %s; response base64(user SP hex(HMAC-MD5(password, challenge)))"
+           % challenge.decode("utf-8", "backslashreplace"))
+    s.cmd(b64("%s %s" % (AUTH_USER, digest)))
+    s.cmd("MAIL FROM:<alice@example.test>")
+    s.cmd("RSET")
+    s.cmd("QUIT")
+    s.wait_close()
+
+
+def sc_auth_failures(s, a):
+    s.read_reply()
+    ehlo_auth(s)
+    s.note("wrong password")
+    s.cmd("AUTH PLAIN " + b64("\0%s\0wrong" % AUTH_USER))
+    s.note("client cancels the exchange with '*'")
+    s.cmd("AUTH LOGIN")
+    s.cmd("*")
+    s.note("mechanism the server does not offer")
+    s.cmd("AUTH DIGEST-MD5")
+    s.note("AUTH PLAIN without initial response: empty 334 challenge")
+    s.cmd("AUTH PLAIN")
+    s.cmd(b64("\0%s\0%s" % (AUTH_USER, AUTH_PASS)))
+    s.note("AUTH again after success")
+    s.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (AUTH_USER, AUTH_PASS)))
+    s.cmd("QUIT")
+    s.wait_close()
+
+
+def lmtp_lhlo(s, need_pipelining=False):
+    _, lines = s.cmd("LHLO " + HELO)
+    if need_pipelining and not any(l[4:].upper().startswith(b"PIPELINING") for l in lines):
+        raise SystemExit("LMTP server does not advertise PIPELINING")
+
+
+LMTP_RCPTS = ["alice@example.test", "bob@example.test", "nosuchuser@example.test"]
+
+
+def sc_lmtp(s, a):
+    s.read_reply()
+    lmtp_lhlo(s)
+    s.cmd("MAIL FROM:<carol@example.test>")
+    ok = 0
+    for r in LMTP_RCPTS:
+        code, _ = s.cmd("RCPT TO:<%s>" % r)
+        ok += code // 100 == 2
+    code, _ = s.cmd("DATA")
+    if code == 354:
+        send_body(s, message("carol@example.test", "alice@example.test", "LMTP delivery",
+                             ["Hello alice and bob,", ".a line starting with a dot",
+                              "one reply per accepted recipient follows."]))
+        s.note("LMTP: one reply per accepted recipient (%d)" % ok)
+        for _ in range(ok):
+            s.read_reply()
+    s.cmd("QUIT")
+    s.wait_close()
+
+
+def sc_lmtp_pipelined(s, a):
+    s.read_reply()
+    lmtp_lhlo(s, need_pipelining=True)
+    cmds = ["MAIL FROM:<carol@example.test>"] + ["RCPT TO:<%s>" % r for r in LMTP_RCPTS]
+    s.note("MAIL, %d x RCPT and DATA written in ONE send" % len(LMTP_RCPTS))
+    s.pipeline(cmds + ["DATA"])
+    ok = 0
+    for c in cmds:
+        code, _ = s.read_reply()
+        ok += c.startswith("RCPT") and code // 100 == 2
+    code, _ = s.read_reply()
+    if code != 354:
+        raise SystemExit("DATA refused")
+    s.note("body, terminating dot and QUIT written in ONE send")
+    send_body(s, message("carol@example.test", "bob@example.test", "LMTP pipelining",
+                         ["Hello alice and bob,", "sent with PIPELINING over LMTP."]),
+              extra_after_dot=["QUIT"])
+    s.note("LMTP: one reply per accepted recipient (%d), then the QUIT reply" % ok)
+    for _ in range(ok + 1):
+        s.read_reply()
+    s.wait_close()
+
+
 SCENARIOS = {
     "pipelining": sc_pipelining,
     "starttls": sc_starttls,
@@ -480,6 +621,12 @@ SCENARIOS = {
     "cut": sc_cut,
     "rset": sc_rset,
     "misc": sc_misc,
+    "auth-plain": sc_auth_plain,
+    "auth-login": sc_auth_login,
+    "auth-cram-md5": sc_auth_cram_md5,
+    "auth-failures": sc_auth_failures,
+    "lmtp": sc_lmtp,
+    "lmtp-pipelined": sc_lmtp_pipelined,
 }
 
 
@@ -555,7 +702,7 @@ def tshark_follow(pcap, kind, keylog=None):
     for line in out.split("\n"):
         if line.startswith("Node 0:"):
             port = int(line.rsplit(":", 1)[1])
-            node0_is_server = port in (25, 587)
+            node0_is_server = port in SERVER_PORTS
             continue
         if line.startswith("Node 1:"):
             started = True
@@ -622,7 +769,7 @@ def segments(pcap):
     for line in out.split("\n"):
         if line.strip():
             sp, dp, payload = line.split("\t")
-            to_server = int(dp) in (25, 587)
+            to_server = int(dp) in SERVER_PORTS
             segs.append((to_server, bytes.fromhex(payload.replace(":", ""))))
     return segs
 
