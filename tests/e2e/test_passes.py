@@ -1,0 +1,139 @@
+"""One-pass and two-pass (-2) tshark agree on the plugin's fields.
+
+The only thing a single pass cannot know is a forward reference: when a
+command is dissected, its reply has not been seen yet, so
+smtp.command.response_in is only printed with -2.  Everything else
+(backward references such as smtp.reply.request_in, reply times, lines,
+codes, anomalies) must be identical, frame by frame.
+
+Then -Y smtp.reply.code==550 (one pass and two passes) must select exactly
+the frames whose golden fields (testdata/expected/*/NAME.fields) carry a
+550 reply code.
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import smtpfields as sf  # noqa: E402
+from test_golden import FIELDS as GOLDEN_FIELDS  # noqa: E402
+
+FORWARD = ['smtp.command.response_in']
+BASE_FIELDS = [
+    'frame.number', '_ws.col.Info',
+    'smtp.command', 'smtp.command.verb', 'smtp.command.parameter',
+    'smtp.command.address', 'smtp.command.esmtp_parameter', 'smtp.command.size',
+    'smtp.command.chunk_size', 'smtp.command.last', 'smtp.command.response_in',
+    'smtp.reply.code', 'smtp.reply.category', 'smtp.reply.function', 'smtp.reply.meaning',
+    'smtp.reply.line', 'smtp.reply.status', 'smtp.reply.status.class',
+    'smtp.reply.status.subject', 'smtp.reply.status.detail',
+    'smtp.reply.status.class.meaning', 'smtp.reply.status.subject.meaning',
+    'smtp.reply.status.detail.meaning', 'smtp.reply.command', 'smtp.reply.request_in',
+    'smtp.reply.time', 'smtp.body.length', 'smtp.chunk.length', 'smtp.unparsed',
+    '_ws.expert.message', '_ws.malformed',
+]
+# message fields of this or older plugin builds, whichever tshark knows
+MAYBE_FIELDS = ['smtp.message.length', 'smtp.message.frames', 'smtp.message.first_frame',
+                'smtp.msg.reassembled.length', 'smtp.msg.reassembled.in']
+
+
+def all_fields(ctx):
+    """Everything compared; the forward references are checked separately."""
+    known = sf.registered(ctx)
+    return (BASE_FIELDS + [f for f in MAYBE_FIELDS if f in known]
+            + [f for f in sf.expert_fields() if f in known])
+
+
+TCP_SEGMENT = ' [TCP segment of a reassembled PDU]'
+
+
+def check_passes(ctx, pcap):
+    extra = sf.tls_args(ctx, pcap)
+    FIELDS = all_fields(ctx)
+    one = sf.frames(ctx, pcap, FIELDS, extra=extra, display_filter='smtp')
+    two = sf.frames(ctx, pcap, FIELDS, extra=extra, display_filter='smtp', two_pass=True)
+    # In one pass tshark calls the plugin on every segment, also on a
+    # segment that only holds the start of a line (the plugin asks TCP for
+    # more); in two passes such a segment is a mere "TCP segment of a
+    # reassembled PDU" and does not match 'smtp'.  Such frames must carry no
+    # plugin value at all in one pass; all other frames must match in both.
+    nums2 = {f['frame.number'][0] for f in two}
+    problems = []
+    for f in one:
+        if f['frame.number'][0] not in nums2:
+            vals = {k: v for k, v in f.items() if k.startswith('smtp.') or k == '_ws.expert.message'}
+            if vals:
+                problems.append('frame %s matches smtp in one pass only, with values %r'
+                                % (f['frame.number'][0], vals))
+    one = [f for f in one if f['frame.number'][0] in nums2]
+    n1 = [f['frame.number'][0] for f in one]
+    n2 = [f['frame.number'][0] for f in two]
+    assert n1 == n2, 'different frames match smtp: one pass %r, two passes %r' % (n1, n2)
+    assert n1, 'no SMTP frame in %s' % pcap
+    forward_two = 0
+    for a, b in zip(one, two):
+        num = a['frame.number'][0]
+        for f in FIELDS:
+            if f in FORWARD:
+                continue
+            va, vb = a.get(f), b.get(f)
+            if f == '_ws.col.Info' and vb is not None:
+                # TCP (not the plugin) appends this in the second pass to a
+                # frame whose last bytes start a PDU finished in a later frame
+                vb = [v[:-len(TCP_SEGMENT)] if v.endswith(TCP_SEGMENT) else v for v in vb]
+            if va != vb:
+                problems.append('frame %s %s: one pass %r, two passes %r'
+                                % (num, f, va, vb))
+        for f in FORWARD:
+            # one pass: no forward reference at all
+            if f in a:
+                problems.append('frame %s: one pass printed forward reference %s = %r'
+                                % (num, f, a[f]))
+            forward_two += len(b.get(f, []))
+    # two passes do know the forward references: one per answered command,
+    # i.e. as many as there are replies pointing back at a command frame
+    # that is not the connection's SYN (the greeting answers the SYN).
+    smtp_frames = set(n2)
+    back = sum(1 for fr in two for r in fr.get('smtp.reply.request_in', []) if r in smtp_frames)
+    if forward_two != back:
+        problems.append('two passes: %d response_in values but %d request_in values that '
+                        'point at SMTP frames' % (forward_two, back))
+    assert not problems, '\n'.join(problems[:30])
+
+
+def golden_550_frames(golden):
+    code_col = GOLDEN_FIELDS.index('smtp.reply.code')
+    out = []
+    with open(golden, encoding='utf-8', errors='surrogateescape') as f:
+        for line in f:
+            cols = line.rstrip('\n').split('\t')
+            # a golden row has exactly len(GOLDEN_FIELDS) columns; a value
+            # with a newline in it (random bytes) continues on the next line
+            if len(cols) >= len(GOLDEN_FIELDS) and cols[0].isdigit() \
+                    and '550' in cols[code_col].split(' ; '):
+                out.append(cols[0])
+    return out
+
+
+def check_550(ctx, pcap, golden, must_have):
+    want = golden_550_frames(golden)
+    if must_have:
+        assert want, 'golden %s has no 550 reply: test would be vacuous' % golden
+    extra = sf.tls_args(ctx, pcap)
+    for two in (False, True):
+        got = [f['frame.number'][0] for f in sf.frames(
+            ctx, pcap, ['frame.number'], extra=extra,
+            display_filter='smtp.reply.code==550', two_pass=two)]
+        assert got == want, '-Y smtp.reply.code==550%s selects frames %r, golden says %r' % (
+            ' -2' if two else '', got, want)
+
+
+def tests(ctx):
+    for sub in ('real', 'edge'):
+        for pcap in ctx.captures(sub):
+            name = '%s/%s' % (sub, os.path.basename(pcap))
+            yield name + ' one-pass vs -2', (lambda p=pcap: check_passes(ctx, p))
+            golden = os.path.join(ctx.testdata, 'expected', sub,
+                                  os.path.basename(pcap)[:-5] + '.fields')
+            must = os.path.basename(pcap) in ('02-unknown-user.pcap', '04-policy-reject-recipient.pcap')
+            yield name + ' -Y 550', (lambda p=pcap, g=golden, m=must: check_550(ctx, p, g, m))
