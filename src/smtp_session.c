@@ -103,6 +103,7 @@ static smtp_pending *newest(smtp_session *s)
 }
 
 #define PF_BDAT_LAST 0x1u /* a BDAT ... LAST: its reply ends the message */
+#define PF_LMTP_MORE 0x2u /* LMTP: more per-recipient replies follow this one */
 
 /* ---- mail transactions ---- */
 
@@ -176,8 +177,12 @@ static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp
     if (cmd->txn == 0)
         return;
     if (final && cmd->txn == s->_txn_wait) {
+        if (ok)
+            s->_wait_ok++;
+        if (cmd->flags & PF_LMTP_MORE)
+            return; /* LMTP: the next recipient's reply follows */
         txn_emit(o, SMTP_DIR_SERVER, cmd->txn,
-                 ok ? SMTP_TXN_DELIVERED : SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
+                 s->_wait_ok ? SMTP_TXN_DELIVERED : SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
         s->_txn_wait = 0;
         return;
     }
@@ -286,6 +291,9 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
     case SMTP_VERB_QUIT:
         s->_flags |= F_QUIT;
         break;
+    case SMTP_VERB_LHLO:
+        s->_lmtp = 1;
+        break;
     default:
         break;
     }
@@ -300,8 +308,16 @@ static int is_lone_dot(const uint8_t *p, const smtp_line *ln)
 static void emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
 {
     smtp_event *e = emit(o, SMTP_EV_EOD, SMTP_DIR_CLIENT, off, len);
+    unsigned replies = (s->_lmtp && s->_txn != 0 && s->_rcpt_ok > 1) ? s->_rcpt_ok : 1u, i;
+
     e->msg = s->_msg;
     e->seq = push(s, o, SMTP_VERB_EOD, off, len);
+    for (i = 1; i < replies; i++) {
+        newest(s)->flags |= PF_LMTP_MORE;
+        (void)push(s, o, SMTP_VERB_EOD, off, len);
+    }
+    e->nlines = (uint16_t)replies;
+    s->_wait_ok = 0;
     e->verb = SMTP_VERB_EOD;
     e->txn = s->_txn;
     if (s->_txn != 0)

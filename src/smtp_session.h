@@ -27,7 +27,9 @@ typedef enum smtp_event_type {
     SMTP_EV_SASL,     /* an AUTH response line (RFC 4954): seq */
     SMTP_EV_REPLY,    /* a complete reply: code, nlines; seq/verb it answers */
     SMTP_EV_BODY,     /* DATA message bytes, still dot-stuffed: msg */
-    SMTP_EV_EOD,      /* the end-of-data line ".": seq, msg */
+    SMTP_EV_EOD,      /* the end-of-data line ".": seq, msg; nlines replies
+                         expected (LMTP: one per accepted recipient, with
+                         the numbers seq .. seq+nlines-1) */
     SMTP_EV_CHUNK,    /* BDAT chunk bytes: msg, seq of its BDAT */
     SMTP_EV_FRAGMENT, /* bytes that form no unit: code says why (an smtp_anomaly) */
     SMTP_EV_TLS,      /* TLS starts at off, in both directions */
@@ -87,6 +89,8 @@ typedef struct smtp_session {
     uint32_t _txn_wait;   /* transaction whose message is sent, awaiting the final reply */
     uint32_t _txn_last;   /* last transaction number given */
     uint16_t _rcpt_ok, _rcpt_bad; /* the open transaction's recipients */
+    uint16_t _wait_ok;    /* LMTP: 2yz replies to the waiting message so far */
+    uint8_t  _lmtp;       /* LHLO seen: one reply per accepted recipient after the dot */
     uint32_t _bdat_seq;
     uint16_t _qhead, _qlen;
     smtp_pending _q[SMTP_PENDING_MAX];

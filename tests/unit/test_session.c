@@ -80,6 +80,33 @@ static const struct table {
   "COMMAND c seq=13 verb=QUIT len=6\n"
   "REPLY s code=221 lines=1 answers=13/QUIT len=9\n" },
 
+{ "LMTP: one reply per accepted recipient after the dot", 0,
+  STEPS("S: 220 lmtp ready\r\n", "C: LHLO c\r\n", "S: 250 lmtp\r\n",
+        "C: MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<nobody@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n",
+        "S: 250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n",
+        "C: hi\r\n.\r\nQUIT\r\n",
+        "S: 250 2.0.0 <b@x> saved\r\n452 4.2.2 <c@x> mailbox full\r\n221 bye\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=16 greeting\n"
+  "COMMAND c seq=2 verb=LHLO len=8\n"
+  "REPLY s code=250 lines=1 answers=2/LHLO len=10\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "COMMAND c seq=4 verb=RCPT len=15\n"
+  "COMMAND c seq=5 verb=RCPT len=20\n"
+  "COMMAND c seq=6 verb=RCPT len=15\n"
+  "COMMAND c seq=7 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=4/RCPT len=8\n"
+  "REPLY s code=550 lines=1 answers=5/RCPT len=19\n"
+  "REPLY s code=250 lines=1 answers=6/RCPT len=8\n"
+  "REPLY s code=354 lines=1 answers=7/DATA len=8\n"
+  "BODY c msg=7 len=4 first\n"
+  "EOD c seq=8 msg=7 len=3 replies=2\n"
+  "COMMAND c seq=10 verb=QUIT len=6\n"
+  "REPLY s code=250 lines=1 answers=8/<end-of-data> len=23\n"
+  "REPLY s code=452 lines=1 answers=9/<end-of-data> len=30\n"
+  "TXN_END s txn=1 by=9 delivered\n"
+  "REPLY s code=221 lines=1 answers=10/QUIT len=9\n" },
+
 { "pipelined transaction, DATA with dot-stuffing", 0,
   STEPS(GREET, EHLO, EHLO_REPLY,
         "C: MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n"

@@ -260,6 +260,8 @@ static void render(run *r, char **out)
             break;
         case SMTP_EV_EOD:
             P("EOD %c seq=%u msg=%u len=%llu", d, e->seq, e->msg, (unsigned long long)r->log[i].len);
+            if (e->nlines > 1)
+                P(" replies=%u", e->nlines);
             break;
         case SMTP_EV_CHUNK:
             P("CHUNK %c seq=%u msg=%u len=%llu", d, e->seq, e->msg, (unsigned long long)r->log[i].len);
