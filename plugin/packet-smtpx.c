@@ -22,7 +22,7 @@ WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_inf
                                        dissector_handle_t app_handle);
 WS_DLL_PUBLIC void ssl_dissector_add(guint port, dissector_handle_t handle);
 
-#define SMTPX_TCP_PORTS "25,587"
+#define SMTPX_TCP_PORTS "24,25,587"
 #define SMTPX_TLS_PORT  465
 
 smtpx_pref_bool smtpx_reassemble_body = TRUE;
@@ -132,6 +132,7 @@ static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     p->req_frame = pinfo->num;
     p->req_ts = pinfo->abs_ts;
     p->verb_id = ev->verb;
+    p->txn = ev->txn;
     if (ev->type == SMTP_EV_COMMAND && ev->verb == SMTP_VERB_UNKNOWN && verb_len > 0)
         p->verb = (const char *)tvb_format_text(wmem_file_scope(), tvb, ev->off, verb_len);
     else
@@ -160,8 +161,23 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     case SMTP_EV_COMMAND:
         return new_pair(c, pinfo, tvb, ev, verb_length(buf, ev));
     case SMTP_EV_SASL:
-    case SMTP_EV_EOD:
         return new_pair(c, pinfo, tvb, ev, 0);
+    case SMTP_EV_EOD: {
+        /* LMTP: one awaited reply per accepted recipient, numbered on */
+        smtp_event one = *ev;
+        guint16 i, n = ev->nlines ? ev->nlines : 1;
+        smtpx_pair *first = NULL;
+        for (i = 0; i < n; i++) {
+            smtpx_pair *q;
+            one.seq = ev->seq + i;
+            q = new_pair(c, pinfo, tvb, &one, 0);
+            q->lmtp_index = i;
+            q->txn = ev->txn;
+            if (i == 0)
+                first = q;
+        }
+        return first;
+    }
     case SMTP_EV_REPLY:
         if (ev->seq == 0)
             return NULL;
@@ -281,6 +297,224 @@ static void collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf
     }
 }
 
+/* ---- transactions and AUTH, tracked on the first pass ---- */
+
+enum { MECH_OTHER, MECH_PLAIN, MECH_LOGIN, MECH_CRAM_MD5, MECH_XOAUTH2 };
+
+static guint8 mech_of(const guint8 *p, guint32 n)
+{
+    static const struct { const char *name; guint8 id; } mechs[] = {
+        { "PLAIN", MECH_PLAIN }, { "LOGIN", MECH_LOGIN },
+        { "CRAM-MD5", MECH_CRAM_MD5 }, { "XOAUTH2", MECH_XOAUTH2 },
+    };
+    size_t i;
+    for (i = 0; i < G_N_ELEMENTS(mechs); i++) {
+        if (strlen(mechs[i].name) == n && g_ascii_strncasecmp((const char *)p, mechs[i].name, n) == 0)
+            return mechs[i].id;
+    }
+    return MECH_OTHER;
+}
+
+/* The user name in a base64 SASL message of mechanism mech at step step
+ * (1 = first client message), or NULL. */
+static const char *sasl_user(packet_info *pinfo, guint8 mech, guint8 step, const guint8 *p, guint32 n)
+{
+    char *b64 = (char *)wmem_alloc(pinfo->pool, n + 1);
+    guchar *raw;
+    gsize len = 0, i, start = 0, field = 0;
+    const char *user = NULL;
+
+    memcpy(b64, p, n);
+    b64[n] = 0;
+    if (n == 0 || (n == 1 && p[0] == '*'))
+        return NULL;
+    raw = g_base64_decode(b64, &len);
+    if (raw == NULL)
+        return NULL;
+    switch (mech) {
+    case MECH_PLAIN: /* authzid NUL authcid NUL password */
+        for (i = 0; i <= len; i++) {
+            if (i == len || raw[i] == 0) {
+                if (field == 1)
+                    user = wmem_strndup(pinfo->pool, (const char *)raw + start, i - start);
+                field++;
+                start = i + 1;
+            }
+        }
+        break;
+    case MECH_LOGIN:
+        if (step == 1)
+            user = wmem_strndup(pinfo->pool, (const char *)raw, len);
+        break;
+    case MECH_CRAM_MD5: /* user SP digest */
+        for (i = len; i > 0 && raw[i - 1] != ' '; i--)
+            ;
+        if (i > 1)
+            user = wmem_strndup(pinfo->pool, (const char *)raw, i - 1);
+        break;
+    case MECH_XOAUTH2: /* user=NAME ^A auth=Bearer ... */
+        if (len > 5 && memcmp(raw, "user=", 5) == 0) {
+            for (i = 5; i < len && raw[i] != 1; i++)
+                ;
+            user = wmem_strndup(pinfo->pool, (const char *)raw + 5, i - 5);
+        }
+        break;
+    default:
+        break;
+    }
+    g_free(raw);
+    if (user == NULL)
+        return NULL;
+    {
+        gchar *valid = g_utf8_make_valid(user, -1);
+        const char *kept = wmem_strdup(wmem_file_scope(), valid);
+        g_free(valid);
+        return kept;
+    }
+}
+
+static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
+{
+    smtpx_txn *t = id ? c->txns[id % G_N_ELEMENTS(c->txns)] : NULL;
+    return (t != NULL && t->id == id) ? t : NULL;
+}
+
+/* A command line's address (MAIL/RCPT), mechanism and user name (AUTH). */
+static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
+                          smtpx_unit *u)
+{
+    const guint8 *p = buf + u->ev.off;
+    guint32 n = u->ev.len;
+    smtp_command cmd;
+
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    smtp_parse_command(p, n, &cmd);
+    if ((cmd.flags & SMTP_CMD_HAS_PATH) && u->pair != NULL)
+        u->pair->addr = tvb_format_text(wmem_file_scope(), tvb, u->ev.off + cmd.path.off, cmd.path.len);
+    if (cmd.verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
+        smtpx_txn *t = wmem_new0(wmem_file_scope(), smtpx_txn);
+        t->id = u->ev.txn;
+        t->first_frame = pinfo->num;
+        t->start_ts = pinfo->abs_ts;
+        t->sender = u->pair ? u->pair->addr : NULL;
+        t->rcpts = wmem_array_new(wmem_file_scope(), sizeof(smtpx_rcpt));
+        c->txns[t->id % G_N_ELEMENTS(c->txns)] = t;
+    } else if (cmd.verb == SMTP_VERB_AUTH && cmd.arg.len > 0) {
+        guint32 m = 0;
+        while (m < cmd.arg.len && p[cmd.arg.off + m] != ' ')
+            m++;
+        c->auth_mech = mech_of(p + cmd.arg.off, m);
+        c->auth_step = 0;
+        if (m < cmd.arg.len) { /* initial response */
+            guint32 r = cmd.arg.off + m;
+            while (r < n && p[r] == ' ')
+                r++;
+            c->auth_step = 1;
+            u->user = sasl_user(pinfo, c->auth_mech, 1, p + r, n - r);
+        }
+    }
+}
+
+static void track_sasl(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u)
+{
+    const guint8 *p = buf + u->ev.off;
+    guint32 n = u->ev.len;
+
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    if (c->auth_step < 255)
+        c->auth_step++;
+    u->user = sasl_user(pinfo, c->auth_mech, c->auth_step, p, n);
+}
+
+/* What a reply tells a transaction: a recipient's code, the final reply. */
+static void track_reply(smtpx_conv *c, smtpx_unit *u, smtp_event *last_reply)
+{
+    smtpx_pair *q = u->pair;
+    smtpx_txn *t = q ? txn_find(c, q->txn) : NULL;
+
+    *last_reply = u->ev;
+    if (t == NULL)
+        return;
+    if (q->verb_id == SMTP_VERB_RCPT) {
+        smtpx_rcpt r;
+        r.addr = q->addr;
+        r.code = u->ev.code;
+        wmem_array_append_one(t->rcpts, r);
+    } else if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
+        /* LMTP: the reply is for the n-th accepted recipient */
+        guint32 i, k = 0, count = wmem_array_get_count(t->rcpts);
+        for (i = 0; i < count; i++) {
+            smtpx_rcpt *r = (smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+            if (r->code / 100 == 2 && k++ == q->lmtp_index) {
+                q->addr = r->addr;
+                break;
+            }
+        }
+    } else if (q->verb_id == SMTP_VERB_EOD && wmem_array_get_count(t->rcpts) > 0) {
+        guint32 i, count = wmem_array_get_count(t->rcpts);
+        for (i = 0; i < count; i++) { /* LMTP's first reply: the first accepted */
+            smtpx_rcpt *r = (smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+            if (r->code / 100 == 2) {
+                if (smtp_session_is_lmtp(&c->sess))
+                    q->addr = r->addr;
+                break;
+            }
+        }
+    }
+}
+
+static void track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
+                          const smtp_event *last_reply)
+{
+    smtpx_txn *t = txn_find(c, u->ev.txn);
+
+    if (t == NULL)
+        return;
+    t->outcome = u->ev.code;
+    t->end_frame = pinfo->num;
+    t->end_ts = pinfo->abs_ts;
+    if (u->ev.dir == SMTP_DIR_SERVER && last_reply->type == SMTP_EV_REPLY) {
+        const guint8 *lf = tvb_get_ptr(tvb, last_reply->off, last_reply->len);
+        guint32 l1 = 0;
+        while (l1 < last_reply->len && lf[l1] != '\r' && lf[l1] != '\n')
+            l1++;
+        t->final_code = last_reply->code;
+        t->final_reply = tvb_format_text(wmem_file_scope(), tvb, last_reply->off, l1);
+    }
+    u->txn = t;
+    c->txns[t->id % G_N_ELEMENTS(c->txns)] = NULL;
+}
+
+static void track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
+                       smtpx_unit *u, smtp_event *last_reply)
+{
+    smtpx_txn *t;
+
+    switch (u->ev.type) {
+    case SMTP_EV_COMMAND:
+        track_command(c, pinfo, tvb, buf, u);
+        break;
+    case SMTP_EV_SASL:
+        track_sasl(c, pinfo, buf, u);
+        break;
+    case SMTP_EV_REPLY:
+        track_reply(c, u, last_reply);
+        break;
+    case SMTP_EV_EOD:
+    case SMTP_EV_CHUNK:
+        if (u->msg != NULL && (t = txn_find(c, u->ev.txn)) != NULL)
+            t->size = u->msg->len;
+        break;
+    case SMTP_EV_TXN_END:
+        track_txn_end(c, pinfo, tvb, u, last_reply);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Where this data stands in the TCP stream: skips bytes seen before
  * (retransmissions) and reports lost ones to the engine. */
 static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
@@ -311,7 +545,10 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
     wmem_array_t *units = wmem_array_new(pinfo->pool, sizeof(smtpx_unit));
     unsigned flags = pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH;
     int dir = call->dir;
+    smtp_event last_reply;
 
+    memset(&last_reply, 0, sizeof last_reply);
+    last_reply.type = SMTP_EV_ANOMALY; /* none yet */
     call->deseg_offset = -1;
     call->skip = stream_position(c, dir, ti, len, call);
     off = call->skip;
@@ -327,8 +564,11 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
             u.ev = ev[i];
             u.ev.off += off;
             u.msg = NULL;
+            u.txn = NULL;
+            u.user = NULL;
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
             collect_message(c, pinfo, buf, &u);
+            track_unit(c, pinfo, tvb, buf, &u, &last_reply);
             wmem_array_append_one(units, u);
         }
         off += (guint32)used;

@@ -19,9 +19,33 @@ typedef struct smtpx_pair {
     guint32 rsp_frame; /* 0 until answered */
     nstime_t req_ts;
     const char *verb;  /* as the user reads it: "MAIL", "<connect>", "XYZZY" */
+    const char *addr;  /* MAIL/RCPT: the address */
     guint16 verb_id;   /* smtp_verb */
     guint16 code;      /* reply code, 0 until answered */
+    guint32 txn;       /* mail transaction, 0 none */
+    guint16 lmtp_index; /* LMTP end of data: which accepted recipient (0, 1, ...) */
 } smtpx_pair;
+
+/* A recipient of a transaction and the code its RCPT got. */
+typedef struct smtpx_rcpt {
+    const char *addr;
+    guint16 code;
+} smtpx_rcpt;
+
+/* A mail transaction, as the frame that ends it summarises it. */
+typedef struct smtpx_txn {
+    guint32 id;
+    guint32 first_frame;
+    nstime_t start_ts;
+    const char *sender;
+    wmem_array_t *rcpts;   /* smtpx_rcpt */
+    guint32 size;          /* message bytes (0 if none) */
+    guint16 outcome;       /* smtp_txn_outcome */
+    guint16 final_code;
+    const char *final_reply;
+    guint32 end_frame;
+    nstime_t end_ts;
+} smtpx_txn;
 
 /* A whole message (DATA, dot-stuffing removed, or BDAT chunks), kept
  * with the unit that completes it, for IMF. */
@@ -38,6 +62,8 @@ typedef struct smtpx_unit {
     smtp_event ev;         /* off is relative to the tvb of its call */
     smtpx_pair *pair;      /* COMMAND, SASL, EOD, REPLY */
     smtpx_message *msg;    /* EOD, last CHUNK: the completed message */
+    smtpx_txn *txn;        /* TXN_END: the transaction it ends */
+    const char *user;      /* AUTH command or response: the user name it carries */
 } smtpx_unit;
 
 /* What one call of the dissector found in its tvb. */
@@ -62,6 +88,10 @@ typedef struct smtpx_conv {
     guint8 *msg_data;
     guint32 msg_len, msg_cap, msg_id, msg_first_frame, msg_last_frame, msg_frames;
     gboolean msg_truncated;
+    /* transactions not yet ended (the open one and one awaiting its reply) */
+    smtpx_txn *txns[4];
+    /* AUTH exchange in progress */
+    guint8 auth_mech, auth_step;
 } smtpx_conv;
 
 /* Preferences */
@@ -84,7 +114,14 @@ extern int hf_reply, hf_reply_code, hf_reply_category, hf_reply_function,
 extern int hf_auth_response, hf_auth_data, hf_body, hf_body_length, hf_eod,
     hf_chunk, hf_chunk_length, hf_unparsed, hf_starttls, hf_retransmitted,
     hf_message, hf_message_length, hf_message_first_frame, hf_message_frames;
-extern gint ett_smtpx, ett_command, ett_reply, ett_reply_status, ett_body;
+extern int hf_txn, hf_txn_outcome, hf_txn_sender, hf_txn_recipient, hf_txn_rejected_recipient,
+    hf_txn_rcpt_accepted, hf_txn_rcpt_rejected, hf_txn_size, hf_txn_final_code,
+    hf_txn_final_reply, hf_txn_duration, hf_txn_first_frame, hf_reply_recipient;
+extern int hf_helo, hf_greeting_host, hf_ehlo_extension, hf_ehlo_size, hf_ehlo_auth_mechanism,
+    hf_auth_mechanism, hf_auth_username;
+extern int hf_legacy_req, hf_legacy_rsp, hf_legacy_req_command, hf_legacy_req_parameter,
+    hf_legacy_response_code, hf_legacy_rsp_parameter, hf_legacy_response, hf_legacy_command_line;
+extern gint ett_smtpx, ett_command, ett_reply, ett_reply_status, ett_body, ett_txn;
 extern expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
 extern expert_field ei_reply_transient, ei_reply_permanent, ei_retransmitted,
     ei_message_truncated;

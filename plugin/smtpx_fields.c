@@ -24,7 +24,18 @@ int hf_auth_response = -1, hf_auth_data = -1, hf_body = -1, hf_body_length = -1,
     hf_starttls = -1, hf_retransmitted = -1, hf_message = -1, hf_message_length = -1,
     hf_message_first_frame = -1, hf_message_frames = -1;
 
-gint ett_smtpx = -1, ett_command = -1, ett_reply = -1, ett_reply_status = -1, ett_body = -1;
+int hf_txn = -1, hf_txn_outcome = -1, hf_txn_sender = -1, hf_txn_recipient = -1,
+    hf_txn_rejected_recipient = -1, hf_txn_rcpt_accepted = -1, hf_txn_rcpt_rejected = -1,
+    hf_txn_size = -1, hf_txn_final_code = -1, hf_txn_final_reply = -1, hf_txn_duration = -1,
+    hf_txn_first_frame = -1, hf_reply_recipient = -1;
+int hf_helo = -1, hf_greeting_host = -1, hf_ehlo_extension = -1, hf_ehlo_size = -1,
+    hf_ehlo_auth_mechanism = -1, hf_auth_mechanism = -1, hf_auth_username = -1;
+int hf_legacy_req = -1, hf_legacy_rsp = -1, hf_legacy_req_command = -1,
+    hf_legacy_req_parameter = -1, hf_legacy_response_code = -1, hf_legacy_rsp_parameter = -1,
+    hf_legacy_response = -1, hf_legacy_command_line = -1;
+
+gint ett_smtpx = -1, ett_command = -1, ett_reply = -1, ett_reply_status = -1, ett_body = -1,
+    ett_txn = -1;
 
 expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
 expert_field ei_reply_transient = EI_INIT, ei_reply_permanent = EI_INIT,
@@ -148,6 +159,57 @@ static hf_register_info hf[] = {
           "From here on the connection carries TLS"),
     FIELD(hf_retransmitted, "Retransmitted data", "smtp.retransmitted", FT_NONE, BASE_NONE, NULL,
           "Bytes already seen in an earlier segment"),
+    FIELD(hf_txn, "Transaction", "smtp.transaction", FT_UINT32, BASE_DEC, NULL,
+          "Mail transaction (1, 2, ... per connection) the frame belongs to"),
+    FIELD(hf_txn_outcome, "Outcome", "smtp.transaction.outcome", FT_STRING, BASE_NONE, NULL,
+          "How the transaction ended: delivered, rejected at MAIL, all recipients rejected, "
+          "rejected at DATA, rejected after data, aborted by RSET / a new MAIL / QUIT"),
+    FIELD(hf_txn_sender, "Sender", "smtp.transaction.sender", FT_STRING, BASE_NONE, NULL,
+          "MAIL FROM address"),
+    FIELD(hf_txn_recipient, "Recipient", "smtp.transaction.recipient", FT_STRING, BASE_NONE, NULL,
+          "Each RCPT TO address, with the code it got"),
+    FIELD(hf_txn_rejected_recipient, "Rejected recipient", "smtp.transaction.rejected_recipient",
+          FT_STRING, BASE_NONE, NULL, "RCPT TO address the server did not accept"),
+    FIELD(hf_txn_rcpt_accepted, "Recipients accepted", "smtp.transaction.recipients_accepted",
+          FT_UINT32, BASE_DEC, NULL, NULL),
+    FIELD(hf_txn_rcpt_rejected, "Recipients rejected", "smtp.transaction.recipients_rejected",
+          FT_UINT32, BASE_DEC, NULL, NULL),
+    FIELD(hf_txn_size, "Message size", "smtp.transaction.size", FT_UINT32, BASE_DEC, NULL,
+          "Bytes of the message (after removing the dot-stuffing)"),
+    FIELD(hf_txn_final_code, "Final code", "smtp.transaction.final_code", FT_UINT32, BASE_DEC, NULL,
+          "Code of the reply that ended the transaction"),
+    FIELD(hf_txn_final_reply, "Final reply", "smtp.transaction.final_reply", FT_STRING, BASE_NONE, NULL,
+          "First line of the reply that ended the transaction"),
+    FIELD(hf_txn_duration, "Duration", "smtp.transaction.duration", FT_RELATIVE_TIME, BASE_NONE, NULL,
+          "Time from MAIL to the reply that ended the transaction"),
+    { &hf_txn_first_frame, { "MAIL in", "smtp.transaction.first_frame", FT_FRAMENUM, BASE_NONE,
+          NULL, 0x0, "Frame with the MAIL command that opened the transaction", HFILL } },
+    FIELD(hf_reply_recipient, "Recipient", "smtp.reply.recipient", FT_STRING, BASE_NONE, NULL,
+          "LMTP: the recipient this reply after the end of data is for"),
+    FIELD(hf_helo, "Client name", "smtp.helo", FT_STRING, BASE_NONE, NULL,
+          "HELO/EHLO/LHLO argument"),
+    FIELD(hf_greeting_host, "Server name", "smtp.greeting.host", FT_STRING, BASE_NONE, NULL,
+          "First word of the 220 greeting"),
+    FIELD(hf_ehlo_extension, "EHLO extension", "smtp.ehlo.extension", FT_STRING, BASE_NONE, NULL,
+          "An extension the server advertises (keyword and parameters)"),
+    FIELD(hf_ehlo_size, "Maximum message size", "smtp.ehlo.size", FT_UINT64, BASE_DEC, NULL,
+          "SIZE extension limit (RFC 1870; 0 means no fixed limit)"),
+    FIELD(hf_ehlo_auth_mechanism, "AUTH mechanism offered", "smtp.ehlo.auth_mechanism",
+          FT_STRING, BASE_NONE, NULL, "A SASL mechanism the server offers"),
+    FIELD(hf_auth_mechanism, "AUTH mechanism", "smtp.auth.mechanism", FT_STRING, BASE_NONE, NULL,
+          "The SASL mechanism the client chose"),
+    FIELD(hf_auth_username, "Username", "smtp.auth.username", FT_STRING, BASE_NONE, NULL,
+          "User name decoded from the AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2)"),
+    /* the built-in dissector's names, same types, hidden: old filters and
+     * colouring rules keep working */
+    FIELD(hf_legacy_req, "Request", "smtp.req", FT_BOOLEAN, BASE_NONE, NULL, NULL),
+    FIELD(hf_legacy_rsp, "Response", "smtp.rsp", FT_BOOLEAN, BASE_NONE, NULL, NULL),
+    FIELD(hf_legacy_req_command, "Command", "smtp.req.command", FT_STRING, BASE_NONE, NULL, NULL),
+    FIELD(hf_legacy_req_parameter, "Request parameter", "smtp.req.parameter", FT_STRING, BASE_NONE, NULL, NULL),
+    FIELD(hf_legacy_response_code, "Response code", "smtp.response.code", FT_UINT32, BASE_DEC, NULL, NULL),
+    FIELD(hf_legacy_rsp_parameter, "Response parameter", "smtp.rsp.parameter", FT_STRING, BASE_NONE, NULL, NULL),
+    FIELD(hf_legacy_response, "Response", "smtp.response", FT_STRING, BASE_NONE, NULL, NULL),
+    FIELD(hf_legacy_command_line, "Command Line", "smtp.command_line", FT_STRING, BASE_NONE, NULL, NULL),
     FIELD(hf_message, "Message", "smtp.message", FT_NONE, BASE_NONE, NULL,
           "The whole message, handed to IMF"),
     FIELD(hf_message_length, "Length", "smtp.message.length", FT_UINT32, BASE_DEC, NULL,
@@ -159,7 +221,7 @@ static hf_register_info hf[] = {
 };
 
 static gint *ett[] = {
-    &ett_smtpx, &ett_command, &ett_reply, &ett_reply_status, &ett_body,
+    &ett_smtpx, &ett_command, &ett_reply, &ett_reply_status, &ett_body, &ett_txn,
 };
 
 /* Expert infos: one per engine anomaly, names and texts from

@@ -75,6 +75,19 @@ static void response_in(render_ctx *r, proto_tree *t, const smtpx_pair *p)
     }
 }
 
+/* The built-in dissector's field names, hidden, for old filters. */
+static void legacy_command(render_ctx *r, proto_tree *t, guint32 off, guint32 len,
+                           const smtp_command *c)
+{
+    proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, off, 0, TRUE));
+    proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_command_line, r->tvb, off, len, ENC_UTF_8));
+    proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_req_command, r->tvb, off + c->verb_span.off,
+                                              c->verb_span.len, ENC_UTF_8));
+    if (c->arg.len > 0)
+        proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_req_parameter, r->tvb, off + c->arg.off,
+                                                  c->arg.len, ENC_UTF_8));
+}
+
 static void render_command(render_ctx *r, const smtpx_unit *u)
 {
     const guint8 *p = r->buf + u->ev.off;
@@ -103,6 +116,14 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
         proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
     t = proto_item_add_subtree(r->last, ett_command);
     command_details(r, t, u->ev.off, &c);
+    if ((c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO || c.verb == SMTP_VERB_LHLO) &&
+        c.arg.len > 0)
+        proto_tree_add_item(t, hf_helo, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
+    if (c.verb == SMTP_VERB_AUTH && c.arg.len > 0)
+        proto_tree_add_item(t, hf_auth_mechanism, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
+    if (u->user != NULL)
+        proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, u->user));
+    legacy_command(r, t, u->ev.off, shown, &c);
     response_in(r, t, u->pair);
 }
 
@@ -125,6 +146,9 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
     t = proto_item_add_subtree(r->last, ett_command);
     if (smtpx_show_auth)
         proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
+    if (u->user != NULL)
+        proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, u->user));
+    proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, u->ev.off, 0, TRUE));
     response_in(r, t, u->pair);
 }
 
@@ -186,12 +210,57 @@ static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p)
     proto_item_set_generated(it);
 }
 
+static void legacy_reply_line(render_ctx *r, proto_tree *t, guint32 off, guint32 len,
+                              const smtp_reply_line *rl)
+{
+    proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_response, r->tvb, off, len, ENC_UTF_8));
+    proto_item_set_hidden(proto_tree_add_uint(t, hf_legacy_response_code, r->tvb, off, 3, rl->code));
+    if (rl->text.len > 0)
+        proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_rsp_parameter, r->tvb, off + rl->text.off,
+                                                  rl->text.len, ENC_UTF_8));
+}
+
+/* One line of an EHLO reply after the first: an extension keyword with its
+ * parameters; SIZE's limit and AUTH's mechanisms get their own fields. */
+static void ehlo_extension(render_ctx *r, proto_tree *t, guint32 off, const guint8 *line,
+                           const smtp_reply_line *rl)
+{
+    const guint8 *x = line + rl->text.off;
+    guint32 n = rl->text.len, kw = 0, i;
+    proto_item *it = proto_tree_add_item(t, hf_ehlo_extension, r->tvb, off + rl->text.off, n, ENC_UTF_8);
+    proto_tree *et = proto_item_add_subtree(it, ett_command);
+
+    while (kw < n && x[kw] != ' ' && x[kw] != '=')
+        kw++;
+    if (kw == 4 && g_ascii_strncasecmp((const char *)x, "SIZE", 4) == 0) {
+        guint64 v = 0;
+        for (i = kw + 1; i < n && g_ascii_isdigit(x[i]) && v < G_GUINT64_CONSTANT(100000000000000000); i++)
+            v = v * 10 + (guint64)(x[i] - '0');
+        proto_tree_add_uint64(et, hf_ehlo_size, r->tvb, off + rl->text.off, n, v);
+    } else if (kw == 4 && g_ascii_strncasecmp((const char *)x, "AUTH", 4) == 0) {
+        i = kw;
+        while (i < n) {
+            guint32 w;
+            while (i < n && (x[i] == ' ' || x[i] == '='))
+                i++;
+            w = i;
+            while (w < n && x[w] != ' ')
+                w++;
+            if (w > i)
+                proto_tree_add_item(et, hf_ehlo_auth_mechanism, r->tvb, off + rl->text.off + i,
+                                    w - i, ENC_UTF_8);
+            i = w;
+        }
+    }
+}
+
 /* Adds every line of the reply; fills first with the first line. */
 static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u, smtp_reply_line *first)
 {
     guint32 off = 0, n = u->ev.len;
     const guint8 *p = r->buf + u->ev.off;
     int i = 0;
+    int ehlo = (u->ev.verb == SMTP_VERB_EHLO || u->ev.verb == SMTP_VERB_LHLO) && u->ev.code / 100 == 2;
 
     while (off < n) {
         smtp_line ln;
@@ -200,10 +269,12 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         if (got <= 0)
             break;
         proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
+        if (smtp_parse_reply_line(p + off, ln.len, &rl))
+            legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl);
         if (i++ == 0)
-            smtp_parse_reply_line(p + off, ln.len, first);
-        else
-            (void)rl;
+            *first = rl;
+        else if (ehlo && rl.text.len > 0)
+            ehlo_extension(r, t, u->ev.off + off, p + off, &rl);
         off += (guint32)got;
     }
 }
@@ -248,9 +319,19 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
         cat ? cat : "Unknown category", name ? name : "unknown code",
         u->ev.nlines > 1 ? wmem_strdup_printf(r->pinfo->pool, ", %u lines", u->ev.nlines) : "");
     t = proto_item_add_subtree(r->last, ett_reply);
+    proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
     render_code(r, t, u->ev.off, u->ev.code, ctx);
     memset(&first, 0, sizeof first);
     render_reply_lines(r, t, u, &first);
+    if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0) {
+        guint32 w = 0;
+        while (w < first.text.len && p[first.text.off + w] != ' ')
+            w++;
+        proto_tree_add_item(t, hf_greeting_host, r->tvb, u->ev.off + first.text.off, w, ENC_UTF_8);
+    }
+    if (ctx == SMTP_VERB_EOD && u->pair != NULL && u->pair->addr != NULL)
+        proto_item_set_generated(proto_tree_add_string(t, hf_reply_recipient, r->tvb, u->ev.off,
+                                                       u->ev.len, u->pair->addr));
     if (first.status.len > 0)
         render_status(r, t, u->ev.off, &first);
     render_pairing(r, t, u->pair);
@@ -339,6 +420,87 @@ static void render_fragment(render_ctx *r, const smtpx_unit *u)
     proto_item_append_text(r->last, " (%s)", (u->ev.flags & SMTP_EVF_CONT) ? "rest of a line shown in pieces" : why);
 }
 
+/* ---- transactions ---- */
+
+static void render_txn_end(render_ctx *r, const smtpx_unit *u)
+{
+    const smtpx_txn *t = u->txn;
+    proto_tree *tt;
+    proto_item *it;
+    guint32 i, n, ok = 0, bad = 0;
+    const char *outcome;
+
+    if (t == NULL)
+        return;
+    outcome = smtp_txn_outcome_name((smtp_txn_outcome)t->outcome);
+    n = wmem_array_get_count(t->rcpts);
+    for (i = 0; i < n; i++) {
+        const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+        if (rc->code / 100 == 2)
+            ok++;
+        else
+            bad++;
+    }
+    if (r->info)
+        col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "[transaction %u: %s]", t->id, outcome);
+    if (r->st == NULL)
+        return;
+    it = proto_tree_add_uint_format(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id,
+        "Transaction %u: %s, from <%s> to %u of %u recipient%s", t->id, outcome,
+        t->sender ? t->sender : "", ok, n, n == 1 ? "" : "s");
+    proto_item_set_generated(it);
+    tt = proto_item_add_subtree(it, ett_txn);
+    proto_item_set_generated(proto_tree_add_string(tt, hf_txn_outcome, r->tvb, 0, 0, outcome));
+    if (t->sender != NULL)
+        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_sender, r->tvb, 0, 0, t->sender));
+    for (i = 0; i < n; i++) {
+        const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+        const char *addr = rc->addr ? rc->addr : "";
+        it = proto_tree_add_string(tt, hf_txn_recipient, r->tvb, 0, 0, addr);
+        proto_item_append_text(it, " (%u %s)", rc->code, rc->code / 100 == 2 ? "accepted" : "rejected");
+        proto_item_set_generated(it);
+        if (rc->code / 100 != 2)
+            proto_item_set_generated(proto_tree_add_string(tt, hf_txn_rejected_recipient, r->tvb, 0, 0, addr));
+    }
+    proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_rcpt_accepted, r->tvb, 0, 0, ok));
+    proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_rcpt_rejected, r->tvb, 0, 0, bad));
+    if (t->size > 0)
+        proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_size, r->tvb, 0, 0, t->size));
+    if (t->final_code != 0) {
+        nstime_t d;
+        proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_final_code, r->tvb, 0, 0, t->final_code));
+        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_reply, r->tvb, 0, 0, t->final_reply));
+        nstime_delta(&d, &t->end_ts, &t->start_ts);
+        proto_item_set_generated(proto_tree_add_time(tt, hf_txn_duration, r->tvb, 0, 0, &d));
+    }
+    proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_first_frame, r->tvb, 0, 0, t->first_frame));
+}
+
+/* smtp.transaction once per transaction the call's units belong to. */
+static void render_txn_ids(render_ctx *r, const smtpx_call *call)
+{
+    guint32 i, j, seen[4], nseen = 0;
+
+    for (i = 0; i < call->nunits; i++) {
+        guint32 id = call->units[i].ev.txn;
+        if (id == 0 || call->units[i].ev.type == SMTP_EV_ANOMALY)
+            continue;
+        for (j = 0; j < nseen && seen[j] != id; j++)
+            ;
+        if (j < nseen)
+            continue;
+        for (j = 0; j < call->nunits; j++) { /* its summary says it already */
+            if (call->units[j].ev.type == SMTP_EV_TXN_END && call->units[j].ev.txn == id)
+                break;
+        }
+        if (j < call->nunits)
+            continue;
+        if (nseen < G_N_ELEMENTS(seen))
+            seen[nseen++] = id;
+        proto_item_set_generated(proto_tree_add_uint(r->st, hf_txn, r->tvb, 0, 0, id));
+    }
+}
+
 /* ---- the call ---- */
 
 static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
@@ -380,6 +542,9 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
         if (u->ev.code < SMTP_ANOMALY_COUNT)
             expert_add_info(r->pinfo, r->last, &ei_anomaly[u->ev.code]);
         break;
+    case SMTP_EV_TXN_END:
+        render_txn_end(r, u);
+        break;
     default:
         break;
     }
@@ -418,6 +583,8 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     if (call->gap)
         expert_add_info(pinfo, top, &ei_anomaly[SMTP_ANOMALY_UNSYNC]);
+    if (r.st != NULL)
+        render_txn_ids(&r, call);
     for (i = 0; i < call->nunits; i++)
         render_unit(&r, call, i, imf_handle, tls_handle, app_handle);
 }

@@ -3,7 +3,7 @@
 # (Debian/Ubuntu).  Safe to run again.  Needs root (or sudo) only when
 # something is actually missing.
 set -eu
-pkgs="cmake gcc make pkg-config libc6-dev libglib2.0-dev libwireshark-dev wireshark-dev tshark python3 util-linux"
+pkgs="cmake gcc make pkg-config libc6-dev libglib2.0-dev libwireshark-dev wireshark-dev tshark python3 util-linux gnuplot-nox parallel"
 [ "${SMTP_WITH_VALGRIND:-1}" = 1 ] && pkgs="$pkgs valgrind"
 missing=""
 for p in $pkgs; do

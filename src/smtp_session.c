@@ -72,6 +72,7 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg)
 
 int smtp_session_in_tls(const smtp_session *s) { return (s->_flags & F_TLS) != 0; }
 unsigned smtp_session_pending(const smtp_session *s) { return s->_qlen; }
+int smtp_session_is_lmtp(const smtp_session *s) { return s->_lmtp != 0; }
 
 /* ---- the queue of commands awaiting replies ---- */
 
@@ -104,6 +105,7 @@ static smtp_pending *newest(smtp_session *s)
 
 #define PF_BDAT_LAST 0x1u /* a BDAT ... LAST: its reply ends the message */
 #define PF_LMTP_MORE 0x2u /* LMTP: more per-recipient replies follow this one */
+#define PF_NESTED    0x4u /* a MAIL sent while another transaction was open */
 
 /* ---- mail transactions ---- */
 
@@ -152,10 +154,17 @@ static void txn_command(smtp_session *s, sink *o, smtp_event *ev, size_t end)
     unsigned vf = smtp_verb_flags((smtp_verb)ev->verb);
 
     if (ev->verb == SMTP_VERB_MAIL) {
-        txn_end(s, o, SMTP_DIR_CLIENT, SMTP_TXN_ABORTED_MAIL, ev->seq, end);
-        s->_txn = ++s->_txn_last;
-        if (s->_txn_last == 0)
-            s->_txn = s->_txn_last = 1;
+        uint32_t id = ++s->_txn_last;
+        if (id == 0)
+            id = s->_txn_last = 1;
+        ev->txn = id;
+        if (s->_txn != 0) {
+            /* nested: the server decides; a 503 leaves the open one open */
+            newest(s)->flags |= PF_NESTED;
+            return;
+        }
+        s->_txn = id;
+        return;
     }
     ev->txn = s->_txn;
     if (s->_txn == 0)
@@ -184,6 +193,15 @@ static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp
         txn_emit(o, SMTP_DIR_SERVER, cmd->txn,
                  s->_wait_ok ? SMTP_TXN_DELIVERED : SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
         s->_txn_wait = 0;
+        return;
+    }
+    if (cmd->flags & PF_NESTED) {
+        if (ok) { /* the new MAIL replaces the open transaction */
+            txn_end(s, o, SMTP_DIR_SERVER, SMTP_TXN_ABORTED_MAIL, cmd->seq, end);
+            s->_txn = cmd->txn;
+        } else {
+            txn_emit(o, SMTP_DIR_SERVER, cmd->txn, SMTP_TXN_REJECTED_MAIL, cmd->seq, end);
+        }
         return;
     }
     if (cmd->txn != s->_txn)

@@ -121,6 +121,9 @@ void smtp_session_gap(smtp_session *s, int dir, uint64_t lost);
 /* True when the session has switched to TLS. */
 int smtp_session_in_tls(const smtp_session *s);
 
+/* True once LHLO was sent: the session is LMTP (RFC 2033). */
+int smtp_session_is_lmtp(const smtp_session *s);
+
 /* Commands awaiting a reply. */
 unsigned smtp_session_pending(const smtp_session *s);
 

@@ -18,7 +18,13 @@ FIELDS = [
     'smtp.reply.status.class.meaning', 'smtp.reply.status.subject.meaning',
     'smtp.reply.status.detail.meaning', 'smtp.reply.command', 'smtp.reply.request_in',
     'smtp.reply.time', 'smtp.body.length', 'smtp.chunk.length', 'smtp.unparsed',
-    'smtp.message.length', 'smtp.message.frames', '_ws.expert.message',
+    'smtp.message.length', 'smtp.message.frames',
+    'smtp.transaction', 'smtp.transaction.outcome', 'smtp.transaction.sender',
+    'smtp.transaction.recipient', 'smtp.transaction.rejected_recipient',
+    'smtp.transaction.size', 'smtp.transaction.final_code', 'smtp.transaction.duration',
+    'smtp.reply.recipient', 'smtp.helo', 'smtp.greeting.host', 'smtp.ehlo.extension',
+    'smtp.ehlo.size', 'smtp.ehlo.auth_mechanism', 'smtp.auth.mechanism', 'smtp.auth.username',
+    '_ws.expert.message',
 ]
 
 

@@ -55,9 +55,16 @@ def check(ctx, pcap, transcript):
         pcap, ['smtp.reply.line', 'smtp.reply.code', 'smtp.reply.status'],
         extra=extra, display_filter='smtp.reply')
     assert err == '', 'tshark wrote to stderr: ' + err
-    crows, err = ctx.tshark.fields(pcap, ['smtp.command'], extra=extra,
+    # client lines: commands and AUTH exchange lines (shown with show_auth),
+    # merged in frame order
+    shown = extra + ['-o', 'smtpx.show_auth:TRUE']
+    crows, err = ctx.tshark.fields(pcap, ['frame.number', 'smtp.command'], extra=shown,
                                    display_filter='smtp.command')
     assert err == '', 'tshark wrote to stderr: ' + err
+    arows, err = ctx.tshark.fields(pcap, ['frame.number', 'smtp.auth.data'], extra=shown,
+                                   display_filter='smtp.auth.data')
+    assert err == '', 'tshark wrote to stderr: ' + err
+    crows = [r[1:] for r in sorted(crows + arows, key=lambda r: int(r[0]))]
     got_lines = flat(rows, 0, keep_empty=True)
     assert got_lines == server, 'reply lines differ:\n  got  %r\n  want %r' % (got_lines, server)
     want = replies_of(server)
