@@ -70,7 +70,6 @@ def check_passes(ctx, pcap):
     n2 = [f['frame.number'][0] for f in two]
     assert n1 == n2, 'different frames match smtp: one pass %r, two passes %r' % (n1, n2)
     assert n1, 'no SMTP frame in %s' % pcap
-    forward_two = 0
     for a, b in zip(one, two):
         num = a['frame.number'][0]
         for f in FIELDS:
@@ -89,15 +88,20 @@ def check_passes(ctx, pcap):
             if f in a:
                 problems.append('frame %s: one pass printed forward reference %s = %r'
                                 % (num, f, a[f]))
-            forward_two += len(b.get(f, []))
-    # two passes do know the forward references: one per answered command,
-    # i.e. as many as there are replies pointing back at a command frame
-    # that is not the connection's SYN (the greeting answers the SYN).
+    # two passes do know the forward references: the (command frame, reply
+    # frame) links from response_in are exactly those from request_in,
+    # leaving out the greeting, which answers the SYN (not an SMTP frame).
+    # As sets: with LMTP one end-of-data gets a reply per recipient, often
+    # several in one frame, and response_in names that frame once.
     smtp_frames = set(n2)
-    back = sum(1 for fr in two for r in fr.get('smtp.reply.request_in', []) if r in smtp_frames)
-    if forward_two != back:
-        problems.append('two passes: %d response_in values but %d request_in values that '
-                        'point at SMTP frames' % (forward_two, back))
+    fwd = {(fr['frame.number'][0], r) for fr in two for r in fr.get('smtp.command.response_in', [])}
+    back = {(q, fr['frame.number'][0]) for fr in two
+            for q in fr.get('smtp.reply.request_in', []) if q in smtp_frames}
+    if fwd != back:
+        problems.append('two passes: response_in links %r, request_in links %r'
+                        % (sorted(fwd - back), sorted(back - fwd)))
+    if not fwd and any('smtp.command' in fr for fr in two):
+        problems.append('two passes: no response_in at all')
     assert not problems, '\n'.join(problems[:30])
 
 
