@@ -128,6 +128,21 @@ extern expert_field ei_reply_transient, ei_reply_permanent, ei_retransmitted,
 
 void smtpx_register_fields(void);
 
+/* What the tap "smtpx" gets for each complete reply (smtpx_tap.c). */
+typedef struct smtpx_tap_reply {
+    guint16 code;
+    guint16 verb_id;       /* smtp_verb of the command answered */
+    const char *verb;      /* its name (NULL when no command) */
+    gboolean has_request;  /* the command's frame is known: req_ts is valid */
+    nstime_t req_ts;
+    const char *status;    /* enhanced status of the first line, or NULL */
+    guint16 st_subject, st_detail;
+    guint32 req_frame;
+} smtpx_tap_reply;
+
+extern int smtpx_tap;
+void smtpx_register_taps(void);
+
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                        const smtpx_call *call, dissector_handle_t imf_handle,

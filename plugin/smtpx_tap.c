@@ -1,0 +1,99 @@
+/* smtpx_tap.c: the tap of completed replies, a statistics tree
+ * (-z smtp,tree; Statistics > SMTP) and a service response time table
+ * (-z smtp,srt) built on the plugin's pairing.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "smtpx.h"
+
+#include <stdio.h>
+
+#include <epan/stats_tree.h>
+#include <epan/srt_table.h>
+#include <epan/tap.h>
+
+#include "smtp_codes.h"
+
+int smtpx_tap = -1;
+
+/* ---- statistics tree ---- */
+
+static const char *const node_category = "Replies by category and code";
+static const char *const node_status = "Replies by enhanced status";
+static const char *const node_command = "Commands by verb and reply category";
+static int st_category = -1, st_status = -1, st_command = -1;
+
+static void tree_init(stats_tree *st)
+{
+    st_category = stats_tree_create_node(st, node_category, 0, STAT_DT_INT, TRUE);
+    st_status = stats_tree_create_node(st, node_status, 0, STAT_DT_INT, TRUE);
+    st_command = stats_tree_create_node(st, node_command, 0, STAT_DT_INT, TRUE);
+}
+
+static const char *category_label(unsigned code)
+{
+    const char *c = smtp_category_name(code / 100);
+    return c ? c : "Out of range";
+}
+
+static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt,
+                                     const void *data, tap_flags_t flags)
+{
+    const smtpx_tap_reply *t = (const smtpx_tap_reply *)data;
+    char buf[96];
+    int id;
+
+    tick_stat_node(st, node_category, 0, FALSE);
+    id = tick_stat_node(st, category_label(t->code), st_category, TRUE);
+    snprintf(buf, sizeof buf, "%u", t->code);
+    tick_stat_node(st, buf, id, FALSE);
+
+    tick_stat_node(st, node_status, 0, FALSE);
+    if (t->status != NULL) {
+        const char *d = smtp_status_detail_name(t->st_subject, t->st_detail);
+        snprintf(buf, sizeof buf, "%s %s", t->status, d ? d : "(not registered)");
+        tick_stat_node(st, buf, st_status, FALSE);
+    } else {
+        tick_stat_node(st, "none", st_status, FALSE);
+    }
+
+    tick_stat_node(st, node_command, 0, FALSE);
+    id = tick_stat_node(st, t->verb ? t->verb : "<none>", st_command, TRUE);
+    tick_stat_node(st, category_label(t->code), id, FALSE);
+    return TAP_PACKET_REDRAW;
+}
+
+/* ---- service response time ---- */
+
+static void srt_init(struct register_srt *srt, GArray *srt_array)
+{
+    srt_stat_table *table = init_srt_table("SMTP commands", "SMTP", srt_array, SMTP_VERB_COUNT,
+                                           "Command", NULL, NULL);
+    int i;
+
+    for (i = 0; i < SMTP_VERB_COUNT; i++)
+        init_srt_table_row(table, i, smtp_verb_name((smtp_verb)i));
+}
+
+static tap_packet_status srt_packet(void *pss, packet_info *pinfo, epan_dissect_t *edt,
+                                    const void *data, tap_flags_t flags)
+{
+    srt_data_t *d = (srt_data_t *)pss;
+    const smtpx_tap_reply *t = (const smtpx_tap_reply *)data;
+    srt_stat_table *table;
+
+    if (!t->has_request || t->verb_id >= SMTP_VERB_COUNT)
+        return TAP_PACKET_DONT_REDRAW;
+    table = g_array_index(d->srt_array, srt_stat_table *, 0);
+    add_srt_table_data(table, t->verb_id, &t->req_ts, pinfo);
+    return TAP_PACKET_REDRAW;
+}
+
+void smtpx_register_taps(void)
+{
+    smtpx_tap = register_tap("smtpx");
+    /* -z smtp,tree and -z smtp,srt: named after the protocol users know */
+    stats_tree_register_plugin("smtpx", "smtp", "SMTP/Replies and commands", 0,
+                               tree_packet, tree_init, NULL);
+    register_srt_table(proto_smtp_builtin, "smtpx", 1, srt_packet, srt_init, NULL);
+}
