@@ -622,6 +622,11 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     guint32 index;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    if (pinfo->flags.in_error_pkt) {
+        /* a segment quoted in an ICMP error: not part of the stream */
+        proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
+        return tvb_captured_length(tvb);
+    }
     c = get_conv(pinfo, tvb);
     call = frame_call(c, pinfo, tvb, ti, &index);
     if (index == 0)
@@ -657,6 +662,7 @@ void proto_register_smtpx(void)
     if (proto_smtp_builtin == -1)
         proto_smtp_builtin = proto_smtpx;
     smtpx_register_fields();
+    smtpx_register_taps();
 
     m = prefs_register_protocol(proto_smtpx, NULL);
     prefs_register_bool_preference(m, "reassemble_body", "Reassemble the message body",

@@ -211,10 +211,11 @@ static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p)
 }
 
 static void legacy_reply_line(render_ctx *r, proto_tree *t, guint32 off, guint32 len,
-                              const smtp_reply_line *rl)
+                              const smtp_reply_line *rl, int first)
 {
     proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_response, r->tvb, off, len, ENC_UTF_8));
-    proto_item_set_hidden(proto_tree_add_uint(t, hf_legacy_response_code, r->tvb, off, 3, rl->code));
+    if (first) /* the built-in gives the code once per reply */
+        proto_item_set_hidden(proto_tree_add_uint(t, hf_legacy_response_code, r->tvb, off, 3, rl->code));
     if (rl->text.len > 0)
         proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_rsp_parameter, r->tvb, off + rl->text.off,
                                                   rl->text.len, ENC_UTF_8));
@@ -270,7 +271,7 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
             break;
         proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
         if (smtp_parse_reply_line(p + off, ln.len, &rl))
-            legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl);
+            legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl, i == 0);
         if (i++ == 0)
             *first = rl;
         else if (ehlo && rl.text.len > 0)
@@ -294,6 +295,30 @@ static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
                                name ? name : "unknown code", verb);
 }
 
+static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, guint32 l1)
+{
+    smtpx_tap_reply *t;
+    smtp_reply_line rl;
+
+    if (!have_tap_listener(smtpx_tap))
+        return;
+    t = wmem_new0(r->pinfo->pool, smtpx_tap_reply);
+    t->code = u->ev.code;
+    t->verb_id = u->ev.verb;
+    if (u->pair != NULL) {
+        t->verb = u->pair->verb;
+        t->has_request = u->pair->req_frame != 0;
+        t->req_ts = u->pair->req_ts;
+        t->req_frame = u->pair->req_frame;
+    }
+    if (smtp_parse_reply_line(p, l1, &rl) && rl.status.len > 0) {
+        t->status = (const char *)wmem_strndup(r->pinfo->pool, (const char *)p + rl.status.off, rl.status.len);
+        t->st_subject = rl.st_subject;
+        t->st_detail = rl.st_detail;
+    }
+    tap_queue_packet(smtpx_tap, r->pinfo, t);
+}
+
 static void render_reply(render_ctx *r, const smtpx_unit *u)
 {
     const guint8 *p = r->buf + u->ev.off;
@@ -310,6 +335,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
         if (u->ev.nlines > 1)
             col_append_fstr(r->pinfo->cinfo, COL_INFO, " (+%u lines)", u->ev.nlines - 1u);
     }
+    queue_tap(r, u, p, l1);
     if (r->st == NULL) {
         reply_expert(r, u, name);
         return;

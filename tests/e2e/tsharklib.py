@@ -24,6 +24,8 @@ class Tshark:
         shutil.copytree(src, self.plugins)
         self.files = os.path.join(self.home, 'files')
         os.makedirs(self.files)
+        self.empty_plugins = os.path.join(self.home, 'no-plugins')
+        os.makedirs(self.empty_plugins)
         self.root = os.geteuid() == 0
         for d, _, fs in os.walk(self.home):
             os.chmod(d, 0o755)
@@ -43,18 +45,21 @@ class Tshark:
         os.chmod(dst, 0o644)
         return dst
 
-    def command(self, args):
+    def command(self, args, builtin=False):
+        """The tshark command line; builtin=True runs it without the plugin
+        (Wireshark's own SMTP dissector)."""
+        plugins = self.empty_plugins if builtin else self.plugins
         env = ['env', '-i', 'PATH=/usr/bin:/bin', 'HOME=' + self.home,
-               'WIRESHARK_PLUGIN_DIR=' + self.plugins, 'LC_ALL=C.UTF-8']
+               'WIRESHARK_PLUGIN_DIR=' + plugins, 'LC_ALL=C.UTF-8']
         cmd = env + ['tshark'] + list(args)
         if self.root:
             cmd = ['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY,
                    '--clear-groups'] + cmd
         return cmd
 
-    def run(self, args, check=True, wrapper=None):
+    def run(self, args, check=True, wrapper=None, builtin=False):
         """Runs tshark; returns (stdout, stderr) as text."""
-        cmd = self.command(args)
+        cmd = self.command(args, builtin=builtin)
         if wrapper:
             cmd = cmd[:cmd.index('tshark')] + wrapper + cmd[cmd.index('tshark'):]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
