@@ -166,15 +166,18 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
         /* LMTP: one awaited reply per accepted recipient, numbered on */
         smtp_event one = *ev;
         guint16 i, n = ev->nlines ? ev->nlines : 1;
-        smtpx_pair *first = NULL;
+        smtpx_pair *first = NULL, *prev = NULL;
         for (i = 0; i < n; i++) {
             smtpx_pair *q;
             one.seq = ev->seq + i;
             q = new_pair(c, pinfo, tvb, &one, 0);
             q->lmtp_index = i;
             q->txn = ev->txn;
-            if (i == 0)
+            if (prev != NULL)
+                prev->next = q;
+            else
                 first = q;
+            prev = q;
         }
         return first;
     }

@@ -24,6 +24,7 @@ typedef struct smtpx_pair {
     guint16 code;      /* reply code, 0 until answered */
     guint32 txn;       /* mail transaction, 0 none */
     guint16 lmtp_index; /* LMTP end of data: which accepted recipient (0, 1, ...) */
+    struct smtpx_pair *next; /* LMTP end of data: the next recipient's pair */
 } smtpx_pair;
 
 /* A recipient of a transaction and the code its RCPT got. */

@@ -67,11 +67,17 @@ static void command_details(render_ctx *r, proto_tree *t, guint32 off, const smt
     }
 }
 
+/* Links to the reply, or (LMTP end of data) to each per-recipient reply. */
 static void response_in(render_ctx *r, proto_tree *t, const smtpx_pair *p)
 {
-    if (p != NULL && p->rsp_frame != 0) {
-        proto_item *it = proto_tree_add_uint(t, hf_command_response_in, r->tvb, 0, 0, p->rsp_frame);
-        proto_item_set_generated(it);
+    guint32 last = 0;
+
+    for (; p != NULL; p = p->next) {
+        if (p->rsp_frame != 0 && p->rsp_frame != last) {
+            proto_item *it = proto_tree_add_uint(t, hf_command_response_in, r->tvb, 0, 0, p->rsp_frame);
+            proto_item_set_generated(it);
+            last = p->rsp_frame;
+        }
     }
 }
 
