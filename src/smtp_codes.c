@@ -107,6 +107,45 @@ const char *smtp_reply_meaning(unsigned code, smtp_verb ctx)
     return e ? e->meaning : NULL;
 }
 
+int smtp_reply_allowed(unsigned code, smtp_verb verb)
+{
+    static const struct { uint16_t verb; uint16_t codes[16]; } table[] = {
+        { SMTP_VERB_CONNECT, { 220, 554, 521 } },
+        { SMTP_VERB_EHLO, { 250, 504, 550, 502, 554 } },
+        { SMTP_VERB_HELO, { 250, 504, 550, 502 } },
+        { SMTP_VERB_LHLO, { 250, 504, 550, 502 } },
+        { SMTP_VERB_MAIL, { 250, 552, 451, 452, 550, 553, 503, 455, 555 } },
+        { SMTP_VERB_RCPT, { 250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 556 } },
+        { SMTP_VERB_DATA, { 354, 503, 554, 451 } },
+        { SMTP_VERB_EOD, { 250, 552, 554, 451, 452, 450, 550 } },
+        { SMTP_VERB_BDAT, { 250, 552, 554, 451, 452, 450, 550, 503 } },
+        { SMTP_VERB_RSET, { 250 } },
+        { SMTP_VERB_VRFY, { 250, 251, 252, 550, 551, 553, 502, 504 } },
+        { SMTP_VERB_EXPN, { 250, 252, 550, 502, 504 } },
+        { SMTP_VERB_HELP, { 211, 214, 502, 504 } },
+        { SMTP_VERB_NOOP, { 250 } },
+        { SMTP_VERB_QUIT, { 221 } },
+        { SMTP_VERB_STARTTLS, { 220, 454, 503 } },
+        { SMTP_VERB_AUTH, { 235, 334, 432, 454, 503, 504, 534, 535, 538 } },
+        { SMTP_VERB_SASL, { 235, 334, 432, 454, 534, 535, 538 } },
+        { SMTP_VERB_ETRN, { 250, 251, 252, 253, 458, 459 } },
+    };
+    size_t i, j;
+
+    if (code == 421 || code == 500 || code == 501 || code == 530)
+        return 1;
+    for (i = 0; i < COUNT(table); i++) {
+        if (table[i].verb != (uint16_t)verb)
+            continue;
+        for (j = 0; j < COUNT(table[i].codes) && table[i].codes[j] != 0; j++) {
+            if (table[i].codes[j] == code)
+                return 1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
 const char *smtp_category_name(unsigned digit)
 {
     static const char *const names[] = {

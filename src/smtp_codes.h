@@ -18,6 +18,12 @@ unsigned smtp_verb_flags(smtp_verb v);
 const char *smtp_reply_name(unsigned code, smtp_verb ctx);
 const char *smtp_reply_meaning(unsigned code, smtp_verb ctx);
 
+/* Whether RFC 5321 4.3.2 (with RFC 3207, 4954, 3030, 1985 for their
+ * commands) lists the code as a reply to the command.  Codes any command
+ * may get (421, 500, 501, and 530 when TLS or AUTH is required) are always
+ * allowed; commands without a table (unknown ones) allow everything. */
+int smtp_reply_allowed(unsigned code, smtp_verb verb);
+
 /* Names of the first digit (category) and second digit (function) of a
  * reply code, per RFC 5321 4.2.1.  NULL for digits outside the table. */
 const char *smtp_category_name(unsigned digit);

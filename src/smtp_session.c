@@ -19,6 +19,13 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define F_DATA_SPEC   0x40u /* in the body of a DATA whose 354 has not come yet */
 #define F_BDAT_FIRST  0x80u
 
+/* EHLO facts (_ext) */
+#define X_EHLO        0x01u /* an EHLO/LHLO reply was seen */
+#define X_PIPELINING  0x02u
+#define X_CHUNKING    0x04u
+#define X_PIPE_SAID   0x08u /* pipelining anomaly already reported */
+#define X_CHUNK_SAID  0x10u
+
 /* DATA body scanner (_body) */
 #define B_BOL   0x01u /* at the beginning of a line */
 #define B_CRLF  0x02u /* the previous line ended in CRLF */
@@ -317,6 +324,28 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
     }
 }
 
+/* Checks of a command against what came before it (before it is queued). */
+static void command_checks(smtp_session *s, sink *o, const smtp_command *c, size_t all)
+{
+    const smtp_pending *h = s->_qlen ? &s->_q[(s->_qhead + s->_qlen - 1) % SMTP_PENDING_MAX] : NULL;
+
+    /* a command while another awaits its reply is pipelined (RFC 2920);
+     * after the end of data a client may send the next one */
+    if (h != NULL && h->verb != SMTP_VERB_CONNECT && h->verb != SMTP_VERB_EOD &&
+        (s->_ext & (X_EHLO | X_PIPELINING | X_PIPE_SAID)) == X_EHLO) {
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_PIPELINING_UNADVERTISED, 0, all);
+        s->_ext |= X_PIPE_SAID;
+    }
+    if (c->verb == SMTP_VERB_BDAT && (s->_ext & (X_EHLO | X_CHUNKING | X_CHUNK_SAID)) == X_EHLO) {
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_CHUNKING_UNADVERTISED, 0, all);
+        s->_ext |= X_CHUNK_SAID;
+    }
+    if ((c->verb == SMTP_VERB_RCPT || c->verb == SMTP_VERB_DATA) && s->_txn == 0 &&
+        (s->_flags & F_SEEN_SERVER) && !(s->_flags & F_MIDSESSION) &&
+        s->_sync[SMTP_DIR_SERVER] == SYNC_YES)
+        anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_OUT_OF_SEQUENCE, 0, all);
+}
+
 /* The lone "." of a body the capture joined midway. */
 static int is_lone_dot(const uint8_t *p, const smtp_line *ln)
 {
@@ -387,6 +416,7 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     ev->verb = (uint16_t)c.verb;
     if (c.flags & SMTP_CMD_BAD_ARGS)
         ev->flags |= SMTP_EVF_BADARGS;
+    command_checks(s, o, &c, all);
     ev->seq = push(s, o, c.verb, 0, all);
     txn_command(s, o, ev, all);
     newest(s)->txn = ev->txn;
@@ -541,6 +571,33 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smt
     }
 }
 
+/* Keywords of a successful EHLO/LHLO reply that the engine acts on. */
+static void ehlo_keywords(smtp_session *s, const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    int first = 1;
+
+    s->_ext = (uint8_t)((s->_ext & (X_PIPE_SAID | X_CHUNK_SAID)) | X_EHLO);
+    while (off < n) {
+        smtp_line ln;
+        long r = smtp_frame_line(p + off, n - off, n - off, &ln);
+        if (r <= 0)
+            break;
+        if (!first && ln.len >= 4) {
+            const uint8_t *k = p + off + 4;
+            size_t kl = ln.len - 4, w = 0;
+            while (w < kl && k[w] != ' ')
+                w++;
+            if (w == 10 && memcmp(k, "PIPELINING", 10) == 0)
+                s->_ext |= X_PIPELINING;
+            else if (w == 8 && memcmp(k, "CHUNKING", 8) == 0)
+                s->_ext |= X_CHUNKING;
+        }
+        first = 0;
+        off += (size_t)r;
+    }
+}
+
 static void reply_checks(sink *o, const uint8_t *p, const smtp_reply_frame *f)
 {
     smtp_reply_line rl;
@@ -634,6 +691,10 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
     ev->nlines = f.nlines;
     pair_reply(s, o, ev, f.len, &cmd);
     reply_checks(o, p, &f);
+    if (cmd.seq != 0 && !smtp_reply_allowed(ev->code, (smtp_verb)cmd.verb))
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_NOT_ALLOWED, 0, 3);
+    if ((cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_LHLO) && ev->code / 100 == 2)
+        ehlo_keywords(s, p, f.len);
     reply_effects(s, o, ev, f.len);
     txn_reply(s, o, ev, &cmd, f.len);
     return r;

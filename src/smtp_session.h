@@ -91,6 +91,7 @@ typedef struct smtp_session {
     uint16_t _rcpt_ok, _rcpt_bad; /* the open transaction's recipients */
     uint16_t _wait_ok;    /* LMTP: 2yz replies to the waiting message so far */
     uint8_t  _lmtp;       /* LHLO seen: one reply per accepted recipient after the dot */
+    uint8_t  _ext;        /* what the EHLO reply advertised, and what was reported */
     uint32_t _bdat_seq;
     uint16_t _qhead, _qlen;
     smtp_pending _q[SMTP_PENDING_MAX];

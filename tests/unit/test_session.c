@@ -52,6 +52,7 @@ static const struct table {
   GREET_LOG
   "COMMAND c seq=2 verb=MAIL len=20\n"
   "REPLY s code=554 lines=1 answers=2/MAIL len=19\n"
+  "ANOMALY s REPLY_NOT_ALLOWED\n"
   "TXN_END s txn=1 by=2 rejected at MAIL\n"
   "COMMAND c seq=3 verb=MAIL len=17\n"
   "COMMAND c seq=4 verb=RCPT len=15\n"
@@ -91,6 +92,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=2/LHLO len=10\n"
   "COMMAND c seq=3 verb=MAIL len=17\n"
   "COMMAND c seq=4 verb=RCPT len=15\n"
+  "ANOMALY c PIPELINING_UNADVERTISED\n"
   "COMMAND c seq=5 verb=RCPT len=20\n"
   "COMMAND c seq=6 verb=RCPT len=15\n"
   "COMMAND c seq=7 verb=DATA len=6\n"
@@ -106,6 +108,28 @@ static const struct table {
   "REPLY s code=452 lines=1 answers=9/<end-of-data> len=30\n"
   "TXN_END s txn=1 by=9 delivered\n"
   "REPLY s code=221 lines=1 answers=10/QUIT len=9\n" },
+
+{ "pipelining and BDAT the server did not advertise", 0,
+  STEPS(GREET, "C: EHLO c\r\n", "S: 250-mx\r\n250 8BITMIME\r\n",
+        "C: MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n", "S: 250 ok\r\n250 ok\r\n",
+        "C: BDAT 2 LAST\r\nhi", "S: 250 queued\r\n",
+        "C: RCPT TO:<c@x>\r\n", "S: 503 5.5.1 need MAIL\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=EHLO len=8\n"
+  "REPLY s code=250 lines=2 answers=2/EHLO len=22\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "COMMAND c seq=4 verb=RCPT len=15\n"
+  "ANOMALY c PIPELINING_UNADVERTISED\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=4/RCPT len=8\n"
+  "COMMAND c seq=5 verb=BDAT len=13\n"
+  "ANOMALY c CHUNKING_UNADVERTISED\n"
+  "CHUNK c seq=5 msg=5 len=2 first last\n"
+  "REPLY s code=250 lines=1 answers=5/BDAT len=12\n"
+  "TXN_END s txn=1 by=5 delivered\n"
+  "COMMAND c seq=6 verb=RCPT len=15\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
+  "REPLY s code=503 lines=1 answers=6/RCPT len=21\n" },
 
 { "pipelined transaction, DATA with dot-stuffing", 0,
   STEPS(GREET, EHLO, EHLO_REPLY,
@@ -135,6 +159,7 @@ static const struct table {
         "C: \r\n", "C: .", "C: \r\n", "S: 250 ok\r\n"),
   GREET_LOG
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "BODY c msg=2 len=17 first\n"
   "EOD c seq=3 msg=2 len=3\n"
@@ -144,6 +169,7 @@ static const struct table {
   STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: .\r\nQUIT\r\n"),
   GREET_LOG
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "EOD c seq=3 msg=2 len=3\n"
   "COMMAND c seq=4 verb=QUIT len=6\n" },
@@ -295,6 +321,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=none len=14 unsync\n"
   "ANOMALY s UNSYNC\n"
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "BODY c msg=2 len=3 first\n"
   "EOD c seq=3 msg=2 len=3\n"
@@ -332,6 +359,7 @@ static const struct table {
   STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: a\r\nb\n.\nc\r\nd\n.\r\ne\r\n.\r\n", "S: 250 ok\r\n"),
   GREET_LOG
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "BODY c msg=2 len=18 first\n"
   "ANOMALY c BARE_LF\n"
@@ -356,8 +384,10 @@ static const struct table {
   "ANOMALY s REPLY_SYNTAX\n"
   "REPLY s code=550 lines=1 answers=4/NOOP len=15\n"
   "ANOMALY s STATUS_CLASS\n"
+  "ANOMALY s REPLY_NOT_ALLOWED\n"
   "REPLY s code=650 lines=1 answers=5/NOOP len=7\n"
-  "ANOMALY s REPLY_CODE_RANGE\n" },
+  "ANOMALY s REPLY_CODE_RANGE\n"
+  "ANOMALY s REPLY_NOT_ALLOWED\n" },
 
 { "FLUSH emits partial lines", 0,
   STEPS(GREET, "C: NOOP\r\nQUI", "C!: ", "C: T\r\nNOOP\r\n", "S!: 250 ok\r\n250 o", "S: k\r\n250 ok\r\n"),
@@ -400,6 +430,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=2/BDAT len=8\n"
   "REPLY s code=250 lines=1 answers=3/NOOP len=8\n"
   "COMMAND c seq=4 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=4/DATA len=8\n"
   "BODY c msg=4 len=9 first\n"
   "GAP c lost=100\n"
@@ -421,6 +452,7 @@ static const struct table {
   STEPS(GREET, "C: DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n", "S: 354 go\r\n250 ok\r\n"),
   GREET_LOG
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "BODY c msg=2 len=18 first\n"
   "ANOMALY c BODY_BEFORE_354\n"
   "EOD c seq=3 msg=2 len=3\n"
@@ -431,6 +463,7 @@ static const struct table {
   STEPS(GREET, "C: DATA\r\nSubject: x\r\n", "S: 554 no\r\n", "C: RSET\r\n", "S: 250 ok\r\n"),
   GREET_LOG
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "BODY c msg=2 len=12 first\n"
   "ANOMALY c BODY_BEFORE_354\n"
   "REPLY s code=554 lines=1 answers=2/DATA len=8\n"
@@ -441,6 +474,7 @@ static const struct table {
   STEPS(GREET, "C: DATA\r\n", "S: 354 go\r\n", "C: x\ny", "C: \r\n.", "C: \n.\r", "C: \n.\r\n"),
   GREET_LOG
   "COMMAND c seq=2 verb=DATA len=6\n"
+  "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "BODY c msg=2 len=10 first\n"
   "ANOMALY c BARE_LF\n"
