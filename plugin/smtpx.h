@@ -125,7 +125,7 @@ extern int hf_legacy_req, hf_legacy_rsp, hf_legacy_req_command, hf_legacy_req_pa
 extern gint ett_smtpx, ett_command, ett_reply, ett_reply_status, ett_body, ett_txn;
 extern expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
 extern expert_field ei_reply_transient, ei_reply_permanent, ei_retransmitted,
-    ei_message_truncated;
+    ei_message_truncated, ei_never_answered;
 
 void smtpx_register_fields(void);
 

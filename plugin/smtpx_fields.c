@@ -39,7 +39,7 @@ gint ett_smtpx = -1, ett_command = -1, ett_reply = -1, ett_reply_status = -1, et
 
 expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
 expert_field ei_reply_transient = EI_INIT, ei_reply_permanent = EI_INIT,
-    ei_retransmitted = EI_INIT, ei_message_truncated = EI_INIT;
+    ei_retransmitted = EI_INIT, ei_message_truncated = EI_INIT, ei_never_answered = EI_INIT;
 
 static const value_string reply_code_vals[] = {
 #define SMTP_REPLY(code, ctx, name, meaning) { code, name },
@@ -238,6 +238,8 @@ static ei_register_info ei[] = {
         "Permanent negative reply (5yz)", EXPFILL } },
     { &ei_message_truncated, { "smtp.message.truncated", PI_UNDECODED, PI_WARN,
         "Message longer than the max_message preference: only its start is kept", EXPFILL } },
+    { &ei_never_answered, { "smtp.command.unanswered", PI_SEQUENCE, PI_NOTE,
+        "Command never answered in this capture", EXPFILL } },
     { &ei_retransmitted, { "smtp.retransmitted.data", PI_SEQUENCE, PI_NOTE,
         "Retransmitted SMTP bytes, dissected where first seen", EXPFILL } },
 };

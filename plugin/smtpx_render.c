@@ -67,10 +67,15 @@ static void command_details(render_ctx *r, proto_tree *t, guint32 off, const smt
     }
 }
 
-/* Links to the reply, or (LMTP end of data) to each per-recipient reply. */
+/* Links to the reply, or (LMTP end of data) to each per-recipient reply.
+ * Once the whole capture has been seen (a visited frame), a command with no
+ * reply is said to be unanswered. */
 static void response_in(render_ctx *r, proto_tree *t, const smtpx_pair *p)
 {
     guint32 last = 0;
+
+    if (p != NULL && p->rsp_frame == 0 && PINFO_FD_VISITED(r->pinfo))
+        expert_add_info(r->pinfo, r->last, &ei_never_answered);
 
     for (; p != NULL; p = p->next) {
         if (p->rsp_frame != 0 && p->rsp_frame != last) {

@@ -18,7 +18,9 @@ sys.path.insert(0, HERE)
 import smtpfields as sf  # noqa: E402
 from test_golden import FIELDS as GOLDEN_FIELDS  # noqa: E402
 
-FORWARD = ['smtp.command.response_in']
+FORWARD = ['smtp.command.response_in', 'smtp.command.unanswered']
+# the expert info that, like response_in, needs the whole capture: only -2
+UNANSWERED = 'Command never answered in this capture'
 BASE_FIELDS = [
     'frame.number', '_ws.col.Info',
     'smtp.command', 'smtp.command.verb', 'smtp.command.parameter',
@@ -76,6 +78,8 @@ def check_passes(ctx, pcap):
             if f in FORWARD:
                 continue
             va, vb = a.get(f), b.get(f)
+            if f == '_ws.expert.message' and vb is not None:
+                vb = [v for v in vb if v != UNANSWERED] or None
             if f == '_ws.col.Info' and vb is not None:
                 # TCP (not the plugin) appends this in the second pass to a
                 # frame whose last bytes start a PDU finished in a later frame
@@ -102,6 +106,17 @@ def check_passes(ctx, pcap):
                         % (sorted(fwd - back), sorted(back - fwd)))
     if not fwd and any('smtp.command' in fr for fr in two):
         problems.append('two passes: no response_in at all')
+    # -2: a command frame says "never answered" exactly when one of its
+    # commands has no response_in (one response_in per answered command)
+    for fr in two:
+        if 'smtp.command' not in fr:
+            continue
+        said = UNANSWERED in fr.get('_ws.expert.message', [])
+        n_cmd = len(fr['smtp.command'])
+        n_rsp = len(fr.get('smtp.command.response_in', []))
+        if said != (n_rsp < n_cmd) and not fr.get('smtp.end_of_data') and n_rsp <= n_cmd:
+            problems.append('frame %s: %d commands, %d response_in, unanswered said: %s'
+                            % (fr['frame.number'][0], n_cmd, n_rsp, said))
     assert not problems, '\n'.join(problems[:30])
 
 
