@@ -143,6 +143,8 @@ typedef struct smtpx_tap_reply {
 
 extern int smtpx_tap;
 void smtpx_register_taps(void);
+/* Feeds a user name to tshark's -z credentials. */
+void smtpx_tap_credential(packet_info *pinfo, const char *user);
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,

@@ -120,6 +120,8 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
     info_line(r, "C: ", u->ev.off, shown);
     if (r->info && shown < clen)
         col_append_str(r->pinfo->cinfo, COL_INFO, " (initial response hidden)");
+    if (u->user != NULL)
+        smtpx_tap_credential(r->pinfo, u->user);
     if (r->st == NULL)
         return;
     r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, shown, ENC_UTF_8);
@@ -149,6 +151,8 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
         else
             col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: AUTH response (hidden)");
     }
+    if (u->user != NULL)
+        smtpx_tap_credential(r->pinfo, u->user);
     if (r->st == NULL)
         return;
     r->last = proto_tree_add_none_format(r->st, hf_auth_response, r->tvb, u->ev.off, u->ev.len,

@@ -15,6 +15,37 @@
 #include "smtp_codes.h"
 
 int smtpx_tap = -1;
+static int credentials_tap = -1;
+
+/* Wireshark's tap-credentials.h is not installed by the -dev packages; its
+ * record has had this layout from 3.2 through 4.6. */
+typedef struct smtpx_credential {
+    unsigned num;
+    unsigned username_num;
+    unsigned password_hf_id;
+    char *username;
+    const char *proto;
+    char *info;
+} smtpx_credential;
+
+void smtpx_tap_credential(packet_info *pinfo, const char *user)
+{
+    smtpx_credential *c;
+
+    if (credentials_tap < 0)
+        credentials_tap = find_tap_id("credentials");
+    if (credentials_tap < 0 || !have_tap_listener(credentials_tap) || user == NULL)
+        return;
+    c = wmem_new0(pinfo->pool, smtpx_credential);
+    c->num = pinfo->num;
+    c->username_num = pinfo->num;
+    c->password_hf_id = (unsigned)hf_auth_data;
+    c->username = wmem_strdup(pinfo->pool, user);
+    c->proto = "SMTP";
+    c->info = wmem_strdup(pinfo->pool, smtpx_show_auth ? "AUTH"
+                                                       : "AUTH (password hidden: see smtpx.show_auth)");
+    tap_queue_packet(credentials_tap, pinfo, c);
+}
 
 /* ---- statistics tree ---- */
 

@@ -1,4 +1,4 @@
-"""-z smtp,tree and -z smtp,srt: the numbers must agree exactly with the
+"""-z smtp,tree, -z smtp,srt and -z credentials: the numbers must agree exactly with the
 replies the plugin shows (counted from -T fields output of the same
 capture), and the whole printed tables are pinned for the tshark release
 of testdata/expected/WIRESHARK_VERSION."""
@@ -69,3 +69,26 @@ def tests(ctx):
         base = os.path.join(ctx.testdata, 'expected', 'stats', name) if pinned else None
         yield name + ' tree', (lambda p=pcap, b=base: check_tree(ctx, p, b))
         yield name + ' srt', (lambda p=pcap, b=base: check_srt(ctx, p, b))
+    yield from credential_tests(ctx)
+
+
+def check_credentials(ctx, pcap):
+    """-z credentials lists exactly the frames where the plugin decoded a
+    user name, with that name."""
+    out = run_z(ctx, pcap, 'credentials')
+    got = []
+    for line in out.splitlines():
+        m = re.match(r'^(\d+)\s+SMTP\s+(\S+)\s+AUTH', line)
+        if m:
+            got.append((m.group(1), m.group(2)))
+    rows, err = ctx.tshark.fields(pcap, ['frame.number', 'smtp.auth.username'],
+                                  display_filter='smtp.auth.username')
+    assert err == ''
+    want = [(r[0], r[1]) for r in rows]
+    assert got == want and want, 'credentials %r, user names %r' % (got, want)
+
+
+def credential_tests(ctx):
+    for name in ('19-auth-plain', '20-auth-login', '21-auth-cram-md5', '22-auth-failures'):
+        pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
+        yield name + ' credentials', (lambda p=pcap: check_credentials(ctx, p))
