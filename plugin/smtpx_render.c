@@ -207,13 +207,18 @@ static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code
     }
 }
 
-static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p)
+static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p, const smtp_event *ev)
 {
     proto_item *it;
     nstime_t delta;
 
-    if (p == NULL)
+    if (p == NULL) {
+        /* answers a command whose line was lost (the end of data) */
+        if (ev->seq != 0)
+            proto_item_set_generated(proto_tree_add_string(t, hf_reply_command, r->tvb, 0, 0,
+                                                           smtp_verb_name((smtp_verb)ev->verb)));
         return;
+    }
     it = proto_tree_add_string(t, hf_reply_command, r->tvb, 0, 0, p->verb);
     proto_item_set_generated(it);
     if (p->req_frame == 0)
@@ -375,7 +380,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
                                                        u->ev.len, u->pair->addr));
     if (first.status.len > 0)
         render_status(r, t, u->ev.off, &first);
-    render_pairing(r, t, u->pair);
+    render_pairing(r, t, u->pair, &u->ev);
     reply_expert(r, u, name);
 }
 

@@ -25,6 +25,7 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define X_CHUNKING    0x04u
 #define X_PIPE_SAID   0x08u /* pipelining anomaly already reported */
 #define X_CHUNK_SAID  0x10u
+#define X_SGAP_REPLY  0x20u /* next reply is the first after lost server bytes */
 
 /* DATA body scanner (_body) */
 #define B_BOL   0x01u /* at the beginning of a line */
@@ -324,6 +325,22 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
     }
 }
 
+/* After lost server bytes, a new command from the client says the client
+ * has read the replies to the commands it sent before the loss (it waits
+ * for them, also when pipelining, before its next group): those replies
+ * were in the lost bytes, so the commands are no longer awaited. */
+static void forget_lost_replies(smtp_session *s)
+{
+    const smtp_pending *h;
+
+    if (s->_sgap_seq == 0)
+        return;
+    while ((h = peek(s)) != NULL && (int32_t)(h->seq - s->_sgap_seq) < 0 &&
+           h->verb != SMTP_VERB_EOD)
+        pop(s);
+    s->_sgap_seq = 0;
+}
+
 /* Checks of a command against what came before it (before it is queued). */
 static void command_checks(smtp_session *s, sink *o, const smtp_command *c, size_t all)
 {
@@ -417,6 +434,7 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     if (c.flags & SMTP_CMD_BAD_ARGS)
         ev->flags |= SMTP_EVF_BADARGS;
     command_checks(s, o, &c, all);
+    forget_lost_replies(s);
     ev->seq = push(s, o, c.verb, 0, all);
     txn_command(s, o, ev, all);
     newest(s)->txn = ev->txn;
@@ -440,6 +458,22 @@ static long feed_client_line(smtp_session *s, sink *o, const uint8_t *p, size_t 
         s->_frag[SMTP_DIR_CLIENT] = 1;
     client_line(s, o, p, &ln);
     return r;
+}
+
+/* End-of-data look-alikes made with bare CRs inside the line p[i..end):
+ * "\r.\r" and "\r.\n" (SMTP smuggling forms). */
+static void body_bare_cr_dots(sink *o, const uint8_t *p, size_t i, size_t end)
+{
+    while (i < end) {
+        const uint8_t *cr = memchr(p + i, '\r', end - i);
+        size_t k;
+        if (cr == NULL)
+            return;
+        k = (size_t)(cr - p);
+        if (k + 1 < end && p[k + 1] == '.' && (k + 2 >= end || p[k + 2] == '\r'))
+            anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, k, k + 2 < end ? 3 : 2);
+        i = k + 1;
+    }
 }
 
 /* DATA body bytes up to and including the end-of-data line. */
@@ -472,12 +506,23 @@ static long feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int 
         }
         lf = memchr(p + i, '\n', n - i);
         if (lf == NULL) {
-            s->_body = (uint8_t)((s->_body & B_FIRST) | (p[n - 1] == '\r' ? B_CR : 0));
-            i = n;
+            /* a line going on in the next bytes: keep back a trailing
+             * "\r" or "\r." so that CR-dot forms are seen whole */
+            size_t end = n;
+            if (!flush && p[n - 1] == '\r')
+                end = n - 1;
+            else if (!flush && n - i >= 2 && p[n - 2] == '\r' && p[n - 1] == '.')
+                end = n - 2;
+            if (end <= i)
+                break;
+            body_bare_cr_dots(o, p, i, end);
+            s->_body = (uint8_t)((s->_body & B_FIRST) | (p[end - 1] == '\r' ? B_CR : 0));
+            i = end;
             break;
         }
         e = (size_t)(lf - p);
         crlf = e > i ? p[e - 1] == '\r' : (s->_body & B_CR) != 0;
+        body_bare_cr_dots(o, p, i, (crlf && e > i) ? e - 1 : e);
         if (!crlf && !(s->_flags & F_BARE_LF_MSG)) {
             anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BARE_LF, e, 1);
             s->_flags |= F_BARE_LF_MSG;
@@ -535,6 +580,27 @@ static int greeting_code(unsigned code)
     return code == 220 || code == 421 || code == 554 || code == 521;
 }
 
+/* The first reply after lost server bytes: the replies to the oldest
+ * commands may have been lost with them.  Skips commands that cannot get
+ * this code while a later waiting command can (a 354 after a lost reply to
+ * RCPT answers the DATA behind it). */
+static const smtp_pending *skip_lost_replies(smtp_session *s, unsigned code)
+{
+    unsigned i, n = s->_qlen;
+
+    s->_ext &= (uint8_t)~X_SGAP_REPLY;
+    for (i = 0; i < n; i++) {
+        const smtp_pending *q = &s->_q[(s->_qhead + i) % SMTP_PENDING_MAX];
+        if (smtp_reply_allowed(code, (smtp_verb)q->verb))
+            break;
+    }
+    if (i == n)
+        return peek(s); /* nobody fits better: the oldest */
+    while (i-- > 0)
+        pop(s);
+    return peek(s);
+}
+
 /* Finds the command a complete reply answers, fills ev->seq/verb/txn and
  * copies the command's queue entry to *cmd (seq 0 when none). */
 static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smtp_pending *cmd)
@@ -556,6 +622,8 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smt
         s->_flags |= F_MIDSESSION;
         h = peek(s);
     }
+    if (h != NULL && (s->_ext & X_SGAP_REPLY))
+        h = skip_lost_replies(s, ev->code);
     if (h != NULL) {
         ev->seq = h->seq;
         ev->verb = h->verb;
@@ -664,6 +732,7 @@ static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t
 static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
 {
     smtp_pending cmd;
+    int lost_eod;
     smtp_reply_frame f;
     smtp_event *ev;
     long r = smtp_frame_reply(p, n, s->_cfg.max_line, s->_cfg.max_reply, &f);
@@ -686,10 +755,23 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
         return r;
     }
     s->_sync[SMTP_DIR_SERVER] = SYNC_YES;
+    lost_eod = s->_cmode == CM_DATA && !(s->_flags & F_DATA_SPEC) && s->_qlen == 0 && s->_msg != 0;
+    if (lost_eod) {
+        /* the server answers while the client is in the body: the end of
+         * data was in lost client bytes; this is its reply */
+        s->_cmode = CM_COMMAND;
+        s->_msg = 0;
+        (void)push(s, o, SMTP_VERB_EOD, 0, f.len);
+        if (s->_txn != 0)
+            txn_message_sent(s);
+        s->_sync[SMTP_DIR_CLIENT] = SYNC_NO;
+    }
     ev = emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f.len);
     ev->code = f.code;
     ev->nlines = f.nlines;
     pair_reply(s, o, ev, f.len, &cmd);
+    if (lost_eod)
+        anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, f.len);
     reply_checks(o, p, &f);
     if (cmd.seq != 0 && !smtp_reply_allowed(ev->code, (smtp_verb)cmd.verb))
         anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_NOT_ALLOWED, 0, 3);
@@ -796,5 +878,9 @@ void smtp_session_gap(smtp_session *s, int dir, uint64_t lost)
     }
     if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_BDAT)
         s->_cmode = CM_COMMAND;
+    if (dir == SMTP_DIR_SERVER) {
+        s->_sgap_seq = s->_next_seq;
+        s->_ext |= X_SGAP_REPLY;
+    }
     s->_sync[dir] = SYNC_NO;
 }

@@ -92,6 +92,8 @@ typedef struct smtp_session {
     uint16_t _wait_ok;    /* LMTP: 2yz replies to the waiting message so far */
     uint8_t  _lmtp;       /* LHLO seen: one reply per accepted recipient after the dot */
     uint8_t  _ext;        /* what the EHLO reply advertised, and what was reported */
+    uint32_t _sgap_seq;   /* server bytes were lost: commands before this number
+                             may have had their replies lost (0: no gap) */
     uint32_t _bdat_seq;
     uint16_t _qhead, _qlen;
     smtp_pending _q[SMTP_PENDING_MAX];

@@ -131,6 +131,26 @@ static const struct table {
   "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=503 lines=1 answers=6/RCPT len=21\n" },
 
+{ "smuggling forms made with bare CRs", 0,
+  STEPS(GREET, "C: MAIL FROM:<a@x>\r\n", "S: 250 ok\r\n", "C: RCPT TO:<b@x>\r\n", "S: 250 ok\r\n",
+        "C: DATA\r\n", "S: 354 go\r\n",
+        "C: one\r.\rMAIL FROM:<evil@x>\r\n", "C: two\r.\n", "C: three\r\n.\r\n",
+        "S: 250 queued\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=MAIL len=17\n"
+  "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
+  "COMMAND c seq=3 verb=RCPT len=15\n"
+  "REPLY s code=250 lines=1 answers=3/RCPT len=8\n"
+  "COMMAND c seq=4 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=4/DATA len=8\n"
+  "BODY c msg=4 len=39 first\n"
+  "ANOMALY c SMUGGLING\n"
+  "ANOMALY c SMUGGLING\n"
+  "ANOMALY c BARE_LF\n"
+  "EOD c seq=5 msg=4 len=3\n"
+  "REPLY s code=250 lines=1 answers=5/<end-of-data> len=12\n"
+  "TXN_END s txn=1 by=5 delivered\n" },
+
 { "pipelined transaction, DATA with dot-stuffing", 0,
   STEPS(GREET, EHLO, EHLO_REPLY,
         "C: MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
