@@ -310,11 +310,15 @@ def parse_packet(pkt, file):
                     'text': r.first('smtp.reply.line'),
                     'response_time': rt})
                 replies.append(row)
+            # the frame that ends a transaction may come from either side:
+            # a frame without replies is the client's (RSET, QUIT, MAIL)
+            t_client, t_server = client, server
+            if not _find(layer, ('smtp.reply', 'smtp.reply_tree'), []):
+                t_client, t_server = endpoint(src, sport), endpoint(dst, dport)
             for t in _find(layer, ('smtp.transaction', 'smtp.transaction_tree'), []):
                 outcome, sender, rcpts = transaction_of(t)
                 row = dict(base)
-                # the frame that ends a transaction may come from either side
-                row.update({'client': client, 'server': server, 'outcome': outcome,
+                row.update({'client': t_client, 'server': t_server, 'outcome': outcome,
                             'sender': sender, 'recipients': rcpts})
                 txs.append(row)
     return replies, txs
