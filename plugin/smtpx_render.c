@@ -24,6 +24,7 @@ typedef struct render_ctx {
     proto_tree *st;    /* our subtree, NULL without a tree */
     proto_item *last;  /* item of the last unit, for its anomalies */
     gboolean info;     /* the Info column is wanted */
+    gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     const guint8 *buf; /* the call's bytes */
 } render_ctx;
 
@@ -136,7 +137,8 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
         proto_tree_add_item(t, hf_auth_mechanism, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
     if (u->user != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, u->user));
-    legacy_command(r, t, u->ev.off, shown, &c);
+    if (r->legacy)
+        legacy_command(r, t, u->ev.off, shown, &c);
     response_in(r, t, u->pair);
 }
 
@@ -163,7 +165,8 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
         proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
     if (u->user != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, u->user));
-    proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, u->ev.off, 0, TRUE));
+    if (r->legacy)
+        proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, u->ev.off, 0, TRUE));
     response_in(r, t, u->pair);
 }
 
@@ -290,7 +293,7 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         if (got <= 0)
             break;
         proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
-        if (smtp_parse_reply_line(p + off, ln.len, &rl))
+        if (smtp_parse_reply_line(p + off, ln.len, &rl) && r->legacy)
             legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl, i == 0);
         if (i++ == 0)
             *first = rl;
@@ -360,12 +363,16 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
         reply_expert(r, u, name);
         return;
     }
-    r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
-        "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
-        cat ? cat : "Unknown category", name ? name : "unknown code",
-        u->ev.nlines > 1 ? wmem_strdup_printf(r->pinfo->pool, ", %u lines", u->ev.nlines) : "");
+    if (proto_field_is_referenced(r->st, hf_reply)) /* the label only when shown */
+        r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
+            "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
+            cat ? cat : "Unknown category", name ? name : "unknown code",
+            u->ev.nlines > 1 ? wmem_strdup_printf(r->pinfo->pool, ", %u lines", u->ev.nlines) : "");
+    else
+        r->last = proto_tree_add_item(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_reply);
-    proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
+    if (r->legacy)
+        proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
     render_code(r, t, u->ev.off, u->ev.code, ctx);
     memset(&first, 0, sizeof first);
     render_reply_lines(r, t, u, &first);
@@ -614,6 +621,14 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         proto_item *mine;
         top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
         r.st = proto_item_add_subtree(top, ett_smtpx);
+        r.legacy = proto_field_is_referenced(tree, hf_legacy_req) ||
+                   proto_field_is_referenced(tree, hf_legacy_rsp) ||
+                   proto_field_is_referenced(tree, hf_legacy_req_command) ||
+                   proto_field_is_referenced(tree, hf_legacy_req_parameter) ||
+                   proto_field_is_referenced(tree, hf_legacy_response_code) ||
+                   proto_field_is_referenced(tree, hf_legacy_rsp_parameter) ||
+                   proto_field_is_referenced(tree, hf_legacy_response) ||
+                   proto_field_is_referenced(tree, hf_legacy_command_line);
         /* the filter "smtpx" selects what this plugin dissected */
         mine = proto_tree_add_item(r.st, proto_smtpx, tvb, 0, -1, ENC_NA);
         proto_item_set_hidden(mine);
