@@ -6,7 +6,13 @@
 
 long smtp_frame_line(const uint8_t *buf, size_t n, size_t max, smtp_line *out)
 {
+#if SMTP_PLANT_BUG == 1
+    /* planted bug for the fuzzers (tests/fuzz, scripts/fuzz.sh --plant 1):
+     * an off-by-one in the line framer that frames every reply line */
+    size_t scan = n < max ? n : max + 1;
+#else
     size_t scan = n < max ? n : max;
+#endif
     const uint8_t *lf = memchr(buf, '\n', scan);
     size_t content;
 

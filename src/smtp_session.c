@@ -560,6 +560,10 @@ static long feed_chunk(smtp_session *s, sink *o, size_t n)
         e->flags |= SMTP_EVF_FIRST;
     s->_flags &= (uint8_t)~F_BDAT_FIRST;
     s->_bdat_left -= k;
+#if SMTP_PLANT_BUG == 2 /* planted for the fuzzers: a missed transition out of BDAT */
+    if (k == 1 && n == 1)
+        return 1;
+#endif
     if (s->_bdat_left == 0) {
         s->_cmode = CM_COMMAND;
         if (s->_bdat_last) {
