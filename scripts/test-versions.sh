@@ -2,12 +2,14 @@
 # Build the plugin and run its end-to-end tests against other Wireshark
 # releases, each in its own chroot (run as root; Debian host with debootstrap).
 #
-#   scripts/test-versions.sh [--setup-only] [4.2] [4.4] [4.6]
+#   scripts/test-versions.sh [--setup-only] [--package DIR] [4.0] [4.2] [4.4] [4.6]
 #
-# With no version, all three are done. For each version X.Y:
+# With no version, 4.2, 4.4 and 4.6 are done (with --package: all four).
+# For each version X.Y:
 #   - create the chroot $WS_CHROOT_BASE/X.Y if it is missing (idempotent;
 #     default base /var/tmp/ws-chroots):
-#         4.2 = Ubuntu 24.04 (noble),  4.4 = Debian 13 (trixie),  4.6 = Debian sid
+#         4.0 = Debian 12 (bookworm), 4.2 = Ubuntu 24.04 (noble),
+#         4.4 = Debian 13 (trixie),   4.6 = Debian sid
 #   - copy the work tree (tracked files + untracked, not ignored) into
 #     X.Y/src/smtp-plugin (a fresh copy each run, so no stale build/)
 #   - inside the chroot, as root (as CI runs on the host):
@@ -18,6 +20,13 @@
 # non-zero if any version failed to set up, build or pass its tests.
 #
 # --setup-only     only create the chroots (no copy, build or tests).
+# --package DIR    build the .deb instead (cpack -G DEB, unit tests not built),
+#                  install it in the chroot with dpkg, check that tshark loads
+#                  it from the system plugin folder and that the global profile
+#                  "SMTP" is there, run tests/run-e2e.sh against the installed
+#                  plugin (a copy of the file the package installed), remove
+#                  the package again and copy the .deb to DIR (created if
+#                  missing). scripts/package.sh wraps this and runs lintian.
 #
 # Environment:
 #   WS_CHROOT_BASE   where the chroots live        (default /var/tmp/ws-chroots)
@@ -46,7 +55,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(git -C "$SCRIPT_DIR/.." rev-parse --show-toplevel 2>/dev/null) ||
     REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 BASE=${WS_CHROOT_BASE:-/var/tmp/ws-chroots}
-PACKAGES="cmake gcc libc6-dev make pkg-config libwireshark-dev wireshark-dev tshark python3"
+PACKAGES="cmake gcc libc6-dev make pkg-config libglib2.0-dev libwireshark-dev wireshark-dev tshark python3 util-linux gnuplot-nox parallel dpkg-dev file"
 CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 default_debian_mirror() {
@@ -94,6 +103,7 @@ umount_proc() {  # DIR
 # --------------------------------------------------------------- chroots ---
 suite_for() {
     case "$1" in
+        4.0) echo bookworm ;;
         4.2) echo noble ;;
         4.4) echo trixie ;;
         4.6) echo sid ;;
@@ -125,7 +135,7 @@ ubuntu_keyring() {
 # Make sure DIR is a complete chroot for version V (idempotent).
 ensure_chroot() {  # V
     local v=$1 dir=$BASE/$1 suite
-    suite=$(suite_for "$v") || die "unknown version $v (known: 4.2 4.4 4.6)"
+    suite=$(suite_for "$v") || die "unknown version $v (known: 4.0 4.2 4.4 4.6)"
     [ -f "$dir/.ws-chroot-ready" ] && return 0
 
     note "[$v] creating chroot $dir ($suite)"
@@ -204,6 +214,11 @@ run_version() {  # V -> sets RESULT
     RESULT="FAILED (copy)"
     copy_tree "$dir$src" || return 1
 
+    if [ -n "$PACKAGE_DIR" ]; then
+        package_version "$v"
+        return
+    fi
+
     local user=${WS_TEST_USER:-root} home=/root
     local priv=()
     if [ "$user" != root ]; then
@@ -253,18 +268,86 @@ run_version() {  # V -> sets RESULT
     return 0
 }
 
+# --------------------------------------------------------------- package ---
+# Build the .deb of version V in its chroot (tree already copied), install
+# it, test the installed plugin, remove it, copy the .deb to PACKAGE_DIR.
+package_version() {  # V -> sets RESULT
+    local v=$1 dir=$BASE/$1 src=/src/smtp-plugin
+    local inenv=(/usr/bin/env -i PATH="$CHROOT_PATH" HOME=/root LANG=C.UTF-8
+                 WS_TEST_VERSION="$v" WS_IN_CHROOT=1 SMTP_E2E_FAST=1 DEBIAN_FRONTEND=noninteractive)
+    local name
+    for name in ${WS_PASS_ENV:-}; do
+        if [ -n "${!name+set}" ]; then inenv+=("$name=${!name}"); fi
+    done
+    mount_proc "$dir"
+    local rc=0
+    echo "=== [$v] Wireshark $(sed -n 's/^libwireshark-dev=//p' "$dir/.ws-version"): build the .deb"
+    # dpkg-shlibdeps and the DEB generator need dpkg-dev and file
+    chroot "$dir" "${inenv[@]}" sh -c "dpkg-query -W dpkg-dev file >/dev/null 2>&1 ||
+            { apt-get -q update && apt-get install -y -q --no-install-recommends dpkg-dev file; }" &&
+    chroot "$dir" "${inenv[@]}" sh -c \
+        "cd $src && rm -rf build-deb && cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTP_WERROR=ON -DSMTP_BUILD_TESTS=OFF && cmake --build build-deb -j2 && cd build-deb && cpack -G DEB" ||
+        rc=$?
+    local debs=("$dir$src"/build-deb/deb/*.deb)
+    if [ $rc -ne 0 ] || [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then
+        umount_proc "$dir"; RESULT="FAILED (package build)"; return 1
+    fi
+    local deb=${debs[0]} base pkg
+    base=$(basename "$deb")
+    pkg=$(dpkg-deb -f "$deb" Package)
+    echo "=== [$v] $base: Depends: $(dpkg-deb -f "$deb" Depends)"
+    cp "$deb" "$dir/tmp/$base"
+    echo "=== [$v] install it (dpkg -i) and test the installed plugin"
+    chroot "$dir" "${inenv[@]}" sh -c "dpkg -i /tmp/$base" || rc=$?
+    if [ $rc -ne 0 ]; then
+        umount_proc "$dir"; RESULT="FAILED (dpkg -i)"; return 1
+    fi
+    # tshark without WIRESHARK_PLUGIN_DIR, as nobody, loads it from the system
+    # folder; the global profile is there; e2e against a copy of that file
+    chroot "$dir" "${inenv[@]}" sh -c "
+        set -e
+        so=\$(dpkg -L $pkg | grep '/plugins/$v/epan/smtp-analysis.so\$')
+        echo \"installed: \$so\"
+        mkdir -p /tmp/h && chmod 1777 /tmp/h
+        setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=$CHROOT_PATH HOME=/tmp/h \
+            tshark -G plugins | grep -F \"\$so\"
+        test -f /usr/share/wireshark/profiles/SMTP/preferences
+        echo 'global profile: /usr/share/wireshark/profiles/SMTP'
+        cd $src && rm -rf build-installed && mkdir -p build-installed/plugins/$v/epan
+        cp \"\$so\" build-installed/plugins/$v/epan/
+        tests/run-e2e.sh build-installed" || rc=$?
+    chroot "$dir" "${inenv[@]}" sh -c "dpkg -r $pkg" >/dev/null || true
+    umount_proc "$dir"
+    mkdir -p "$PACKAGE_DIR"
+    cp "$deb" "$PACKAGE_DIR/"
+    if [ $rc -ne 0 ]; then
+        RESULT="FAILED (tests of the installed package, exit $rc): $PACKAGE_DIR/$base"
+        return 1
+    fi
+    RESULT="package built, installed, tests passed: $PACKAGE_DIR/$base"
+    return 0
+}
+
 # ------------------------------------------------------------------ main ---
 SETUP_ONLY=0
+PACKAGE_DIR=
 VERSIONS=()
-for a in "$@"; do
+while [ $# -gt 0 ]; do
+    a=$1; shift
     case "$a" in
         --setup-only) SETUP_ONLY=1 ;;
+        --package)
+            [ $# -gt 0 ] || die "--package needs a folder"
+            PACKAGE_DIR=$1; shift
+            mkdir -p "$PACKAGE_DIR"; PACKAGE_DIR=$(cd "$PACKAGE_DIR" && pwd) ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        4.2|4.4|4.6) VERSIONS+=("$a") ;;
-        *) die "unknown argument '$a' (usage: $0 [--setup-only] [4.2 4.4 4.6])" ;;
+        4.0|4.2|4.4|4.6) VERSIONS+=("$a") ;;
+        *) die "unknown argument '$a' (usage: $0 [--setup-only] [--package DIR] [4.0 4.2 4.4 4.6])" ;;
     esac
 done
-[ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(4.2 4.4 4.6)
+if [ ${#VERSIONS[@]} -eq 0 ]; then
+    if [ -n "$PACKAGE_DIR" ]; then VERSIONS=(4.0 4.2 4.4 4.6); else VERSIONS=(4.2 4.4 4.6); fi
+fi
 
 SUMMARY=()
 FAILED=0
