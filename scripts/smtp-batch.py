@@ -36,22 +36,25 @@ file could be read or on a usage error.  Standard library only.
 import argparse
 import array
 import bisect
+import calendar
 import concurrent.futures
 import csv
 import datetime
 import glob
 import gzip
+import hashlib
 import heapq
 import json
 import math
 import os
+import re
+import secrets
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 PROG = 'smtp-batch'
@@ -62,10 +65,6 @@ PCAP_MAGICS = {b'\xa1\xb2\xc3\xd4', b'\xd4\xc3\xb2\xa1', b'\xa1\xb2\x3c\x4d',
                b'\x0a\x0d\x0d\x0a'}
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 LZ4_MAGIC = b'\x04\x22\x4d\x18'
-REPLY_COLUMNS = ['file', 'stream', 'frame', 'time', 'client', 'server', 'command',
-                 'code', 'category', 'status', 'text', 'response_time']
-TX_COLUMNS = ['file', 'stream', 'frame', 'time', 'client', 'server', 'outcome',
-              'sender', 'recipients']
 CATEGORY_NAMES = {2: 'Positive Completion', 3: 'Positive Intermediate',
                   4: 'Transient Negative Completion', 5: 'Permanent Negative Completion'}
 LAYERS = 'frame ip ipv6 tcp smtp'
@@ -169,9 +168,33 @@ def sniff(path):
 # ---------------------------------------------------------------------------
 # tshark
 
-def tshark_args(path, with_tx, extra):
-    yfilter = 'smtp.reply || smtp.transaction' if with_tx else 'smtp.reply'
-    return ['-n', '-r', path, '-Y', yfilter, '-T', 'json', '-J', LAYERS] + list(extra)
+# What tshark is asked for: every reply and command, the frame that ends a
+# transaction (its summary), the end of each message (IMF headers), AUTH and
+# STARTTLS, and the SYN of every connection (to name the ports of captures
+# in which no SMTP was found).  Body frames are left out: they carry nothing
+# the tables use.
+FILTER_PARTS = ['smtp.reply', 'smtp.command', 'smtp.transaction.outcome', 'smtp.message',
+                'smtp.auth.username', 'smtp.starttls']
+SYN_FILTER = '(tcp.flags.syn == 1 && tcp.flags.ack == 0)'
+# capture order can differ from send order (a segment recorded after the
+# ACK that covers it): without this tshark's TCP drops such segments
+TCP_PREFS = ['-o', 'tcp.reassemble_out_of_order:TRUE', '-o', 'tcp.calculate_timestamps:TRUE']
+
+
+class Spec:
+    """How every file is read: the same for all of them."""
+
+    def __init__(self, prefix, known, extra):
+        self.prefix = prefix
+        self.extra = list(extra)
+        parts = [p for p in FILTER_PARTS if p in known]
+        self.filter = ' || '.join(parts + [SYN_FILTER])
+        self.layers = LAYERS + (' imf' if 'imf.subject' in known else '')
+        self.with_tx = 'smtp.transaction' in known
+
+    def args(self, path):
+        return (['-n', '-r', path, '-Y', self.filter, '-T', 'json', '-J', self.layers]
+                + TCP_PREFS + self.extra)
 
 
 def tshark_fields(prefix):
@@ -225,15 +248,58 @@ def iter_packets(lines):
             yield json.loads(text, object_pairs_hook=Obj)
 
 
-def iso_time(epoch):
-    if not epoch:
+class TimeFormatError(Exception):
+    pass
+
+
+_NUM_TIME = re.compile(r'(-?\d+)(?:\.(\d+))?')
+_ISO_TIME = re.compile(r'(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?'
+                       r'\s*(Z|UTC|[+-]\d\d:?\d\d)?')
+
+
+def epoch_ns(text):
+    """frame.time_epoch as integer nanoseconds.  tshark 4.0-4.4 write seconds
+    ("1795922000.975134000"), 4.6 an ISO 8601 date ("2026-11-29T03:13:20.975134000Z")."""
+    if text is None:
+        return None
+    s = text.strip()
+    m = _NUM_TIME.fullmatch(s)
+    if m:
+        sec = int(m.group(1))
+        frac = int((m.group(2) or '').ljust(9, '0')[:9])
+        return sec * 10**9 + (-frac if s.startswith('-') else frac)
+    m = _ISO_TIME.fullmatch(s)
+    if m:
+        y, mo, d, h, mi, se = (int(x) for x in m.groups()[:6])
+        sec = calendar.timegm((y, mo, d, h, mi, se, 0, 0, 0))
+        tz = m.group(8)
+        if tz and tz not in ('Z', 'UTC'):
+            sign = -1 if tz[0] == '-' else 1
+            hh, mm = int(tz[1:3]), int(tz[-2:])
+            sec -= sign * (hh * 3600 + mm * 60)
+        return sec * 10**9 + int((m.group(7) or '').ljust(9, '0')[:9])
+    raise TimeFormatError('cannot read frame.time_epoch %r written by this tshark '
+                          '(neither seconds nor an ISO 8601 date)' % text)
+
+
+def rel_ns(text):
+    if text is None:
+        return None
+    m = _NUM_TIME.fullmatch(text.strip())
+    if not m:
+        return None
+    return int(m.group(1)) * 10**9 + int((m.group(2) or '').ljust(9, '0')[:9])
+
+
+def iso_time(ns):
+    if ns is None:
         return ''
-    sec, _, frac = epoch.partition('.')
+    sec, frac = divmod(ns, 10**9)
     try:
-        t = datetime.datetime.fromtimestamp(int(sec), datetime.timezone.utc)
+        t = datetime.datetime.fromtimestamp(sec, datetime.timezone.utc)
     except (ValueError, OverflowError, OSError):
-        return epoch
-    return t.strftime('%Y-%m-%dT%H:%M:%S') + ('.' + frac if frac else '') + 'Z'
+        return str(ns)
+    return t.strftime('%Y-%m-%dT%H:%M:%S') + '.%09dZ' % frac
 
 
 def endpoint(addr, port):
@@ -263,72 +329,307 @@ def _find(node, names, out):
     return out
 
 
-def transaction_of(node):
-    """A transaction from its subtree, whatever the children look like."""
-    rcpts = []
+def _scalars(node, names, out):
+    """(key, value) of every scalar whose key is one of names, anywhere."""
     for k, v in node:
-        if k.startswith('smtp.transaction.recipient') and not isinstance(v, Obj) and not k.endswith('_tree'):
-            if k == 'smtp.transaction.recipient' or k == 'smtp.transaction.recipients':
-                rcpts.append(v)
-    return node.first('smtp.transaction.outcome'), node.first('smtp.transaction.sender'), rcpts
+        if isinstance(v, Obj):
+            _scalars(v, names, out)
+        elif k in names:
+            out.append((k, v))
+    return out
 
 
-def parse_packet(pkt, file):
-    """(replies, transactions) of one packet, as dicts in frame order."""
-    layers = (pkt.get_obj('_source') or Obj()).get_obj('layers') or Obj()
-    frame = epoch = None
-    src = dst = sport = dport = stream = None
-    ipsrc = ipdst = None
-    replies, txs = [], []
-    for name, layer in layers:
-        if not isinstance(layer, Obj):
-            continue
-        if name == 'frame':
-            frame = _int(layer.first('frame.number'))
-            epoch = layer.first('frame.time_epoch')
-        elif name in ('ip', 'ipv6'):
-            ipsrc = layer.first(name + '.src')
-            ipdst = layer.first(name + '.dst')
-        elif name == 'tcp':
-            src, dst = ipsrc, ipdst
-            sport, dport = layer.first('tcp.srcport'), layer.first('tcp.dstport')
-            stream = _int(layer.first('tcp.stream'))
-        elif name == 'smtp':
-            base = {'file': file, 'stream': stream, 'frame': frame, 'time': iso_time(epoch),
-                    'epoch': epoch}
-            # a reply goes from the server to the client
-            server, client = endpoint(src, sport), endpoint(dst, dport)
-            for r in _find(layer, ('smtp.reply', 'smtp.reply_tree'), []):
-                rt = r.first('smtp.reply.time')
-                row = dict(base)
-                row.update({
-                    'client': client, 'server': server,
-                    'command': r.first('smtp.reply.command'),
-                    'code': _int(r.first('smtp.reply.code')),
-                    'category': _int(r.first('smtp.reply.category')),
-                    'status': r.first('smtp.reply.status'),
-                    'text': r.first('smtp.reply.line'),
-                    'response_time': rt})
-                replies.append(row)
-            # the frame that ends a transaction may come from either side:
-            # a frame without replies is the client's (RSET, QUIT, MAIL)
-            t_client, t_server = client, server
-            if not _find(layer, ('smtp.reply', 'smtp.reply_tree'), []):
-                t_client, t_server = endpoint(src, sport), endpoint(dst, dport)
-            for t in _find(layer, ('smtp.transaction', 'smtp.transaction_tree'), []):
-                outcome, sender, rcpts = transaction_of(t)
-                row = dict(base)
-                row.update({'client': t_client, 'server': t_server, 'outcome': outcome,
-                            'sender': sender, 'recipients': rcpts})
-                txs.append(row)
-    return replies, txs
+def _has_key(node, key):
+    for k, v in node:
+        if k == key or (isinstance(v, Obj) and _has_key(v, key)):
+            return True
+    return False
 
 
-def reason_of(display, path_given, rc, stderr_text):
+_CTRL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffd]')
+_ESC = {'\r': '\\r', '\n': '\\n', '\t': '\\t', '\ufffd': '\\ufffd'}
+TEXT_LIMIT = 300
+
+
+def clean(v, limit=TEXT_LIMIT):
+    """A value safe for one table cell: control and undecodable characters
+    escaped, at most limit characters (then '...' and the full length)."""
+    if v is None:
+        return None
+    s = _CTRL.sub(lambda m: _ESC.get(m.group(0), '\\x%02x' % ord(m.group(0))
+                                     if ord(m.group(0)) < 0x100 else '\\u%04x' % ord(m.group(0))), v)
+    if len(s) > limit:
+        s = '%s... (%d characters)' % (s[:limit], len(s))
+    return s
+
+
+_STATUS_IN_TEXT = re.compile(r'\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})(?=\s|$)')
+
+
+def connection_id(client, server, start_ns):
+    """Stable across runs and files: the endpoints and the time of the
+    connection's first frame."""
+    h = hashlib.sha1(('%s|%s|%s' % (client, server, start_ns)).encode()).hexdigest()
+    return 'C' + h[:16]
+
+
+class FileParser:
+    """Everything the tables need from one file's tshark -T json output."""
+
+    def __init__(self, display):
+        self.file = display
+        self.conns = {}         # stream -> dict
+        self.frames = {}        # frame -> (ns, protocols)
+        self.frame_tx = {}      # frame -> last transaction id named in it
+        self.cmds = {}          # frame -> [command dict]
+        self.replies = []
+        self.txs = {}           # (stream, id) -> dict
+        self.syn_ports = {}
+        self.ncmd = 0
+
+    def conn(self, stream):
+        c = self.conns.get(stream)
+        if c is None:
+            c = self.conns[stream] = {'client': None, 'server': None, 'client_guess': None,
+                                      'server_guess': None, 'start': None, 'first_ns': None,
+                                      'helo': [], 'auth': [], 'starttls': None}
+        return c
+
+    def feed(self, pkt):
+        layers = (pkt.get_obj('_source') or Obj()).get_obj('layers') or Obj()
+        frame = ns = protocols = None
+        ipsrc = ipdst = sport = dport = stream = rel = None
+        smtp = imf = None
+        for name, layer in layers:
+            if not isinstance(layer, Obj):
+                continue
+            if name == 'frame':
+                frame = _int(layer.first('frame.number'))
+                ns = epoch_ns(layer.first('frame.time_epoch'))
+                protocols = layer.first('frame.protocols') or ''
+            elif name in ('ip', 'ipv6'):
+                ipsrc = layer.first(name + '.src')
+                ipdst = layer.first(name + '.dst')
+            elif name == 'tcp':
+                sport, dport = layer.first('tcp.srcport'), layer.first('tcp.dstport')
+                stream = _int(layer.first('tcp.stream'))
+                ts = layer.get_obj('Timestamps')
+                rel = rel_ns(ts.first('tcp.time_relative')) if ts else None
+            elif name == 'smtp':
+                smtp = layer
+            elif name == 'imf':
+                imf = layer
+        self.frames[frame] = (ns, protocols)
+        src, dst = endpoint(ipsrc, sport), endpoint(ipdst, dport)
+        if smtp is None:
+            if dport is not None and imf is None:
+                self.syn_ports[dport] = self.syn_ports.get(dport, 0) + 1
+            return
+        c = self.conn(stream)
+        if c['start'] is None and ns is not None and rel is not None:
+            c['start'] = ns - rel
+        if c['first_ns'] is None:
+            c['first_ns'] = ns
+        cur_tx = None
+        had_reply = had_cmd = False
+        pending_cmd = None
+        for k, v in smtp:
+            if k == 'smtp.transaction' and not isinstance(v, Obj):
+                cur_tx = _int(v)
+                self.frame_tx[frame] = cur_tx
+                t = self.tx(stream, cur_tx)
+                t['frames'].append(frame)
+            elif k == 'smtp.transaction_tree' and isinstance(v, Obj) and cur_tx is not None:
+                if v.first('smtp.transaction.outcome') is not None or \
+                        v.first('smtp.transaction.sender') is not None:
+                    t = self.tx(stream, cur_tx)
+                    t['summary'], t['summary_frame'] = v, frame
+            elif k == 'smtp.command' and not isinstance(v, Obj):
+                pending_cmd = self.command(frame, stream, cur_tx, v, None)
+                had_cmd = True
+            elif k == 'smtp.command_tree' and isinstance(v, Obj) and pending_cmd is not None:
+                verb = v.first('smtp.command.verb')
+                if verb is not None:
+                    pending_cmd['verb'] = verb
+                pending_cmd['address'] = v.first('smtp.command.address')
+                pending_cmd['unknown'] = (_has_key(v, 'smtp.command.unknown')
+                                          or _has_key(v, 'smtp.command.not_a_command'))
+                pending_cmd = None
+            elif k in ('smtp.reply', 'smtp.reply_tree') and isinstance(v, Obj):
+                had_reply = True
+                self.replies.append({
+                    'file': self.file, 'stream': stream, 'frame': frame, 'ns': ns,
+                    'command': v.first('smtp.reply.command'),
+                    'code': _int(v.first('smtp.reply.code')),
+                    'category': _int(v.first('smtp.reply.category')),
+                    'status': v.first('smtp.reply.status'),
+                    'text': v.first('smtp.reply.line'),
+                    'response_time': v.first('smtp.reply.time'),
+                    'request_in': _int(v.first('smtp.reply.request_in'))})
+            elif k in ('smtp.message', 'smtp.message_tree') and isinstance(v, Obj) and cur_tx is not None:
+                t = self.tx(stream, cur_tx)
+                t['message_length'] = _int(v.first('smtp.message.length'))
+                t['message_frame'] = frame
+        for k, v in _scalars(smtp, ('smtp.helo', 'smtp.auth.username'), []):
+            c['helo' if k == 'smtp.helo' else 'auth'].append((frame, v))
+        if c['starttls'] is None and _has_key(smtp, 'smtp.starttls'):
+            c['starttls'] = frame
+        # a reply goes from the server to the client
+        if had_reply:
+            c['server'], c['client'] = c['server'] or src, c['client'] or dst
+        elif had_cmd and c['client_guess'] is None:
+            c['client_guess'], c['server_guess'] = src, dst
+        if imf is not None and cur_tx is not None:
+            t = self.tx(stream, cur_tx)
+            t['imf'] = {'subject': imf.first('imf.subject'), 'message_id': imf.first('imf.message_id'),
+                        'from': imf.first('imf.from'), 'date': imf.first('imf.date')}
+
+    def command(self, frame, stream, tx, line, verb):
+        self.ncmd += 1
+        cmd = {'frame': frame, 'stream': stream, 'tx': tx, 'verb': verb or line.split(' ')[0],
+               'address': None, 'unknown': False}
+        self.cmds.setdefault(frame, []).append(cmd)
+        return cmd
+
+    def tx(self, stream, tid):
+        key = (stream, tid)
+        t = self.txs.get(key)
+        if t is None:
+            t = self.txs[key] = {'stream': stream, 'id': tid, 'frames': [], 'summary': None,
+                                 'summary_frame': None, 'message_length': None,
+                                 'message_frame': None, 'imf': None}
+        return t
+
+    # -- the rows --
+
+    def result(self):
+        for c in self.conns.values():
+            c['client'] = c['client'] or c['client_guess'] or ''
+            c['server'] = c['server'] or c['server_guess'] or ''
+            c['id'] = connection_id(c['client'], c['server'],
+                                    c['start'] if c['start'] is not None else c['first_ns'])
+        unknown = set()
+        for cl in self.cmds.values():
+            for cmd in cl:
+                if cmd['unknown']:
+                    unknown.add(cmd['verb'])
+        # replies to RCPT, paired with the RCPT commands of the frame they answer
+        rcpt_replies = {}
+        for r in self.replies:
+            c = self.conns[r['stream']]
+            r['connection'], r['client'], r['server'] = c['id'], c['client'], c['server']
+            r['time'] = iso_time(r['ns'])
+            at = self.cmds.get(r['request_in'])
+            r['unknown'] = r['command'] in unknown or bool(at and all(x['unknown'] for x in at))
+            if (r['command'] or '').upper() == 'RCPT' and r['request_in'] is not None:
+                rcpt_replies.setdefault(r['request_in'], []).append(r)
+        rcpt_of = {}
+        for fr, rl in rcpt_replies.items():
+            cmds = [x for x in self.cmds.get(fr, []) if x['verb'].upper() == 'RCPT']
+            for cmd, r in zip(cmds, rl):
+                rcpt_of[id(cmd)] = r
+        txs = [self.transaction(t, rcpt_of) for _, t in sorted(
+            self.txs.items(), key=lambda kv: (min(kv[1]['frames'] or [kv[1]['summary_frame'] or 0]),
+                                              kv[0][0], kv[0][1]))]
+        return {'replies': self.replies, 'transactions': txs, 'commands': self.ncmd,
+                'syn_ports': self.syn_ports}
+
+    def transaction(self, t, rcpt_of):
+        stream, tid, s = t['stream'], t['id'], t['summary']
+        c = self.conns[stream]
+        first = _int(s.first('smtp.transaction.first_frame')) if s else None
+        frames = sorted(set(t['frames']))
+        cmds = [cmd for fr in frames for cmd in self.cmds.get(fr, []) if cmd['tx'] == tid]
+        if first is None:
+            first = next((cmd['frame'] for cmd in cmds if cmd['verb'].upper() == 'MAIL'),
+                         frames[0] if frames else t['summary_frame'])
+        sender = s.first('smtp.transaction.sender') if s else None
+        if sender is None:
+            sender = next((cmd['address'] for cmd in cmds if cmd['verb'].upper() == 'MAIL'), None)
+        accepted, refused = [], []
+        rcpts = [cmd for cmd in cmds if cmd['verb'].upper() == 'RCPT']
+        for cmd in rcpts:
+            r = rcpt_of.get(id(cmd))
+            item = {'address': clean(cmd['address'] or ''), 'code': r['code'] if r else None,
+                    'status': r['status'] if r else None,
+                    'text': clean(r['text']) if r else '(no reply)'}
+            (accepted if r and r['category'] in (2, 3) else refused).append(item)
+        if not rcpts and s:
+            bad = s.all('smtp.transaction.rejected_recipient')
+            for a in s.all('smtp.transaction.recipient'):
+                item = {'address': clean(a), 'code': None, 'status': None, 'text': None}
+                if a in bad:
+                    bad.remove(a)
+                    refused.append(item)
+                else:
+                    accepted.append(item)
+        outcome = s.first('smtp.transaction.outcome') if s else None
+        if outcome is None:
+            outcome = 'unfinished at capture end'
+        elif outcome == 'delivered' and refused:
+            # plugins before the finer outcomes said plainly "delivered"
+            outcome = 'delivered to some recipients'
+        final_code = _int(s.first('smtp.transaction.final_code')) if s else None
+        final_text = s.first('smtp.transaction.final_reply') if s else None
+        final_status = None
+        tx_replies = [r for r in self.replies if r['stream'] == stream and
+                      self.frame_tx.get(r['request_in']) == tid and r['request_in'] in frames]
+        if final_code is not None:
+            for r in reversed(tx_replies):
+                if r['code'] == final_code and (final_text is None or r['text'] == final_text):
+                    final_status = r['status']
+                    break
+            else:
+                m = _STATUS_IN_TEXT.match(final_text or '')
+                final_status = m.group(1) if m else None
+        else:
+            # no reply ended it (all recipients refused, aborted, closed):
+            # the last refusal it got, if any
+            bad = [r for r in tx_replies if r['category'] in (4, 5)]
+            if bad:
+                final_code, final_status, final_text = bad[-1]['code'], bad[-1]['status'], bad[-1]['text']
+        size = _int(s.first('smtp.transaction.size')) if s else None
+        if size is None:
+            size = t['message_length']
+        dur = s.first('smtp.transaction.duration') if s else None
+        ns = self.frames.get(first, (None,))[0]
+        if ns is None:
+            ns = min((self.frames[f][0] for f in frames if self.frames.get(f, (None,))[0] is not None),
+                     default=None)
+        protos = self.frames.get(first, (None, ''))[1] or ''
+        before = [v for f, v in c['helo'] if first is None or f < first] or [v for _, v in c['helo']]
+        auth = [v for f, v in c['auth'] if first is None or f < first]
+        imf = t['imf'] or {}
+        return {
+            'file': self.file, 'connection': c['id'], 'stream': stream, 'transaction': tid,
+            'first_frame': first, 'time': iso_time(ns), 'ns': ns,
+            'client': c['client'], 'server': c['server'],
+            'helo': clean(before[-1]) if before else None,
+            'tls': 'yes' if 'tls' in protos.split(':') else 'no',
+            'auth_user': clean(auth[-1]) if auth else None,
+            'sender': None if sender is None else ('<>' if sender == '' else clean(sender)),
+            'accepted': accepted, 'refused': refused,
+            'size': size, 'outcome': outcome,
+            'final_code': final_code, 'final_status': final_status, 'final_text': clean(final_text),
+            'duration': float(dur) if dur is not None else None,
+            'subject': clean(imf.get('subject')), 'message_id': clean(imf.get('message_id')),
+            'from': clean(imf.get('from')), 'date': clean(imf.get('date')),
+        }
+
+
+# tshark's own warnings on stderr that are not about the file
+_TSHARK_NOISE = re.compile(r'^(Running as user "[^"]*" and group "[^"]*"\. This could be dangerous\.'
+                           r'|.*-j or -J was already specified.*)$')
+
+
+def reason_of(display, given, rc, stderr_text):
     """tshark's complaint on one line, naming the file as the user did."""
     lines = [l[len('tshark: '):] if l.startswith('tshark: ') else l
              for l in stderr_text.splitlines() if l.strip()]
-    reason = ' '.join(lines).replace(path_given, display)
+    lines = [l for l in lines if not _TSHARK_NOISE.match(l.strip())]
+    reason = ' '.join(lines)
+    for g in given:
+        reason = reason.replace(g, display)
     if rc < 0:
         reason = ('tshark killed by signal %d. %s' % (-rc, reason)).strip()
     elif rc != 0 and not reason:
@@ -336,20 +637,24 @@ def reason_of(display, path_given, rc, stderr_text):
     return reason
 
 
+def failed(reason):
+    return {'status': 'failed', 'reason': reason, 'replies': [], 'transactions': [],
+            'commands': 0, 'syn_ports': {}}
+
+
 def run_local(job):
     """Worker: one tshark run over one file."""
-    index, display, path, prefix, with_tx, extra, check_format = job
+    index, display, path, spec, check_format = job
     if check_format:
         why = sniff(path)
         if why:
-            return index, {'status': 'failed', 'reason': why, 'replies': [], 'transactions': []}
+            return index, failed(why)
     with tempfile.TemporaryFile() as err:
         try:
-            p = subprocess.Popen(prefix + tshark_args(path, with_tx, extra),
+            p = subprocess.Popen(spec.prefix + spec.args(path),
                                  stdout=subprocess.PIPE, stderr=err)
         except OSError as e:
-            return index, {'status': 'failed', 'reason': 'cannot run tshark: %s' % e,
-                           'replies': [], 'transactions': []}
+            return index, failed('cannot run tshark: %s' % e)
         try:
             # parsed while tshark runs; its status and stderr come at the end
             parsed = collect((l.decode('utf-8', 'replace') for l in p.stdout), display)
@@ -358,11 +663,11 @@ def run_local(job):
             rc = p.wait()
         err.seek(0)
         etext = err.read().decode('utf-8', 'replace')
-    return index, finish(reason_of(display, path, rc, etext), parsed, rc)
+    return index, finish(reason_of(display, [path], rc, etext), parsed, rc)
 
 
 def collect(lines, display):
-    replies, txs, opened, perr = [], [], False, None
+    fp, opened, perr = FileParser(display), False, None
     try:
         for line in lines:
             if line.strip() in ('[', '[]'):
@@ -370,21 +675,20 @@ def collect(lines, display):
                 break
         if opened:
             for pkt in iter_packets(lines):
-                r, t = parse_packet(pkt, display)
-                replies.extend(r)
-                txs.extend(t)
+                fp.feed(pkt)
     except ValueError as e:
         perr = 'unreadable tshark output: %s' % e
     for _ in lines:     # drain
         pass
-    return replies, txs, opened, perr
+    return fp.result(), opened, perr
 
 
 def finish(reason, parsed, rc):
     """ok: tshark read the whole file; damaged: it opened the file as a
-    capture and stopped at a damaged or cut-off part (the replies before
-    are kept); failed: nothing was read."""
-    replies, txs, opened, perr = parsed
+    capture and stopped at a damaged or cut-off part (the rows before are
+    kept); failed: nothing was read.  Only whether tshark succeeded counts,
+    not which non-zero status it chose (4.6 uses other ones than 4.0)."""
+    res, opened, perr = parsed
     if rc == 0:
         reason = ''
     if perr:
@@ -395,7 +699,9 @@ def finish(reason, parsed, rc):
         status = 'damaged'
     else:
         status = 'failed'
-    return {'status': status, 'reason': reason, 'replies': replies, 'transactions': txs}
+    res = dict(res)
+    res.update({'status': status, 'reason': reason})
+    return res
 
 
 # ---------------------------------------------------------------------------
@@ -463,45 +769,39 @@ def fmt_dur(s):
 # ---------------------------------------------------------------------------
 # Statistics and output
 
-class Stats:
-    def __init__(self):
-        self.by_cat, self.by_code, self.by_cmd = {}, {}, {}
-        self.servers = {}
-        self.slow = []      # min-heap of (time, -seq, row)
-        self.seq = 0
-        self.epochs = array.array('d')
-        self.cats = array.array('b')
-        self.times = array.array('d')
-        self.n = 0
+REPLY_COLUMNS = ['file', 'connection', 'stream', 'frame', 'time', 'client', 'server', 'command',
+                 'code', 'category', 'status', 'text', 'response_time']
+TX_COLUMNS = ['file', 'connection', 'stream', 'transaction', 'first_frame', 'time', 'client',
+              'server', 'helo', 'tls', 'auth_user', 'sender', 'accepted', 'refused',
+              'accepted_count', 'refused_count', 'size', 'outcome', 'final_code',
+              'final_status', 'final_text', 'duration', 'subject', 'message_id', 'from', 'date']
+UNKNOWN = '(unknown)'
+LISTED = 200        # failed mails, reasons and files shown in the summary
 
-    def add(self, r):
-        self.n += 1
-        self.seq += 1
-        cat = r['category']
-        self.by_cat[cat] = self.by_cat.get(cat, 0) + 1
-        self.by_code[r['code']] = self.by_code.get(r['code'], 0) + 1
-        c = self.by_cmd.setdefault(r['command'] or '', [0, 0, 0])
-        c[0] += 1
-        if cat in (4, 5):
-            c[cat - 3] += 1
-        s = self.servers.setdefault(r['server'], {'replies': 0, '4': 0, '5': 0, 'times': []})
-        s['replies'] += 1
-        if cat in (4, 5):
-            s[str(cat)] += 1
-        try:
-            self.epochs.append(float(r['epoch']))
-            self.cats.append(cat if cat in (2, 3, 4, 5) else 0)
-        except (TypeError, ValueError):
-            pass
-        if r['response_time'] is not None:
-            t = float(r['response_time'])
-            s['times'].append(t)
-            self.times.append(t)
-            item = (t, -self.seq, r)
-            if len(self.slow) < SLOWEST:
-                heapq.heappush(self.slow, item)
-            elif item > self.slow[0]:
-                heapq.heapreplace(self.slow, item)
+
+def _norm_addr(m):
+    return '<ADDR>' if m.group(0).startswith('<') else 'ADDR'
+
+
+_NORMALISE = [
+    (re.compile(r'^\d{3}[ -]'), ''),
+    (re.compile(r'^[245]\.\d{1,3}\.\d{1,3}\s+'), ''),
+    (re.compile(r'<[^<>\s]*@[^<>\s]*>|[\w.+%-]+@[\w.-]+'), _norm_addr),
+    (re.compile(r'\[?\b(?:\d{1,3}\.){3}\d{1,3}\b\]?'), 'IP'),
+    (re.compile(r'\[?\b[0-9a-fA-F]*:[0-9a-fA-F:]*:[0-9a-fA-F]+\b\]?'), 'IP'),
+    (re.compile(r'\b(?=[0-9A-Za-z]*\d)(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{6,}\b'), 'ID'),
+    (re.compile(r'\d+'), 'N'),
+    (re.compile(r'\s+'), ' '),
+]
+
+
+def normalise(text):
+    """A reply's text with what changes from mail to mail taken out: the
+    code and status, addresses, IP addresses, queue ids, numbers."""
+    s = text or ''
+    for rx, rep in _NORMALISE:
+        s = rx.sub(rep, s)
+    return s.strip()
 
 
 def quantile(sorted_vals, q):
@@ -513,12 +813,110 @@ def quantile(sorted_vals, q):
     return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
 
 
+def time_stats(values):
+    v = sorted(values)
+    return {'count': len(v), 'median': quantile(v, 0.5), 'p95': quantile(v, 0.95),
+            'max': v[-1] if v else None}
+
+
+class Stats:
+    def __init__(self):
+        self.by_cat, self.by_code, self.by_cmd = {}, {}, {}
+        self.servers = {}
+        self.cmd_times = {}
+        self.slow = []      # min-heap of (time, -seq, row)
+        self.seq = 0
+        self.epochs = array.array('d')
+        self.cats = array.array('b')
+        self.times = array.array('d')
+        self.n = 0
+        self.reasons = {}   # (code, status, normalised text) -> [count, example row]
+        self.ntx, self.by_outcome = 0, {}
+        self.failed_mail = []
+        self.nfailed_mail = 0
+        self.unsent = []
+        self.nunsent = 0
+        self.no_smtp = []
+
+    def command_name(self, r):
+        return UNKNOWN if r['unknown'] else (r['command'] or '(none)')
+
+    def add(self, r):
+        self.n += 1
+        self.seq += 1
+        cat = r['category']
+        self.by_cat[cat] = self.by_cat.get(cat, 0) + 1
+        self.by_code[r['code']] = self.by_code.get(r['code'], 0) + 1
+        cmd = self.command_name(r)
+        c = self.by_cmd.setdefault(cmd, [0, 0, 0])
+        c[0] += 1
+        if cat in (4, 5):
+            c[cat - 3] += 1
+            key = (r['code'], r['status'] or '', normalise(r['text']))
+            x = self.reasons.get(key)
+            if x is None:
+                self.reasons[key] = [1, r]
+            else:
+                x[0] += 1
+        s = self.servers.setdefault(r['server'], {'replies': 0, '4': 0, '5': 0,
+                                                  'times': array.array('d')})
+        s['replies'] += 1
+        if cat in (4, 5):
+            s[str(cat)] += 1
+        if r['ns'] is not None:
+            self.epochs.append(r['ns'] / 1e9)
+            self.cats.append(cat if cat in (2, 3, 4, 5) else 0)
+        if r['response_time'] is not None:
+            t = float(r['response_time'])
+            s['times'].append(t)
+            self.times.append(t)
+            self.cmd_times.setdefault(cmd, array.array('d')).append(t)
+            item = (t, -self.seq, r)
+            if len(self.slow) < SLOWEST:
+                heapq.heappush(self.slow, item)
+            elif item > self.slow[0]:
+                heapq.heapreplace(self.slow, item)
+
+    def add_tx(self, t):
+        self.ntx += 1
+        self.by_outcome[t['outcome']] = self.by_outcome.get(t['outcome'], 0) + 1
+        base = {'time': t['time'], 'file': t['file'], 'connection': t['connection'],
+                'server': t['server'], 'sender': t['sender'], 'outcome': t['outcome']}
+        rows = []
+        for x in t['refused']:
+            rows.append(dict(base, recipient=x['address'], code=x['code'], status=x['status'],
+                             text=x['text']))
+        cat = (t['final_code'] or 0) // 100
+        if cat in (4, 5) and t['accepted']:
+            for x in t['accepted']:
+                rows.append(dict(base, recipient=x['address'], code=t['final_code'],
+                                 status=t['final_status'], text=t['final_text']))
+        elif cat in (4, 5) and not t['refused']:
+            rows.append(dict(base, recipient=None, code=t['final_code'],
+                             status=t['final_status'], text=t['final_text']))
+        for row in rows:
+            self.nfailed_mail += 1
+            if len(self.failed_mail) < LISTED:
+                self.failed_mail.append(row)
+        if not rows and t['accepted'] and t['final_code'] is None:
+            # accepted recipients, but the message was never accepted nor refused
+            self.nunsent += 1
+            if len(self.unsent) < LISTED:
+                self.unsent.append(dict(base, recipients=[x['address'] for x in t['accepted']]))
+
+
 def csv_value(v):
     if v is None:
         return ''
     if isinstance(v, list):
-        return ' '.join(v)
+        return '; '.join(rcpt_text(x) for x in v)
     return v
+
+
+def rcpt_text(x):
+    if x['code'] is None:
+        return x['address'] + (' ' + x['text'] if x['text'] else '')
+    return '%s %s%s' % (x['address'], x['code'], ' ' + x['status'] if x['status'] else '')
 
 
 def reply_json(r):
@@ -527,18 +925,30 @@ def reply_json(r):
     return d
 
 
+def reply_row(r):
+    out = dict(r)
+    out['command'] = clean(r['command'], 64)
+    out['text'] = clean(r['text'])
+    return out
+
+
+def tx_row(t):
+    d = {k: t.get(k) for k in TX_COLUMNS}
+    d['accepted_count'], d['refused_count'] = len(t['accepted']), len(t['refused'])
+    return d
+
+
 class Writer:
     """Writes rows in file order, whatever order the files finish in."""
 
     def __init__(self, outdir, with_tx, stats):
         self.stats = stats
-        self.files = []
+        self.outdir = outdir
         self.rcsv_f = open(os.path.join(outdir, 'replies.csv'), 'w', newline='', encoding='utf-8')
         self.rcsv = csv.writer(self.rcsv_f)
         self.rcsv.writerow(REPLY_COLUMNS)
         self.rjson = open(os.path.join(outdir, 'replies.jsonl'), 'w', encoding='utf-8')
         self.tcsv = self.tjson = None
-        self.ntx, self.by_outcome = 0, {}
         if with_tx:
             self.tcsv_f = open(os.path.join(outdir, 'transactions.csv'), 'w', newline='', encoding='utf-8')
             self.tcsv = csv.writer(self.tcsv_f)
@@ -547,16 +957,16 @@ class Writer:
 
     def write(self, res):
         for r in res['replies']:
+            r = reply_row(r)
             self.rcsv.writerow([csv_value(r[k]) for k in REPLY_COLUMNS])
             self.rjson.write(json.dumps(reply_json(r), ensure_ascii=False) + '\n')
             self.stats.add(r)
         if self.tcsv:
             for t in res['transactions']:
-                self.tcsv.writerow([csv_value(t[k]) for k in TX_COLUMNS])
-                self.tjson.write(json.dumps({k: t[k] for k in TX_COLUMNS}, ensure_ascii=False) + '\n')
-                self.ntx += 1
-                o = t['outcome'] or ''
-                self.by_outcome[o] = self.by_outcome.get(o, 0) + 1
+                d = tx_row(t)
+                self.tcsv.writerow([csv_value(d[k]) for k in TX_COLUMNS])
+                self.tjson.write(json.dumps(d, ensure_ascii=False) + '\n')
+                self.stats.add_tx(t)
 
     def close(self):
         self.rcsv_f.close()
@@ -564,6 +974,41 @@ class Writer:
         if self.tcsv:
             self.tcsv_f.close()
             self.tjson.close()
+
+    def parquet(self):
+        """replies.parquet and transactions.parquet from the JSONL files,
+        when pyarrow is importable.  Returns the note for the summary."""
+        try:
+            import pyarrow.json as pj
+            import pyarrow.parquet as pq
+        except ImportError:
+            return 'skipped: pyarrow is not installed (pip install pyarrow); CSV and JSONL load in DuckDB as they are'
+        names = ['replies'] + (['transactions'] if self.tcsv else [])
+        for n in names:
+            src = os.path.join(self.outdir, n + '.jsonl')
+            if os.path.getsize(src) == 0:
+                continue
+            pq.write_table(pj.read_json(src), os.path.join(self.outdir, n + '.parquet'))
+        return 'written: ' + ', '.join(n + '.parquet' for n in names)
+
+
+def no_smtp_hint(res):
+    """Why a capture read without error has no SMTP in it, and what to try."""
+    ports = sorted(res['syn_ports'].items(), key=lambda kv: (-kv[1], _int(kv[0]) or 0))
+    hints = []
+    if res['commands'] and not res['replies']:
+        return 'only the client side was captured (commands, no replies): capture both directions'
+    if ports:
+        names = ', '.join('%s (%d)' % kv for kv in ports[:5])
+        hints.append('TCP connections to port %s: if SMTP runs there, add -d tcp.port==%s,smtpx'
+                     % (names, ports[0][0]))
+        if any(p in ('465', '443', '993', '995') for p, _ in ports):
+            hints.append('port 465 is SMTP inside TLS: give the key log with '
+                         '--pref tls.keylog_file:FILE')
+    else:
+        hints.append('no TCP connection starts in this capture: another port (-d tcp.port==N,smtpx), '
+                     'implicit TLS (--pref tls.keylog_file:FILE), or a capture of one side only')
+    return '; '.join(hints)
 
 
 class Ordered:
@@ -590,48 +1035,86 @@ class Ordered:
             elif r['status'] == 'damaged':
                 msg('%s: read only in part (%d replies kept): %s' % (
                     self.files[i], len(r['replies']), r['reason']))
+            elif not r['replies'] and not r['transactions']:
+                self.writer.stats.no_smtp.append({'file': self.files[i], 'hint': no_smtp_hint(r)})
             self.writer.write(r)
             self.next += 1
 
 
-def make_summary(files, sizes, ordered, problems, stats, writer, with_tx, chart_note):
+def make_summary(files, sizes, ordered, problems, stats, with_tx, chart_note, parquet_note):
     st = ordered.status
-    failed = [{'file': files[i], 'reason': ordered.reason[i]} for i in range(len(files)) if st[i] == 'failed']
+    failed_files = [{'file': files[i], 'reason': ordered.reason[i]} for i in range(len(files)) if st[i] == 'failed']
     damaged = [{'file': files[i], 'reason': ordered.reason[i]} for i in range(len(files)) if st[i] == 'damaged']
     servers = []
     for name, s in stats.servers.items():
-        times = sorted(s['times'])
         n4, n5 = s['4'], s['5']
+        ts = time_stats(s['times'])
         servers.append({
             'server': name, 'replies': s['replies'], 'transient_4xx': n4, 'permanent_5xx': n5,
             'failure_rate': round((n4 + n5) / s['replies'], 6),
-            'median_time': quantile(times, 0.5), 'p95_time': quantile(times, 0.95),
-            'max_time': times[-1] if times else None})
+            'median_time': ts['median'], 'p95_time': ts['p95'], 'max_time': ts['max']})
     servers.sort(key=lambda x: (-x['failure_rate'], -x['replies'], x['server']))
+    slowest_servers = sorted(servers, key=lambda x: (-(x['p95_time'] or -1), -(x['max_time'] or -1),
+                                                     x['server']))
+    commands = []
+    for name, times in stats.cmd_times.items():
+        ts = time_stats(times)
+        commands.append({'command': name, 'replies': ts['count'], 'median_time': ts['median'],
+                         'p95_time': ts['p95'], 'max_time': ts['max']})
+    commands.sort(key=lambda x: (-x['p95_time'], -x['max_time'], x['command']))
     slow = [reply_json(r) for _, _, r in sorted(stats.slow, key=lambda x: (-x[0], -x[1]))]
     cats = {}
     for c in sorted(stats.by_cat, key=lambda c: (c is None, c)):
         cats[str(c) if c is not None else 'none'] = stats.by_cat[c]
+    reasons = sorted(stats.reasons.items(), key=lambda kv: (-kv[1][0], kv[0][0] or 0, kv[0][1], kv[0][2]))
     return {
         'files': {'found': len(files), 'read': st.count('ok'), 'read_in_part': st.count('damaged'),
-                  'failed': st.count('failed'), 'bytes': sum(sizes)},
+                  'failed': st.count('failed'), 'bytes': sum(sizes),
+                  'without_smtp': len(stats.no_smtp)},
         'replies': stats.n,
+        'transactions': ({'available': True, 'count': stats.ntx,
+                          'by_outcome': dict(sorted(stats.by_outcome.items(), key=lambda kv: (-kv[1], kv[0])))}
+                         if with_tx else
+                         {'available': False,
+                          'note': 'the plugin has no smtp.transaction field (tshark -G fields): '
+                                  'transactions.csv/.jsonl not written'}),
+        'failed_mail': {'count': stats.nfailed_mail, 'listed': stats.failed_mail},
+        'not_sent_mail': {'count': stats.nunsent, 'listed': stats.unsent},
+        'reasons': [{'count': v[0], 'code': k[0], 'status': k[1] or None, 'text': k[2],
+                     'example': {'file': v[1]['file'], 'frame': v[1]['frame'], 'text': v[1]['text']}}
+                    for k, v in reasons[:LISTED]],
         'by_category': cats,
         'by_code': {str(c): stats.by_code[c] for c in sorted(stats.by_code, key=lambda c: (c is None, c))},
         'by_command': [{'command': k, 'replies': v[0], 'transient_4xx': v[1], 'permanent_5xx': v[2]}
                        for k, v in sorted(stats.by_cmd.items(), key=lambda kv: (-(kv[1][1] + kv[1][2]), -kv[1][0], kv[0]))],
         'servers': servers,
+        'reply_times_by_server': [{'server': x['server'], 'replies': x['replies'],
+                                   'median_time': x['median_time'], 'p95_time': x['p95_time'],
+                                   'max_time': x['max_time']} for x in slowest_servers],
+        'reply_times_by_command': commands,
         'slowest': slow,
-        'failed_files': failed,
+        'failed_files': failed_files,
         'damaged_files': damaged,
+        'files_without_smtp': stats.no_smtp,
         'input_problems': [{'path': p, 'reason': r} for p, r in problems],
-        'transactions': ({'available': True, 'count': writer.ntx,
-                          'by_outcome': dict(sorted(writer.by_outcome.items()))} if with_tx else
-                         {'available': False,
-                          'note': 'the plugin has no smtp.transaction field (tshark -G fields): '
-                                  'transactions.csv/.jsonl not written'}),
         'chart': chart_note,
+        'parquet': parquet_note,
     }
+
+
+def _cut(s, n):
+    s = '' if s is None else str(s)
+    return s if len(s) <= n else s[:n - 3] + '...'
+
+
+def reply_words(text, code, status):
+    """A reply's text without the code and status already shown beside it."""
+    t = text or ''
+    if code is not None and t[:4] in ('%s ' % code, '%s-' % code):
+        t = t[4:]
+        if status and t.startswith(status + ' '):
+            t = t[len(status) + 1:]
+    return t
 
 
 def summary_text(s):
@@ -639,9 +1122,63 @@ def summary_text(s):
     f = s['files']
     out.append('SMTP batch summary')
     out.append('')
-    out.append('files: %d found, %d read, %d read only in part, %d failed (%s)' % (
-        f['found'], f['read'], f['read_in_part'], f['failed'], fmt_bytes(f['bytes'])))
+    out.append('files: %d found, %d read, %d read only in part, %d failed, %d without SMTP (%s)' % (
+        f['found'], f['read'], f['read_in_part'], f['failed'], f['without_smtp'], fmt_bytes(f['bytes'])))
+    tx = s['transactions']
     out.append('replies: %d' % s['replies'])
+    if tx['available']:
+        out.append('mail transactions: %d' % tx['count'])
+        for k, v in tx['by_outcome'].items():
+            out.append('  %-32s %8d' % (k, v))
+    else:
+        out.append('mail transactions: skipped: ' + tx['note'])
+    out.append('')
+
+    def t(v):
+        return '-' if v is None else '%.6f' % v
+    fm = s['failed_mail']
+    out.append('Failed and deferred mail: %d recipient%s (4xx: deferred, try again; 5xx: refused)%s' % (
+        fm['count'], '' if fm['count'] == 1 else 's',
+        '' if fm['count'] <= len(fm['listed']) else '; the first %d, all in transactions.csv' % len(fm['listed'])))
+    for x in fm['listed']:
+        out.append('  %s  %s  server %s  %s' % (x['time'], x['file'], x['server'], x['outcome']))
+        out.append('      from %s to %s: %s %s %s' % (
+            _cut(x['sender'] if x['sender'] is not None else '?', 60),
+            _cut(x['recipient'] if x['recipient'] is not None else '(all)', 60),
+            x['code'] if x['code'] is not None else '-', x['status'] or '-',
+            _cut(reply_words(x['text'], x['code'], x['status']), 160)))
+    if not fm['listed']:
+        out.append('  none')
+    ns = s['not_sent_mail']
+    if ns['count']:
+        out.append('')
+        out.append('Mail with accepted recipients that was never sent nor refused (aborted, '
+                   'connection closed, capture ended): %d' % ns['count'])
+        for x in ns['listed']:
+            out.append('  %s  %s  server %s  %s: from %s to %s' % (
+                x['time'], x['file'], x['server'], x['outcome'],
+                _cut(x['sender'] if x['sender'] is not None else '?', 60),
+                _cut(', '.join(x['recipients']), 100)))
+    out.append('')
+    out.append('Reasons for 4xx/5xx replies, most frequent first (addresses, IPs, ids and '
+               'numbers replaced)')
+    out.append('  %8s  %-4s %-8s %s' % ('count', 'code', 'status', 'text'))
+    for x in s['reasons']:
+        out.append('  %8d  %-4s %-8s %s' % (x['count'], x['code'], x['status'] or '-', _cut(x['text'], 120)))
+    if not s['reasons']:
+        out.append('  none')
+    out.append('')
+    out.append('Reply times per server (s), slowest (p95) first')
+    out.append('  %-44s %8s %10s %10s %10s' % ('server', 'replies', 'median', 'p95', 'max'))
+    for x in s['reply_times_by_server']:
+        out.append('  %-44s %8d %10s %10s %10s' % (_cut(x['server'], 44), x['replies'], t(x['median_time']),
+                                                  t(x['p95_time']), t(x['max_time'])))
+    out.append('')
+    out.append('Reply times per command (s), slowest (p95) first')
+    out.append('  %-16s %8s %10s %10s %10s' % ('command', 'replies', 'median', 'p95', 'max'))
+    for x in s['reply_times_by_command']:
+        out.append('  %-16s %8d %10s %10s %10s' % (_cut(x['command'], 16), x['replies'], t(x['median_time']),
+                                                  t(x['p95_time']), t(x['max_time'])))
     out.append('')
     out.append('Replies by category')
     for c, n in s['by_category'].items():
@@ -655,25 +1192,23 @@ def summary_text(s):
     out.append('Failures by command (4xx, 5xx of all replies to it)')
     out.append('  %-16s %8s %8s %8s' % ('command', 'replies', '4xx', '5xx'))
     for c in s['by_command']:
-        out.append('  %-16s %8d %8d %8d' % (c['command'] or '(none)', c['replies'],
+        out.append('  %-16s %8d %8d %8d' % (_cut(c['command'], 16), c['replies'],
                                              c['transient_4xx'], c['permanent_5xx']))
     out.append('')
     out.append('Servers: failure rate (4xx+5xx share) and reply times (s)')
-    out.append('  %-40s %8s %6s %6s %8s %10s %10s %10s' % (
+    out.append('  %-44s %8s %6s %6s %8s %10s %10s %10s' % (
         'server', 'replies', '4xx', '5xx', 'failed', 'median', 'p95', 'max'))
-
-    def t(v):
-        return '-' if v is None else '%.6f' % v
     for x in s['servers']:
-        out.append('  %-40s %8d %6d %6d %7.1f%% %10s %10s %10s' % (
-            x['server'], x['replies'], x['transient_4xx'], x['permanent_5xx'],
+        out.append('  %-44s %8d %6d %6d %7.1f%% %10s %10s %10s' % (
+            _cut(x['server'], 44), x['replies'], x['transient_4xx'], x['permanent_5xx'],
             100 * x['failure_rate'], t(x['median_time']), t(x['p95_time']), t(x['max_time'])))
     out.append('')
     out.append('The %d slowest replies (response time from command to reply)' % SLOWEST)
     for r in s['slowest']:
         out.append('  %10.6f s  %-14s %s  %s  stream %s frame %s  %s' % (
-            r['response_time'], r['command'] or '', r['code'], r['server'], r['stream'], r['frame'], r['file']))
-        out.append('               %s' % (r['text'] or ''))
+            r['response_time'], _cut(r['command'], 14), r['code'], r['server'], r['stream'],
+            r['frame'], r['file']))
+        out.append('               %s' % _cut(r['text'], 160))
     out.append('')
     out.append('Files that could not be read')
     for x in s['failed_files']:
@@ -686,18 +1221,19 @@ def summary_text(s):
         out.append('  %s: %s' % (x['file'], x['reason']))
     if not s['damaged_files']:
         out.append('  none')
+    out.append('')
+    out.append('Files read without error but with no SMTP found')
+    for x in s['files_without_smtp']:
+        out.append('  %s: %s' % (x['file'], x['hint']))
+    if not s['files_without_smtp']:
+        out.append('  none')
     if s['input_problems']:
         out.append('')
         out.append('Inputs without captures')
         for x in s['input_problems']:
             out.append('  %s: %s' % (x['path'], x['reason']))
     out.append('')
-    tx = s['transactions']
-    if tx['available']:
-        out.append('Transactions: %d (%s)' % (tx['count'], ', '.join(
-            '%s %d' % (k or '(no outcome)', v) for k, v in tx['by_outcome'].items())))
-    else:
-        out.append('Transactions: skipped: ' + tx['note'])
+    out.append('Parquet: ' + s['parquet'])
     out.append('Chart: ' + s['chart'])
     return '\n'.join(out) + '\n'
 
@@ -810,8 +1346,8 @@ def fmt_dur_word(s):
 # ---------------------------------------------------------------------------
 # Running the files
 
-def run_pool(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, check_format):
-    todo = [(i, files[i], paths[i], prefix, with_tx, extra, check_format) for i in range(len(files))]
+def run_pool(files, paths, sizes, spec, jobs, ordered, check_format):
+    todo = [(i, files[i], paths[i], spec, check_format) for i in range(len(files))]
     # biggest first, so one big file does not finish alone at the end
     todo.sort(key=lambda j: -sizes[j[0]])
     if jobs == 1:
@@ -824,21 +1360,96 @@ def run_pool(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, check_f
             ordered.done(*fut.result())
 
 
-def run_parallel(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, check_format,
-                 sshloginfile, transfer):
+def sshlogins(path):
+    """The hosts of a GNU parallel sshloginfile: (line, None) for ':' (this
+    machine, no ssh) or (line, ssh command words ending with the host)."""
+    out = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            m = re.match(r'^\d+/(.*)$', line)
+            rest = (m.group(1) if m else line).strip()
+            if rest == ':':
+                out.append((line, None))
+                continue
+            words = shlex.split(rest)
+            out.append((line, words if len(words) > 1 else ['ssh', words[0]]))
+    return out
+
+
+class Scratch:
+    """--transfer's folder on every host: created by this run (with a
+    marker file naming the run), the only place copies go, and the only
+    thing removed afterwards.  Mode 711: not listable by others; a copy is
+    readable by whom the original was readable (the tshark user may differ
+    from the ssh user)."""
+
+    def __init__(self, hosts):
+        self.run = secrets.token_hex(8)
+        self.dir = '/tmp/smtp-batch-transfer-' + self.run
+        self.marker = '.smtp-batch-run-' + self.run
+        self.hosts = hosts
+        self.made = []
+
+    def script(self):
+        d, mk = shlex.quote(self.dir), shlex.quote(self.dir + '/' + self.marker)
+        return ('command -v rsync >/dev/null 2>&1 || { echo "rsync is not installed there '
+                '(Debian package rsync)"; exit 97; }; '
+                'if mkdir -m 711 %s 2>/dev/null; then : > %s || exit 98; '
+                'elif [ ! -f %s ]; then echo "%s exists and is not this run\'s"; exit 98; fi; '
+                'echo ok' % (d, mk, mk, self.dir))
+
+    def create(self):
+        if any(w for _, w in self.hosts) and not shutil.which('rsync'):
+            raise RuntimeError('--transfer copies the captures with rsync, which is not installed '
+                               'on this machine (Debian package rsync)')
+        for line, words in self.hosts:
+            cmd = (words + [self.script()]) if words else ['sh', '-c', self.script()]
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+            out = p.stdout.decode('utf-8', 'replace').strip()
+            if p.returncode != 0 or not out.endswith('ok'):
+                err = (out + ' ' + p.stderr.decode('utf-8', 'replace')).strip()
+                raise RuntimeError('--transfer: cannot prepare %s on %s: %s' % (
+                    self.dir, line, err or 'exit status %d' % p.returncode))
+            self.made.append((line, words))
+
+    def remove(self):
+        """Removes the run's folder (only when its marker is there)."""
+        d, mk = shlex.quote(self.dir), shlex.quote(self.dir + '/' + self.marker)
+        script = 'if [ -f %s ]; then rm -rf -- %s; fi' % (mk, d)
+        for line, words in self.made:
+            cmd = (words + [script]) if words else ['sh', '-c', script]
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+            if p.returncode != 0:
+                msg('--transfer: could not remove %s on %s: %s' % (
+                    self.dir, line, p.stderr.decode('utf-8', 'replace').strip()))
+
+
+def run_parallel(files, paths, sizes, spec, jobs, ordered, check_format, sshloginfile, transfer):
     """The per-file tshark jobs through GNU parallel over --sshloginfile
     hosts; their outputs come back into a local folder (--results)."""
     par = shutil.which('parallel')
     if not par:
         raise RuntimeError('GNU parallel is not installed (Debian package parallel): '
                            'needed for --sshloginfile')
+    hosts = sshlogins(sshloginfile)
+    if not hosts:
+        raise RuntimeError('%s lists no host' % sshloginfile)
+    scratch = None
+    if transfer:
+        scratch = Scratch(hosts)
+        scratch.create()
     tmp = tempfile.mkdtemp(prefix='smtp-batch-par-')
     try:
         seq_index = []
         for i in range(len(files)):
             why = sniff(paths[i]) if check_format else None
             if why:
-                ordered.done(i, {'status': 'failed', 'reason': why, 'replies': [], 'transactions': []})
+                ordered.done(i, failed(why))
             else:
                 seq_index.append(i)
         if not seq_index:
@@ -846,9 +1457,17 @@ def run_parallel(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, che
         listfile = os.path.join(tmp, 'files')
         with open(listfile, 'wb') as f:
             for i in seq_index:
-                f.write(os.fsencode(os.path.abspath(paths[i])) + b'\0')
-        words = prefix + tshark_args('\x00FILE\x00', with_tx, extra)
-        cmd = ' '.join('{}' if w == '\x00FILE\x00' else shlex.quote(w) for w in words)
+                # '/./' makes parallel copy the file to SCRATCH/<absolute path>
+                f.write((b'/.' if transfer else b'') + os.fsencode(os.path.abspath(paths[i])) + b'\0')
+        if transfer:
+            # a host that got a copy reads it (relative to the scratch folder,
+            # the job's working folder); ':' (no copy) reads the original
+            words = spec.prefix + spec.args('\x00FILE\x00')
+            tshark = ' '.join('"$f"' if w == '\x00FILE\x00' else shlex.quote(w) for w in words)
+            cmd = 'f={= s:^/\\./:: =}; [ -e "$f" ] || f=/"$f"; exec ' + tshark
+        else:
+            words = spec.prefix + spec.args('\x00FILE\x00')
+            cmd = ' '.join('{}' if w == '\x00FILE\x00' else shlex.quote(w) for w in words)
         joblog = os.path.join(tmp, 'joblog')
         res = os.path.join(tmp, 'out')
         os.mkdir(res)
@@ -856,7 +1475,8 @@ def run_parallel(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, che
                 '--results', os.path.join(res, '{#}'), '--joblog', joblog,
                 '-j', str(jobs) if jobs else '100%']
         if transfer:
-            argv += ['--transferfile', '{}', '--cleanup']
+            # --cleanup removes SCRATCH/<path>, the copy: never the original
+            argv += ['--workdir', scratch.dir, '--transferfile', '{}', '--cleanup']
         argv.append(cmd)
         p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         handled = set()
@@ -875,7 +1495,7 @@ def run_parallel(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, che
                     handled.add(seq)
                     rc, sig = int(cols[6]), int(cols[7])
                     ordered.done(*parse_result_files(seq_index[seq - 1], files, paths, res, seq,
-                                                     -sig if sig else rc))
+                                                     -sig if sig else rc, scratch))
         while p.poll() is None:
             time.sleep(0.3)
             harvest()
@@ -883,14 +1503,15 @@ def run_parallel(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, che
         for seq in range(1, len(seq_index) + 1):
             if seq not in handled:
                 i = seq_index[seq - 1]
-                ordered.done(i, {'status': 'failed', 'reason': 'GNU parallel did not run this job '
-                                 '(exit status %d; see its messages above)' % p.returncode,
-                                 'replies': [], 'transactions': []})
+                ordered.done(i, failed('GNU parallel did not run this job '
+                                       '(exit status %d; see its messages above)' % p.returncode))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if scratch:
+            scratch.remove()
 
 
-def parse_result_files(index, files, paths, res, seq, rc):
+def parse_result_files(index, files, paths, res, seq, rc, scratch):
     out = os.path.join(res, str(seq))
     err = out + '.err'
     try:
@@ -899,12 +1520,15 @@ def parse_result_files(index, files, paths, res, seq, rc):
     except OSError:
         etext = ''
     given = os.path.abspath(paths[index])
+    names = [given]
+    if scratch:
+        names = [scratch.dir + given, given.lstrip('/'), given]
     try:
         with open(out, 'rb') as f:
             parsed = collect((l.decode('utf-8', 'replace') for l in f), files[index])
     except OSError:
-        parsed = ([], [], False, None)
-    return index, finish(reason_of(files[index], given, rc, etext), parsed, rc)
+        parsed = collect([], files[index])
+    return index, finish(reason_of(files[index], names, rc, etext), parsed, rc)
 
 
 # ---------------------------------------------------------------------------
@@ -977,7 +1601,8 @@ def main(argv=None):
         msg('tshark has no SMTP-Analysis plugin (no field smtp.reply.code in tshark -G fields): '
             'install it with scripts/install.sh or pass --plugin-dir BUILD/plugins' + hint)
         return 2
-    with_tx = 'smtp.transaction' in known
+    spec = Spec(prefix, known, extra)
+    with_tx = spec.with_tx
 
     files, problems = find_inputs(a.paths)
     for p, r in problems:
@@ -1000,10 +1625,14 @@ def main(argv=None):
     try:
         if files:
             if a.sshloginfile:
-                run_parallel(files, paths, sizes, prefix, with_tx, extra, a.jobs, ordered,
+                run_parallel(files, paths, sizes, spec, a.jobs, ordered,
                              not a.any_format, a.sshloginfile, a.transfer)
             else:
-                run_pool(files, paths, sizes, prefix, with_tx, extra, jobs, ordered, not a.any_format)
+                run_pool(files, paths, sizes, spec, jobs, ordered, not a.any_format)
+    except TimeFormatError as e:
+        writer.close()
+        msg('%s: the outputs in %s are incomplete' % (e, a.outdir))
+        return 2
     except RuntimeError as e:
         writer.close()
         msg(str(e))
@@ -1020,7 +1649,8 @@ def main(argv=None):
     chart = 'not drawn (--no-chart)'
     if not a.no_chart:
         chart = draw_chart(a.outdir, stats)
-    summary = make_summary(files, sizes, ordered, problems, stats, writer, with_tx, chart)
+    parquet = writer.parquet()
+    summary = make_summary(files, sizes, ordered, problems, stats, with_tx, chart, parquet)
     with open(os.path.join(a.outdir, 'summary.json'), 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
         f.write('\n')
