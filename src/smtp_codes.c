@@ -68,6 +68,45 @@ static const struct { const char *name, *summary; } anomalies[SMTP_ANOMALY_COUNT
 #undef SMTP_ANOMALY
 };
 
+static const struct { uint8_t digit; const char *name, *shortname, *says; } categories[] = {
+#define SMTP_CATEGORY(d, name, shortname, says) { d, name, shortname, says },
+#define SMTP_FUNCTION(d, name, shortname)
+#include "smtp_categories.def"
+#undef SMTP_CATEGORY
+#undef SMTP_FUNCTION
+};
+
+static const struct { uint8_t digit; const char *name, *shortname; } functions[] = {
+#define SMTP_CATEGORY(d, name, shortname, says)
+#define SMTP_FUNCTION(d, name, shortname) { d, name, shortname },
+#include "smtp_categories.def"
+#undef SMTP_CATEGORY
+#undef SMTP_FUNCTION
+};
+
+#define SMTP_ALLOWED_MAX 16
+static const struct {
+    uint16_t verb;                    /* smtp_verb, or REPLY_ANY */
+    uint16_t codes[SMTP_ALLOWED_MAX]; /* up to the first 0 */
+} allowed[] = {
+#define SMTP_ALLOWED(verb, source, ...) { SMTP_VERB_##verb, { __VA_ARGS__ } },
+#include "smtp_allowed.def"
+#undef SMTP_ALLOWED
+};
+
+static const struct { const char *name, *description; } outcomes[] = {
+#define SMTP_OUTCOME(id, name, description) { name, description },
+#include "smtp_outcomes.def"
+#undef SMTP_OUTCOME
+};
+
+static const struct { const char *keyword; uint8_t len; } ehlo_keywords[SMTP_EXT_KEYWORDS] = {
+#define SMTP_EHLO_KEYWORD(id, kw, rfc) { kw, (uint8_t)(sizeof kw - 1) },
+#include "smtp_ehlo.def"
+#undef SMTP_EHLO_KEYWORD
+};
+_Static_assert(SMTP_EXT_KEYWORDS <= 31, "smtp_ehlo.def: at most 31 keywords, one int bit each");
+
 const char *smtp_verb_name(smtp_verb v)
 {
     return (unsigned)v < SMTP_VERB_COUNT ? verbs[v].name : verbs[SMTP_VERB_UNKNOWN].name;
@@ -107,64 +146,141 @@ const char *smtp_reply_meaning(unsigned code, smtp_verb ctx)
     return e ? e->meaning : NULL;
 }
 
+static int row_has(size_t row, unsigned code)
+{
+    size_t j;
+    for (j = 0; j < SMTP_ALLOWED_MAX && allowed[row].codes[j] != 0; j++) {
+        if (allowed[row].codes[j] == code)
+            return 1;
+    }
+    return 0;
+}
+
+/* The row of smtp_allowed.def for verb (REPLY_ANY: the ANY row), or -1. */
+static long allowed_row(unsigned verb)
+{
+    size_t i;
+    for (i = 0; i < COUNT(allowed); i++) {
+        if (allowed[i].verb == verb)
+            return (long)i;
+    }
+    return -1;
+}
+
 int smtp_reply_allowed(unsigned code, smtp_verb verb)
 {
-    static const struct { uint16_t verb; uint16_t codes[16]; } table[] = {
-        { SMTP_VERB_CONNECT, { 220, 554, 521 } },
-        { SMTP_VERB_EHLO, { 250, 504, 550, 502, 554 } },
-        { SMTP_VERB_HELO, { 250, 504, 550, 502 } },
-        { SMTP_VERB_LHLO, { 250, 504, 550, 502 } },
-        { SMTP_VERB_MAIL, { 250, 552, 451, 452, 550, 553, 503, 455, 555 } },
-        { SMTP_VERB_RCPT, { 250, 251, 550, 551, 552, 553, 450, 451, 452, 503, 455, 555, 556 } },
-        { SMTP_VERB_DATA, { 354, 503, 554, 451 } },
-        { SMTP_VERB_EOD, { 250, 552, 554, 451, 452, 450, 550 } },
-        { SMTP_VERB_BDAT, { 250, 552, 554, 451, 452, 450, 550, 503 } },
-        { SMTP_VERB_RSET, { 250 } },
-        { SMTP_VERB_VRFY, { 250, 251, 252, 550, 551, 553, 502, 504 } },
-        { SMTP_VERB_EXPN, { 250, 252, 550, 502, 504 } },
-        { SMTP_VERB_HELP, { 211, 214, 502, 504 } },
-        { SMTP_VERB_NOOP, { 250 } },
-        { SMTP_VERB_QUIT, { 221 } },
-        { SMTP_VERB_STARTTLS, { 220, 454, 503 } },
-        { SMTP_VERB_AUTH, { 235, 334, 432, 454, 503, 504, 534, 535, 538 } },
-        { SMTP_VERB_SASL, { 235, 334, 432, 454, 534, 535, 538 } },
-        { SMTP_VERB_ETRN, { 250, 251, 252, 253, 458, 459 } },
-    };
-    size_t i, j;
+    long any = allowed_row(REPLY_ANY), row;
 
-    if (code == 421 || code == 500 || code == 501 || code == 530)
+    if (any >= 0 && row_has((size_t)any, code))
         return 1;
-    for (i = 0; i < COUNT(table); i++) {
-        if (table[i].verb != (uint16_t)verb)
-            continue;
-        for (j = 0; j < COUNT(table[i].codes) && table[i].codes[j] != 0; j++) {
-            if (table[i].codes[j] == code)
-                return 1;
-        }
-        return 0;
+    row = allowed_row((unsigned)verb);
+    return row < 0 || row_has((size_t)row, code);
+}
+
+int smtp_reply_is_greeting(unsigned code)
+{
+    long row = allowed_row(SMTP_VERB_CONNECT);
+    return row >= 0 && row_has((size_t)row, code);
+}
+
+static long category_index(unsigned digit)
+{
+    size_t i;
+    for (i = 0; i < COUNT(categories); i++) {
+        if (categories[i].digit == digit)
+            return (long)i;
     }
-    return 1;
+    return -1;
+}
+
+static long function_index(unsigned digit)
+{
+    size_t i;
+    for (i = 0; i < COUNT(functions); i++) {
+        if (functions[i].digit == digit)
+            return (long)i;
+    }
+    return -1;
 }
 
 const char *smtp_category_name(unsigned digit)
 {
-    static const char *const names[] = {
-        NULL,
-        "Positive Preliminary",
-        "Positive Completion",
-        "Positive Intermediate",
-        "Transient Negative Completion",
-        "Permanent Negative Completion",
-    };
-    return digit < COUNT(names) ? names[digit] : NULL;
+    long i = category_index(digit);
+    return i < 0 ? NULL : categories[i].name;
+}
+
+const char *smtp_category_short(unsigned digit)
+{
+    long i = category_index(digit);
+    return i < 0 ? NULL : categories[i].shortname;
 }
 
 const char *smtp_function_name(unsigned digit)
 {
-    static const char *const names[] = {
-        "Syntax", "Information", "Connections", "Unspecified", "Unspecified", "Mail system",
-    };
-    return digit < COUNT(names) ? names[digit] : NULL;
+    long i = function_index(digit);
+    return i < 0 ? NULL : functions[i].name;
+}
+
+const char *smtp_function_short(unsigned digit)
+{
+    long i = function_index(digit);
+    return i < 0 ? NULL : functions[i].shortname;
+}
+
+/* Appends text to buf as far as it fits; *len counts all of it. */
+static void put(char *buf, size_t size, size_t *len, const char *text)
+{
+    for (; *text != 0; text++, (*len)++) {
+        if (*len + 1 < size)
+            buf[*len] = *text;
+    }
+    if (size > 0)
+        buf[*len < size ? *len : size - 1] = 0;
+}
+
+size_t smtp_reply_format_name(unsigned code, smtp_verb ctx, char *buf, size_t size)
+{
+    const reply_entry *e = find_reply(code, ctx);
+    long c = code < 1000 ? category_index(code / 100) : -1, f = function_index((code / 10) % 10);
+    size_t len = 0;
+
+    if (size > 0)
+        buf[0] = 0;
+    if (e != NULL) {
+        put(buf, size, &len, e->name);
+    } else if (c >= 0 && f >= 0) {
+        put(buf, size, &len, categories[c].shortname);
+        put(buf, size, &len, ", ");
+        put(buf, size, &len, functions[f].shortname);
+    }
+    return len;
+}
+
+size_t smtp_reply_format_meaning(unsigned code, smtp_verb ctx, char *buf, size_t size)
+{
+    const reply_entry *e = find_reply(code, ctx);
+    long c = code < 1000 ? category_index(code / 100) : -1, f = function_index((code / 10) % 10);
+    size_t len = 0;
+
+    if (size > 0)
+        buf[0] = 0;
+    if (e != NULL) {
+        put(buf, size, &len, e->meaning);
+    } else if (c >= 0 && f >= 0) {
+        put(buf, size, &len, categories[c].name);
+        put(buf, size, &len, ", ");
+        put(buf, size, &len, functions[f].name);
+        put(buf, size, &len, ": ");
+        put(buf, size, &len, categories[c].says);
+        put(buf, size, &len, " (RFC 5321 4.2.1)");
+    } else {
+        return 0;
+    }
+    if (!smtp_reply_allowed(code, ctx)) {
+        put(buf, size, &len, "; unusual as a reply to ");
+        put(buf, size, &len, smtp_verb_name(ctx));
+    }
+    return len;
 }
 
 const char *smtp_status_class_name(unsigned cls)
@@ -211,6 +327,61 @@ const char *smtp_txn_outcome_name(smtp_txn_outcome t)
         "aborted by QUIT",
     };
     return (unsigned)t < SMTP_TXN_OUTCOME_COUNT ? names[t] : names[0];
+}
+
+const char *smtp_outcome_name(unsigned id)
+{
+    return id < COUNT(outcomes) ? outcomes[id].name : NULL;
+}
+
+const char *smtp_outcome_description(unsigned id)
+{
+    return id < COUNT(outcomes) ? outcomes[id].description : NULL;
+}
+
+unsigned smtp_outcome_count(void)
+{
+    return (unsigned)COUNT(outcomes);
+}
+
+static uint8_t upper(uint8_t c)
+{
+    return c >= 'a' && c <= 'z' ? (uint8_t)(c - ('a' - 'A')) : c;
+}
+
+/* ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"), RFC 5321 4.1.1.1 */
+static int keyword_char(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (upper(c) >= 'A' && upper(c) <= 'Z') || c == '-';
+}
+
+unsigned smtp_ehlo_keyword(const uint8_t *p, size_t n)
+{
+    size_t w = 0, i, j;
+
+    while (w < n && keyword_char(p[w]))
+        w++;
+    if (w == 0 || (w < n && p[w] != ' ' && p[w] != '\t' && p[w] != '='))
+        return 0;
+    for (i = 0; i < COUNT(ehlo_keywords); i++) {
+        if (ehlo_keywords[i].len != w)
+            continue;
+        for (j = 0; j < w && upper(p[j]) == (uint8_t)ehlo_keywords[i].keyword[j]; j++)
+            ;
+        if (j == w)
+            return 1u << i;
+    }
+    return 0;
+}
+
+const char *smtp_ehlo_keyword_name(unsigned ext)
+{
+    size_t i;
+    for (i = 0; i < COUNT(ehlo_keywords); i++) {
+        if (ext == 1u << i)
+            return ehlo_keywords[i].keyword;
+    }
+    return NULL;
 }
 
 const char *smtp_anomaly_name(smtp_anomaly a)
