@@ -76,14 +76,22 @@ def tests(ctx):
     with open(os.path.join(ctx.testdata, 'expected', 'WIRESHARK_VERSION')) as f:
         made_with = f.read().strip()
     have = tshark_version(ctx)
+    skip = None
     if have != made_with and not ctx.update:
-        print('note test_golden: expected files are for tshark %s, this is %s: not compared'
-              % (made_with, have))
-        return
+        skip = ('expected files are for tshark %s, this is %s: not compared'
+                % (made_with, have))
     for sub in ('real', 'edge'):
         for pcap in ctx.captures(sub):
             base = os.path.join(ctx.testdata, 'expected', sub, os.path.basename(pcap)[:-5])
+            if skip:
+                yield ('%s/%s fields' % (sub, os.path.basename(pcap)), lambda: skipped(ctx, skip))
+                yield ('%s/%s tree' % (sub, os.path.basename(pcap)), lambda: skipped(ctx, skip))
+                continue
             yield ('%s/%s fields' % (sub, os.path.basename(pcap)),
                    lambda p=pcap, b=base: compare(ctx, fields_text(ctx, p), b + '.fields'))
             yield ('%s/%s tree' % (sub, os.path.basename(pcap)),
                    lambda p=pcap, b=base: compare(ctx, tree_text(ctx, p), b + '.tree'))
+
+
+def skipped(ctx, reason):
+    raise ctx.Skip(reason)

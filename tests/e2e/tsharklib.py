@@ -4,17 +4,27 @@ and WIRESHARK_PLUGIN_DIR).
 
 The plugin is copied to a private folder readable by that user, and every
 capture is copied there too, so the tests work from any checkout.
+
+Thread-safe: the tests run on several workers (run_e2e.py -j), and at most
+`jobs` tshark processes of run() run at once, however many threads ask.
 """
+import itertools
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 
 NOBODY = 65534
 
 
+class Skip(Exception):
+    """Raised by a test (or by a module's tests()) that cannot run here; the
+    message says why.  run_e2e.py counts and prints it ('skip NAME: reason')."""
+
+
 class Tshark:
-    def __init__(self, build_dir):
+    def __init__(self, build_dir, jobs=2):
         self.build = os.path.abspath(build_dir)
         src = os.path.join(self.build, 'plugins')
         if not os.path.isdir(src):
@@ -32,15 +42,19 @@ class Tshark:
             for f in fs:
                 os.chmod(os.path.join(d, f), 0o644)
         os.chmod(self.home, 0o755)
-        self._n = 0
+        self._n = itertools.count(1)
+        self._slots = threading.BoundedSemaphore(max(1, jobs))
 
     def cleanup(self):
         shutil.rmtree(self.home, ignore_errors=True)
 
     def stage(self, path):
-        """Copies a file where the tshark user can read it; returns the copy."""
-        self._n += 1
-        dst = os.path.join(self.files, '%d-%s' % (self._n, os.path.basename(path)))
+        """Copies a file where the tshark user can read it; returns the copy
+        (or the file itself when it already is in this private folder)."""
+        path = os.path.abspath(path)
+        if path.startswith(self.home + os.sep) and os.stat(path).st_mode & 0o004:
+            return path
+        dst = os.path.join(self.files, '%d-%s' % (next(self._n), os.path.basename(path)))
         shutil.copyfile(path, dst)
         os.chmod(dst, 0o644)
         return dst
@@ -62,8 +76,9 @@ class Tshark:
         cmd = self.command(args, builtin=builtin)
         if wrapper:
             cmd = cmd[:cmd.index('tshark')] + wrapper + cmd[cmd.index('tshark'):]
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           cwd=self.home)
+        with self._slots:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=self.home)
         out = p.stdout.decode('utf-8', 'replace')
         err = p.stderr.decode('utf-8', 'replace')
         if check and p.returncode != 0:
