@@ -38,7 +38,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from tsharklib import Skip, Tshark  # noqa: E402
+from tsharklib import Skip, Tshark, child_cpu  # noqa: E402
 
 
 class Ctx:
@@ -77,13 +77,16 @@ class Ctx:
         self.deferred.append((self.module, text))
 
     def run_test(self, index, fn):
-        """Runs fn with its own ctx.tmp; returns (status, message, seconds)
-        with status 'ok', 'skip' or 'FAIL'."""
+        """Runs fn with its own ctx.tmp; returns (status, message, seconds,
+        CPU seconds) with status 'ok', 'skip' or 'FAIL'.  The CPU seconds are
+        this thread's and those of the tshark runs of Tshark.run (processes
+        the test starts itself are not counted)."""
         tmp = os.path.join(self._shared_tmp, 't%d' % index)
         os.makedirs(tmp)
         os.chmod(tmp, 0o755)
         self._local.tmp = tmp
         start = time.monotonic()
+        cpu = time.thread_time() + child_cpu()
         try:
             fn()
         except Skip as e:
@@ -98,7 +101,7 @@ class Ctx:
         finally:
             self._local.tmp = None
             shutil.rmtree(tmp, ignore_errors=True)
-        return result + (time.monotonic() - start,)
+        return result + (time.monotonic() - start, time.thread_time() + child_cpu() - cpu)
 
 
 def collect(ctx, k):
@@ -118,11 +121,11 @@ def collect(ctx, k):
                     out.append((name, full, fn))
         except Skip as e:
             if k in name:
-                out.append((name, name, ('skip', str(e), time.monotonic() - start)))
+                out.append((name, name, ('skip', str(e), time.monotonic() - start, 0.0)))
         except Exception as e:  # the module could not even list its tests
             out.append((name, name + '::<tests>',
                         ('FAIL', '%s\n%s' % (e, traceback.format_exc().rstrip('\n')),
-                         time.monotonic() - start)))
+                         time.monotonic() - start, 0.0)))
     ctx.module = None
     return out
 
@@ -142,8 +145,8 @@ def main():
     jobs = max(1, a.j)
     ctx = Ctx(a.build, a.update, a.full, jobs)
     counts = {'ok': 0, 'FAIL': 0, 'skip': 0}
-    times = []          # (seconds, full name)
-    per_module = {}     # module -> [tests, seconds]
+    times = []          # (seconds, CPU seconds, full name)
+    per_module = {}     # module -> [tests, seconds, CPU seconds]
     start = time.monotonic()
     print('running on %d worker%s%s' % (jobs, 's' if jobs > 1 else '',
                                           ', full run' if a.full else
@@ -155,12 +158,13 @@ def main():
             futures = [pool.submit(ctx.run_test, i, fn) if callable(fn) else None
                        for i, (_, _, fn) in enumerate(tests)]
             for (module, full, fn), fut in zip(tests, futures):
-                status, msg, secs = fut.result() if fut else fn
+                status, msg, secs, cpu = fut.result() if fut else fn
                 counts[status] += 1
-                times.append((secs, full))
-                m = per_module.setdefault(module, [0, 0.0])
+                times.append((secs, cpu, full))
+                m = per_module.setdefault(module, [0, 0.0, 0.0])
                 m[0] += 1
                 m[1] += secs
+                m[2] += cpu
                 if status == 'ok':
                     print('ok   %s' % full)
                 elif status == 'skip':
@@ -171,14 +175,14 @@ def main():
     finally:
         ctx.tshark.cleanup()
     wall = time.monotonic() - start
-    print('\n%d tests in %.0f s on %d workers; seconds per module (sum of its tests):'
-          % (len(times), wall, jobs))
-    for module, (n, secs) in sorted(per_module.items(), key=lambda x: -x[1][1]):
-        print('  %7.1f  %s (%d tests)' % (secs, module, n))
+    print('\n%d tests in %.0f s on %d workers.  Per module, the sum over its tests of '
+          'wall and CPU seconds (CPU: tshark and the test itself):' % (len(times), wall, jobs))
+    for module, (n, secs, cpu) in sorted(per_module.items(), key=lambda x: -x[1][1]):
+        print('  %7.1f %7.1f  %s (%d tests)' % (secs, cpu, module, n))
     if times and a.slowest > 0:
-        print('slowest tests:')
-        for secs, full in sorted(times, key=lambda x: (-x[0], x[1]))[:a.slowest]:
-            print('  %7.1f  %s' % (secs, full))
+        print('slowest tests (wall, CPU seconds):')
+        for secs, cpu, full in sorted(times, key=lambda x: (-x[0], x[2]))[:a.slowest]:
+            print('  %7.1f %7.1f  %s' % (secs, cpu, full))
     for module, text in ctx.deferred:
         if module in per_module:
             print('only with --full: %s: %s' % (module, text))

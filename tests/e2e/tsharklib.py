@@ -18,6 +18,39 @@ import threading
 NOBODY = 65534
 
 
+_cpu = threading.local()
+
+
+def child_cpu():
+    """CPU seconds (user + system) of the processes this thread ran through
+    run_child() (and so Tshark.run) so far."""
+    return getattr(_cpu, 'seconds', 0.0)
+
+
+def run_child(cmd, **kw):
+    """subprocess.run(cmd, stdout=PIPE, stderr=PIPE, **kw), counting the
+    child's CPU time for child_cpu()."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    usage = []
+    def try_wait(flags, p=p):
+        try:
+            pid, sts, ru = os.wait4(p.pid, flags)
+        except ChildProcessError:
+            return p.pid, 0
+        if pid:
+            usage.append(ru.ru_utime + ru.ru_stime)
+        return pid, sts
+    p._try_wait = try_wait    # Popen.wait() reaps through this: keep the rusage
+    try:
+        out, err = p.communicate()
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    _cpu.seconds = child_cpu() + sum(usage)
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
 class Skip(Exception):
     """Raised by a test (or by a module's tests()) that cannot run here; the
     message says why.  run_e2e.py counts and prints it ('skip NAME: reason')."""
@@ -77,8 +110,7 @@ class Tshark:
         if wrapper:
             cmd = cmd[:cmd.index('tshark')] + wrapper + cmd[cmd.index('tshark'):]
         with self._slots:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=self.home)
+            p = run_child(cmd, cwd=self.home)
         out = p.stdout.decode('utf-8', 'replace')
         err = p.stderr.decode('utf-8', 'replace')
         if check and p.returncode != 0:
