@@ -223,6 +223,18 @@ static const struct {
       "Requested action not taken: insufficient system storage, or too many recipients (RFC 5321)" },
     { 452, SMTP_VERB_MAIL, "insufficient system storage",
       "Requested action not taken: insufficient system storage (RFC 5321, RFC 1870)" },
+    { 552, SMTP_VERB_MAIL, "exceeded storage allocation", "Requested mail action aborted: exceeded storage "
+      "allocation, or message larger than the fixed maximum (RFC 5321, RFC 1870)" },
+    { 552, SMTP_VERB_RCPT, "exceeded storage allocation",
+      "Requested mail action aborted: exceeded storage allocation, or too many recipients (RFC 5321)" },
+    { 552, SMTP_VERB_DATA, "exceeded storage allocation",
+      "Requested mail action aborted: exceeded storage allocation (RFC 5321); unusual as a reply to DATA" },
+    { 500, SMTP_VERB_AUTH, "command unrecognized or line too long", "Syntax error, command unrecognized, or the "
+      "AUTH line with its initial response is longer than the server accepts (RFC 5321, RFC 4954)" },
+    { 500, SMTP_VERB_SASL, "authentication exchange line too long",
+      "The AUTH client response was longer than the server accepts (RFC 4954)" },
+    { 500, SMTP_VERB_MAIL, "syntax error, command unrecognized",
+      "Syntax error, command unrecognized, or command line too long (RFC 5321)" },
     { 250, SMTP_VERB_BDAT, "chunk accepted", "The BDAT chunk was received and accepted (RFC 3030)" },
     { 250, SMTP_VERB_RCPT, "OK", "Requested mail action okay, completed (RFC 5321)" },
     { 250, SMTP_VERB_QUIT, "OK", "Requested mail action okay, completed (RFC 5321); unusual as a reply to QUIT" },
