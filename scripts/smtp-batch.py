@@ -1035,7 +1035,7 @@ class Ordered:
             elif r['status'] == 'damaged':
                 msg('%s: read only in part (%d replies kept): %s' % (
                     self.files[i], len(r['replies']), r['reason']))
-            elif not r['replies'] and not r['transactions']:
+            if r['status'] != 'failed' and not r['replies']:
                 self.writer.stats.no_smtp.append({'file': self.files[i], 'hint': no_smtp_hint(r)})
             self.writer.write(r)
             self.next += 1
@@ -1222,7 +1222,7 @@ def summary_text(s):
     if not s['damaged_files']:
         out.append('  none')
     out.append('')
-    out.append('Files read without error but with no SMTP found')
+    out.append('Files in which no SMTP reply was found')
     for x in s['files_without_smtp']:
         out.append('  %s: %s' % (x['file'], x['hint']))
     if not s['files_without_smtp']:
@@ -1243,6 +1243,32 @@ def summary_text(s):
 
 BUCKETS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
            21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400]
+CHART_CATS = [(2, '2xx success', '#2ca02c'), (3, '3xx continue', '#1f77b4'),
+              (4, '4xx deferred', '#ff9f1c'), (5, '5xx refused', '#d62728')]
+CHART_COMMANDS = 14
+
+
+def _gp_str(s):
+    """A gnuplot string literal; no format characters reach gnuplot: every
+    label is made here (gnuplot 6 rejects some format strings 5 took)."""
+    return '"%s"' % s.replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n')
+
+
+def _time_label(t, span):
+    d = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    if span < 600:
+        return d.strftime('%H:%M:%S')
+    if span < 2 * 86400:
+        return d.strftime('%H:%M')
+    return d.strftime('%Y-%m-%d')
+
+
+def _secs_label(v):
+    if v >= 1:
+        return '%g s' % v
+    if v >= 1e-3:
+        return '%g ms' % (v * 1e3)
+    return '%g us' % (v * 1e6)
 
 
 def draw_chart(outdir, stats):
@@ -1257,74 +1283,87 @@ def draw_chart(outdir, stats):
     try:
         lo, hi = min(stats.epochs), max(stats.epochs)
         span = hi - lo
-        bucket = next((b for b in BUCKETS if span / b <= 60), BUCKETS[-1] * max(1, int(span / 60 / BUCKETS[-1]) + 1))
+        bucket = next((b for b in BUCKETS if span / b <= 60),
+                      BUCKETS[-1] * max(1, int(span / 60 / BUCKETS[-1]) + 1))
         start = math.floor(lo / bucket) * bucket
-        counts = {}
+        nb = int((hi - start) // bucket) + 1
+        counts = {c: [0] * nb for c, _, _ in CHART_CATS}
         for e, c in zip(stats.epochs, stats.cats):
-            k = int((e - start) // bucket)
-            row = counts.setdefault(k, [0, 0, 0, 0, 0])
-            row[{2: 0, 3: 1, 4: 2, 5: 3}.get(c, 4)] += 1
+            if c in counts:
+                counts[c][int((e - start) // bucket)] += 1
         with open(os.path.join(tmp, 'cats.dat'), 'w') as f:
-            for k in sorted(counts):
-                r = counts[k]
-                cum = [sum(r[:i + 1]) for i in range(5)]
-                f.write('%d %s\n' % (start + k * bucket + bucket / 2.0, ' '.join(map(str, cum))))
-        times = [max(t, 1e-6) for t in stats.times]
-        hist_note = ''
-        with open(os.path.join(tmp, 'hist.dat'), 'w') as f:
-            if times:
-                d0 = math.floor(math.log10(min(times)))
-                d1 = math.ceil(math.log10(max(times)) + 1e-12)
-                if d1 <= d0:
-                    d1 = d0 + 1
-                edges = [10 ** (d0 + i / 10.0) for i in range(int((d1 - d0) * 10) + 1)]
-                h = [0] * (len(edges) - 1)
-                for t in times:
-                    i = min(max(bisect.bisect_right(edges, t) - 1, 0), len(h) - 1)
-                    h[i] += 1
-                for i, n in enumerate(h):
-                    if n:
-                        f.write('%g %d %g %g\n' % (math.sqrt(edges[i] * edges[i + 1]), n, edges[i], edges[i + 1]))
-            else:
-                hist_note = ' (no response times)'
-                f.write('1 0 1 1\n')
-        fmt = '%H:%M:%S' if span < 600 else '%H:%M' if span < 2 * 86400 else '%Y-%m-%d'
+            for k in range(nb):
+                f.write('%d %s\n' % (k, ' '.join(str(counts[c][k]) for c, _, _ in CHART_CATS)))
+        step = max(1, int(math.ceil(nb / 8.0)))
+        ymax, ystep = {}, {}
+        for c, _, _ in CHART_CATS:
+            m = max(counts[c]) or 1
+            # two or three labelled ticks, below the top of the strip
+            st = next(x * 10 ** e for e in range(0, 12) for x in (1, 2, 5) if x * 10 ** e * 3 >= m)
+            ymax[c], ystep[c] = m, st
+        xt = ', '.join('%s %d' % (_gp_str(_time_label(start + k * bucket, span)), k)
+                       for k in range(0, nb, step))
+        # reply times per command: the most frequent commands
+        cmds = sorted(stats.cmd_times.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:CHART_COMMANDS]
+        cmds.sort(key=lambda kv: -quantile(sorted(kv[1]), 0.5))
+        tmin, tmax = 1e9, 1e-9
+        with open(os.path.join(tmp, 'cmds.dat'), 'w') as f:
+            for i, (name, ts) in enumerate(cmds):
+                v = sorted(max(t, 1e-6) for t in ts)
+                q = [quantile(v, x) for x in (0.05, 0.25, 0.5, 0.75, 0.95)]
+                f.write('%d %g %g %g %g %g %g\n' % (i, q[1], q[0], q[4], q[3], q[2], v[-1]))
+                tmin, tmax = min(tmin, v[0]), max(tmax, v[-1])
+        cmd_tics = ', '.join('%s %d' % (_gp_str('%s\nn=%d' % (name, len(ts))), i)
+                             for i, (name, ts) in enumerate(cmds))
+        d0 = int(math.floor(math.log10(tmin))) if cmds else -6
+        d1 = int(math.ceil(math.log10(tmax))) if cmds else 0
+        if d1 <= d0:
+            d1 = d0 + 1
+        yt = ', '.join('%s %g' % (_gp_str(_secs_label(10.0 ** d)), 10.0 ** d) for d in range(d0, d1 + 1))
         png = os.path.join(outdir, 'chart.png')
-        script = '''
-set terminal pngcairo size 1200,900 font ",10"
-set output %(png)s
-set multiplot layout 2,1
-set title "Replies per %(bucket)s by category (UTC)"
-set xdata time
-set timefmt "%%s"
-set format x "%(fmt)s"
-set xtics rotate by -30
-set ylabel "replies"
-set key outside right top
-set style fill solid 0.9 border -1
-set boxwidth %(bw)g absolute
-set yrange [0:*]
-plot %(cats)s using 1:6 with boxes lc rgb "#888888" title "other", \\
-     '' using 1:5 with boxes lc rgb "#d62728" title "5xx permanent", \\
-     '' using 1:4 with boxes lc rgb "#ff9f1c" title "4xx transient", \\
-     '' using 1:3 with boxes lc rgb "#1f77b4" title "3xx intermediate", \\
-     '' using 1:2 with boxes lc rgb "#2ca02c" title "2xx completion"
-unset xdata
-set format x "%%g"
-set xtics norotate
-set logscale x
-set title "Response time distribution%(hn)s (command to reply)"
-set xlabel "seconds (log scale)"
-set ylabel "replies"
-set key off
-plot %(hist)s using 1:2:3:4:(0):2 with boxxyerror lc rgb "#1f77b4"
-unset multiplot
-''' % {'png': json.dumps(png), 'cats': json.dumps(os.path.join(tmp, 'cats.dat')),
-       'hist': json.dumps(os.path.join(tmp, 'hist.dat')), 'bucket': fmt_dur_word(bucket),
-       'bw': bucket * 0.9, 'fmt': fmt, 'hn': hist_note}
+        lines = ['set terminal pngcairo size 1200,1100 font ",10"',
+                 'set output %s' % _gp_str(png),
+                 'set multiplot',
+                 'set style fill solid 0.9 border -1',
+                 'set boxwidth 0.8 relative',
+                 'set lmargin 14', 'set rmargin 4',
+                 'set grid ytics lc rgb "#dddddd"',
+                 'unset key']
+        top, strip = 0.96, 0.135
+        for i, (c, label, colour) in enumerate(CHART_CATS):
+            lines += ['set origin 0,%g' % (top - (i + 1) * strip), 'set size 1,%g' % strip,
+                      'set tmargin %d' % (2 if i == 0 else 0), 'set bmargin %d' % (2 if i == 3 else 0),
+                      'set xrange [-0.5:%g]' % (nb - 0.5),
+                      'set yrange [0:%g]' % (ymax[c] * 1.25), 'set ytics 0,%g,%g' % (ystep[c], ymax[c] // ystep[c] * ystep[c]),
+                      'set ylabel %s tc rgb "%s"' % (_gp_str(label), colour),
+                      'set xtics (%s)' % xt if i == 3 else 'set xtics (%s) scale 1,0' % ', '.join(
+                          '"" %d' % k for k in range(0, nb, step)),
+                      ('set title %s' % _gp_str('Replies per %s by category (UTC), %s to %s' % (
+                          fmt_dur_word(bucket), iso_time(int(lo * 1e9))[:19], iso_time(int(hi * 1e9))[:19])))
+                      if i == 0 else 'unset title',
+                      'plot %s using 1:%d with boxes lc rgb "%s"' % (
+                          _gp_str(os.path.join(tmp, 'cats.dat')), i + 2, colour)]
+        lines += ['set origin 0,0', 'set size 1,%g' % (top - 4 * strip - 0.02),
+                  'set tmargin 3', 'set bmargin 4', 'unset ylabel',
+                  'set title %s' % _gp_str('Reply time per command (box 25-75 %%, whiskers 5-95 %%, '
+                                           'bar median, dot slowest), command to reply'.replace('%%', '%')),
+                  'set logscale y', 'set yrange [%g:%g]' % (10.0 ** d0, 10.0 ** d1),
+                  'set ytics (%s)' % yt if cmds else 'set ytics autofreq',
+                  'set xrange [-0.6:%g]' % (max(len(cmds), 1) - 0.4),
+                  'set xtics (%s) font ",9"' % cmd_tics if cmds else 'unset xtics',
+                  'set boxwidth 0.5 absolute']
+        if cmds:
+            dat = _gp_str(os.path.join(tmp, 'cmds.dat'))
+            lines.append('plot %s using 1:2:3:4:5 with candlesticks lc rgb "#1f77b4" whiskerbars, '
+                         '%s using 1:6:6:6:6 with candlesticks lc rgb "#000000" lw 2, '
+                         '%s using 1:7 with points pt 7 ps 0.8 lc rgb "#d62728"' % (dat, dat, dat))
+        else:
+            lines.append('set label 1 "no response times" at graph 0.5,0.5 center')
+            lines.append('plot 1 with lines lc rgb "#ffffff"')
+        lines.append('unset multiplot')
         sp = os.path.join(tmp, 'chart.gp')
         with open(sp, 'w') as f:
-            f.write(script)
+            f.write('\n'.join(lines) + '\n')
         p = subprocess.run([gp, sp], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if p.returncode != 0 or not os.path.exists(png):
             err = p.stderr.decode('utf-8', 'replace').strip().splitlines()
