@@ -1,6 +1,17 @@
-/* smtp_codes.h: the knowledge base: verbs, reply codes, enhanced status
- * codes, anomalies.  All strings are static; lookups never fail hard: an
- * unknown value gives NULL (or a generic text where stated).
+/* smtp_codes.h: the knowledge base: lookups over the X-macro tables.
+ *
+ *   smtp_verbs.def       commands and pseudo-commands
+ *   smtp_codes.def       reply codes: generic and per-command wording
+ *   smtp_allowed.def     which codes the standards list per command; greeting codes
+ *   smtp_categories.def  names of a code's first and second digit
+ *   smtp_status.def      RFC 3463 enhanced status codes (IANA registry, generated)
+ *   smtp_outcomes.def    how a mail transaction ends
+ *   smtp_ehlo.def        EHLO keywords
+ *   smtp_anomalies.def   anomalies (expert infos)
+ *
+ * All strings are static, except those written into a caller's buffer; no
+ * lookup allocates or fails hard: an unknown value gives NULL (or a generic
+ * text where stated).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -100,8 +111,9 @@ const char *smtp_ehlo_keyword_name(unsigned ext);
 const char *smtp_anomaly_name(smtp_anomaly a);
 const char *smtp_anomaly_summary(smtp_anomaly a);
 
-/* Iteration over the reply table, for building value_strings:
- * returns the number of entries; entry i's code and ANY-context name. */
+/* Iteration over the reply table, for building value_strings: the number
+ * of entries; entry i's code, name and whether it is the code's generic
+ * (ANY) entry.  Returns 0 when i is past the end. */
 size_t smtp_reply_table_size(void);
 int smtp_reply_table_entry(size_t i, unsigned *code, const char **name, int *is_generic);
 

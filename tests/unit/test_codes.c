@@ -299,6 +299,24 @@ static void named_wordings(void)
         CHECK(smtp_reply_meaning(557, SMTP_VERB_EHLO) == NULL);
     }
 
+    t_begin("SMTP_REPLY_TEXT_MAX holds every wording");
+    {
+        unsigned code, longest = 0;
+        int v;
+        for (code = 0; code < 1000; code++) {
+            for (v = 0; v < SMTP_VERB_COUNT; v++) {
+                size_t n = smtp_reply_format_meaning(code, (smtp_verb)v, buf, sizeof buf);
+                size_t m = smtp_reply_format_name(code, (smtp_verb)v, buf, sizeof buf);
+                if (n > longest)
+                    longest = (unsigned)n;
+                if (m > longest)
+                    longest = (unsigned)m;
+            }
+        }
+        CHECK(longest < SMTP_REPLY_TEXT_MAX);
+        CHECK(longest > 150); /* the loop did see the long ones */
+    }
+
     t_begin("formatting into short buffers");
     {
         const char *full = "Requested mail action okay, completed (RFC 5321); unusual as a reply to QUIT";
