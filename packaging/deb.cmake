@@ -104,27 +104,27 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_FILE_NAME "DEB-DEFAULT")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://www.wireshark.org/")
 if(SMTPX_LIBWIRESHARK_PKG)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "${SMTPX_LIBWIRESHARK_PKG} (>= ${SMTPX_WS_MM}.0), ${SMTPX_LIBWIRESHARK_PKG} (<< ${Wireshark_MAJOR_VERSION}.${_next_minor})")
 endif()
 set(CPACK_DEBIAN_PACKAGE_ENHANCES "wireshark, tshark")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "SMTP analysis plugin for Wireshark ${SMTPX_WS_MM} and tshark")
+# CPack puts the summary on the Description line and indents these lines
+# (an empty line becomes " .")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-"SMTP analysis plugin for Wireshark ${SMTPX_WS_MM} and tshark
- An epan plugin that takes over SMTP (TCP 25 and 587, LMTP on 24, and 465
- through TLS). It reassembles command and reply lines however TCP cut
- them, links every reply to the command it answers (also when commands
- are pipelined), and shows the reply code, its category and meaning,
- the RFC 3463 enhanced status, response times and mail transaction
- outcomes, with statistics (-z smtp,tree and -z smtp,srt).
- .
- The package also installs the global configuration profile SMTP
- (columns, colouring rules, filter buttons and an I/O graph).
- .
- This build is for Wireshark ${SMTPX_WS_MM} only: plugins built for one
- Wireshark release are not loaded by another.")
+"An epan plugin that takes over SMTP (TCP 25 and 587, LMTP on 24, and 465
+through TLS). It reassembles command and reply lines however TCP cut
+them, links every reply to the command it answers (also when commands
+are pipelined), and shows the reply code, its category and meaning,
+the RFC 3463 enhanced status, response times and mail transaction
+outcomes, with statistics trees and service response times.
+
+The package also installs the global configuration profile SMTP
+(columns, colouring rules, filter buttons and an I/O graph).
+
+This build is for Wireshark ${SMTPX_WS_MM} only: plugins built for one
+Wireshark release are not loaded by another.")
 # only what the package is for: the plugin, the profile and the doc files
 set(CPACK_DEB_COMPONENT_INSTALL OFF)
 set(CPACK_COMPONENTS_ALL plugin profile deb-doc)
