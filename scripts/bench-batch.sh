@@ -3,6 +3,8 @@
 # testdata/real/*.pcap, default N=300) run on one core (-j 1) and on all
 # cores; prints files/s and MB/s for each.
 # Usage: scripts/bench-batch.sh [N]
+#   LARGE=K    instead: K large captures (tests/bench/gen-sessions.py,
+#              2000 sessions, about 5 MB each; each one different)
 #   BUILD=DIR  use the plugin built in DIR (DIR/plugins) instead of the
 #              installed one; as root tshark then runs as user nobody,
 #              because tshark as root ignores WIRESHARK_PLUGIN_DIR.
@@ -13,15 +15,24 @@ work=$(mktemp -d /tmp/smtp-bench-batch.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 mkdir "$work/corpus"
-set -- "$top"/testdata/real/*.pcap
-i=0
-while [ "$i" -lt "$n" ]; do
-  for f in "$@"; do
-    [ "$i" -ge "$n" ] && break
-    cp "$f" "$work/corpus/$(printf %04d "$i")-$(basename "$f")"
+if [ -n "${LARGE:-}" ]; then
+  n=$LARGE
+  i=0
+  while [ "$i" -lt "$n" ]; do
+    python3 "$top/tests/bench/gen-sessions.py" -n 2000 --seed "$i" "$work/corpus/large-$i.pcap" >/dev/null
     i=$((i + 1))
   done
-done
+else
+  set -- "$top"/testdata/real/*.pcap
+  i=0
+  while [ "$i" -lt "$n" ]; do
+    for f in "$@"; do
+      [ "$i" -ge "$n" ] && break
+      cp "$f" "$work/corpus/$(printf %04d "$i")-$(basename "$f")"
+      i=$((i + 1))
+    done
+  done
+fi
 chmod -R a+rX "$work/corpus"
 tool="python3 $top/scripts/smtp-batch.py"
 if [ -n "${BUILD:-}" ]; then
@@ -53,4 +64,6 @@ print('-j %-3s %7.2f s  %7.1f files/s  %6.2f MB/s  (%d replies, %d files read)' 
     j, dt, n / dt, b / dt / 1e6, s['replies'], s['files']['read']))
 PY
 done
-cmp -s "$work/out-1/replies.csv" "$work/out-$cores/replies.csv" && echo "replies.csv identical for -j 1 and -j $cores"
+for t in replies.csv transactions.csv; do
+  cmp -s "$work/out-1/$t" "$work/out-$cores/$t" && echo "$t identical for -j 1 and -j $cores"
+done

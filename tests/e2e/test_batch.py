@@ -184,8 +184,8 @@ def check_replies(ctx):
         for k in ('file', 'connection', 'time', 'client', 'server', 'command', 'text'):
             assert j[k] == c[k], (k, j, c)
     s = r.summary()
-    assert s['files'] == {'found': 3, 'read': 3, 'read_in_part': 0, 'failed': 0, 'bytes': sum(
-        os.path.getsize(real(ctx, v)) for v in THREE.values())}, s['files']
+    assert s['files'] == {'found': 3, 'read': 3, 'read_in_part': 0, 'failed': 0, 'without_smtp': 0,
+                          'bytes': sum(os.path.getsize(real(ctx, v)) for v in THREE.values())}, s['files']
     assert s['replies'] == 26
     assert s['by_category'] == {'2': 20, '3': 2, '4': 2, '5': 2}, s['by_category']
     assert s['by_code'] == {'220': 3, '221': 3, '250': 14, '354': 2, '452': 2, '550': 2}, s['by_code']
