@@ -717,6 +717,7 @@ class Progress:
         self.last = 0.0
         self.tty = sys.stderr.isatty()
         self.enabled = enabled
+        self.points = []    # (elapsed, files done, bytes done) at every finished file
 
     @staticmethod
     def clear_line():
@@ -724,21 +725,50 @@ class Progress:
             sys.stderr.write('\r\x1b[K')
             Progress.active = False
 
+    def eta(self):
+        """Seconds left, from the throughput measured so far: elapsed time
+        fitted as a * files + b * bytes (least squares over the finished
+        files; biggest files go first, so both costs show), then applied to
+        what is left.  Falls back to the recent files/s."""
+        pts = self.points[-500:]
+        if len(pts) < 2:
+            return None
+        sff = sum(f * f for _, f, _ in pts)
+        sfb = sum(f * b for _, f, b in pts)
+        sbb = sum(b * b for _, _, b in pts)
+        stf = sum(t * f for t, f, _ in pts)
+        stb = sum(t * b for t, _, b in pts)
+        det = sff * sbb - sfb * sfb
+        left_f, left_b = self.nf - self.f, self.nb - self.b
+        if det > 1e-6 * sff * sbb:
+            a = (stf * sbb - stb * sfb) / det
+            b = (sff * stb - sfb * stf) / det
+            if a >= 0 and b >= 0:
+                return a * left_f + b * left_b
+        # all files so far of one size: bytes/s over the last quarter of them
+        t0, _, b0 = pts[len(pts) * 3 // 4 if len(pts) > 4 else 0]
+        t1, _, b1 = pts[-1]
+        if b1 > b0 and t1 > t0:
+            return left_b * (t1 - t0) / (b1 - b0)
+        return None
+
     def update(self, files, nbytes, final=False):
         self.f += files
         self.b += nbytes
+        now = time.monotonic()
+        if files:
+            self.points.append((now - self.t0, self.f, self.b))
         if not self.enabled:
             return
-        now = time.monotonic()
         interval = 0.2 if self.tty else 10.0
         if not final and now - self.last < interval:
             return
         self.last = now
         el = max(now - self.t0, 1e-9)
         frate, brate = self.f / el, self.b / el
-        left = (self.nb - self.b) / brate if brate > 0 and self.b else float('nan')
+        left = self.eta()
         eta = 'done' if self.f >= self.nf else (
-            '%s left' % fmt_dur(left) if left == left else '? left')
+            '%s left' % fmt_dur(left) if left is not None else '? left')
         text = '%d/%d files  %s/%s  %.1f files/s  %s/s  %s' % (
             self.f, self.nf, fmt_bytes(self.b), fmt_bytes(self.nb), frate, fmt_bytes(brate), eta)
         if self.tty:
