@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """smtp-batch: runs tshark with the SMTP-Analysis plugin over many captures
-and tells which replies failed, for which commands, and how slow each server
-was.
+and tells which mail failed, why, and how long the servers took.
 
 Usage:
   smtp-batch.py [-j N] [-o OUTDIR] [--plugin-dir DIR] [--tshark-cmd JSON]
@@ -13,25 +12,32 @@ PATH: capture files, folders (searched recursively for *.pcap, *.pcapng,
 are read whatever their name.
 
 Writes to OUTDIR (default smtp-batch-out):
+  transactions.csv / .jsonl       one row per mail transaction: sender,
+                                  accepted and refused recipients with their
+                                  codes, outcome, final reply, duration,
+                                  headers (when the plugin has smtp.transaction)
   replies.csv / replies.jsonl     one row per reply
-  transactions.csv / .jsonl       when the plugin has smtp.transaction fields
-  summary.txt / summary.json      replies by category and code, failures by
-                                  command, failure rate and reply times per
-                                  server, the 20 slowest replies, files that
-                                  could not be read (or only in part)
-  chart.png                       (gnuplot) reply categories over time and the
-                                  response-time distribution
+  summary.txt / summary.json      failed and deferred mail, reasons ranked,
+                                  reply times per server and per command,
+                                  files not read, read in part, or without SMTP
+  chart.png                       (gnuplot) replies per category over time,
+                                  reply times per command
+  *.parquet                       when pyarrow is importable
 
 Each file is one tshark run (a local process pool of -j N, default all
 cores; or GNU parallel over the hosts of --sshloginfile).  tshark writes
--T json restricted to frame/ip/ipv6/tcp/smtp, because the per-reply
-fields do not line up in -T fields output: one frame can hold several
-replies and status, command and time are optional per reply (a 354 has no
-enhanced status), while a reply can have several lines.  The JSON keeps
-each reply's subtree, so every value stays with its reply.
+-T json, because the per-reply fields do not line up in -T fields output:
+one frame can hold several replies and status, command and time are
+optional per reply.  The JSON keeps each reply's subtree, so every value
+stays with its reply.
+
+--transfer copies the captures into a scratch folder this run creates on
+every host and removes only that folder: an input is never removed, also
+when a host shares this machine's file system.
 
 Exit status: 0 when at least one file was read (even in part), 2 when no
-file could be read or on a usage error.  Standard library only.
+file could be read, on a usage error, or when tshark writes times in a form
+this tool does not know.  Standard library only (pyarrow optional).
 """
 import argparse
 import array
@@ -1620,9 +1626,10 @@ def main(argv=None):
                          'or the environment variable SMTP_BATCH_TSHARK)')
     ap.add_argument('--sshloginfile', help='run the tshark jobs with GNU parallel on these hosts')
     ap.add_argument('--transfer', action='store_true',
-                    help='with --sshloginfile: copy each capture to the host (same absolute path) '
-                         'and remove the copy afterwards; without it the captures must be at the '
-                         'same path on every host (shared storage)')
+                    help='with --sshloginfile: copy each capture (rsync, needed on both ends) into '
+                         'a scratch folder this run creates on each host, and remove only that '
+                         'folder afterwards; without it the captures must be at the same path on '
+                         'every host (shared storage)')
     ap.add_argument('--no-chart', action='store_true', help='do not draw chart.png')
     ap.add_argument('-d', '--decode-as', action='append', default=[], metavar='SPEC',
                     help="passed to tshark -d, e.g. 'tcp.port==2525,smtpx' (repeatable)")
