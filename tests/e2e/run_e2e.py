@@ -105,8 +105,7 @@ class Ctx:
 
 
 def collect(ctx, k):
-    """[(module, full name, fn or a prepared result)] in module order."""
-    out = []
+    """Yields (module, full name, fn or a finished result), in module order."""
     for path in sorted(glob.glob(os.path.join(HERE, 'test_*.py'))):
         name = os.path.splitext(os.path.basename(path))[0]
         ctx.module = name
@@ -118,16 +117,14 @@ def collect(ctx, k):
             for tname, fn in mod.tests(ctx):
                 full = '%s::%s' % (name, tname)
                 if k in full:
-                    out.append((name, full, fn))
+                    yield name, full, fn
         except Skip as e:
             if k in name:
-                out.append((name, name, ('skip', str(e), time.monotonic() - start, 0.0)))
+                yield name, name, ('skip', str(e), time.monotonic() - start, 0.0)
         except Exception as e:  # the module could not even list its tests
-            out.append((name, name + '::<tests>',
-                        ('FAIL', '%s\n%s' % (e, traceback.format_exc().rstrip('\n')),
-                         time.monotonic() - start, 0.0)))
+            yield name, name + '::<tests>', ('FAIL', '%s\n%s' % (
+                e, traceback.format_exc().rstrip('\n')), time.monotonic() - start, 0.0)
     ctx.module = None
-    return out
 
 
 def main():
@@ -152,26 +149,42 @@ def main():
                                           ', full run' if a.full else
                                           ' (long sweeps sampled: --full runs them all)'))
     sys.stdout.flush()
+
+    def report(module, full, result):
+        status, msg, secs, cpu = result
+        counts[status] += 1
+        times.append((secs, cpu, full))
+        m = per_module.setdefault(module, [0, 0.0, 0.0])
+        m[0] += 1
+        m[1] += secs
+        m[2] += cpu
+        if status == 'ok':
+            print('ok   %s' % full)
+        elif status == 'skip':
+            print('skip %s: %s' % (full, msg))
+        else:
+            print('FAIL %s\n     %s' % (full, msg.replace('\n', '\n     ')))
+        sys.stdout.flush()
+
+    pending = []        # (module, full name, future or result), in order
+    def flush(block):
+        while pending:
+            module, full, fut = pending[0]
+            if isinstance(fut, concurrent.futures.Future):
+                if not block and not fut.done():
+                    return
+                fut = fut.result()
+            pending.pop(0)
+            report(module, full, fut)
+
     try:
-        tests = collect(ctx, a.k)
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            futures = [pool.submit(ctx.run_test, i, fn) if callable(fn) else None
-                       for i, (_, _, fn) in enumerate(tests)]
-            for (module, full, fn), fut in zip(tests, futures):
-                status, msg, secs, cpu = fut.result() if fut else fn
-                counts[status] += 1
-                times.append((secs, cpu, full))
-                m = per_module.setdefault(module, [0, 0.0, 0.0])
-                m[0] += 1
-                m[1] += secs
-                m[2] += cpu
-                if status == 'ok':
-                    print('ok   %s' % full)
-                elif status == 'skip':
-                    print('skip %s: %s' % (full, msg))
-                else:
-                    print('FAIL %s\n     %s' % (full, msg.replace('\n', '\n     ')))
-                sys.stdout.flush()
+            # tests start while later modules are still listing theirs
+            for i, (module, full, fn) in enumerate(collect(ctx, a.k)):
+                pending.append((module, full, pool.submit(ctx.run_test, i, fn)
+                                if callable(fn) else fn))
+                flush(False)
+            flush(True)
     finally:
         ctx.tshark.cleanup()
     wall = time.monotonic() - start
