@@ -1,22 +1,27 @@
-"""tshark with the plugin under valgrind (memcheck) on three small captures:
-a real session, an edge capture with bad input, and a 1-byte re-cut of a
-real session.  Fails on any memcheck error (invalid read/write, use of
-uninitialised values, invalid free, ...) whose stack mentions the plugin
-(smtp-analysis.so, smtpx_* or smtp_* functions).  Errors only in glib or
-libwireshark are not the plugin's; valgrind.supp (beside this file) keeps
-the known ones quiet.
+"""tshark with the plugin under valgrind (memcheck).  Fails on any memcheck
+error (invalid read/write, use of uninitialised values, invalid free, ...)
+whose stack mentions the plugin (smtp-analysis.so, smtpx_* or smtp_*
+functions).  Errors only in glib or libwireshark are not the plugin's;
+valgrind.supp (beside this file) keeps the known ones quiet.
 
-Slow (tens of seconds per capture): skipped when SMTP_E2E_FAST=1, or when
-valgrind is not installed (then the test fails, saying so, unless
-SMTP_E2E_FAST=1).
+By default on DEFAULT: a real session, an edge capture with bad input, and a
+1-byte re-cut of a real session.  With --full (SMTP_TEST_FULL=1) on every
+capture of testdata/real and testdata/edge, and the 1-byte re-cut of every
+real capture up to FULL_ONE_MAX bytes of TCP payload.
+
+Slow (tens of seconds of CPU per capture): skipped, and counted as skipped,
+when SMTP_E2E_FAST=1 (the chroot runs of scripts/test-versions.sh); when
+valgrind is not installed the tests fail, saying so.
 """
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from tsharklib import run_child  # noqa: E402
+
 SUPP = os.path.join(HERE, 'valgrind.supp')
 PLUGIN = re.compile(r'smtp-analysis\.so|\bsmtpx_\w+|\bsmtp_\w+|packet-smtpx\.c|smtpx_\w+\.c|'
                     r'smtp_(frame|parse|session|codes)\.c')
@@ -51,7 +56,7 @@ def run_valgrind(ctx, pcap):
     cmd = ctx.tshark.command(['-r', ctx.tshark.stage(pcap), '-2', '-V'])
     i = cmd.index('tshark')
     cmd = cmd[:i] + wrapper + cmd[i:]
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ctx.tshark.home)
+    p = run_child(cmd, cwd=ctx.tshark.home)
     err = p.stderr.decode('utf-8', 'replace')
     out = p.stdout.decode('utf-8', 'replace')
     assert p.returncode in (0, 99), 'tshark under valgrind exited %d:\n%s' % (
@@ -66,18 +71,43 @@ def run_valgrind(ctx, pcap):
 
 def recut_one(ctx, pcap):
     out = os.path.join(ctx.tmp, 'valgrind-one-' + os.path.basename(pcap))
-    subprocess.run([sys.executable, os.path.join(ctx.scripts, 'resegment.py'), pcap, out,
-                    '--mode', 'one'], check=True)
+    p = run_child([sys.executable, os.path.join(ctx.scripts, 'resegment.py'), pcap, out,
+                   '--mode', 'one'])
+    assert p.returncode == 0, 'resegment.py: %s' % p.stderr.decode('utf-8', 'replace')
     return out
 
 
-def tests(ctx):
+# (capture under testdata, re-cut one byte per segment)
+DEFAULT = [('real/02-unknown-user.pcap', False), ('edge/garbage-port25.pcap', False),
+           ('real/02-unknown-user.pcap', True)]
+FULL_ONE_MAX = 4096
+
+
+def payload_bytes(pcap):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'scripts'))
+    import pcaplib as pl
+    return sum(len(s.payload) for s in pl.read_tcp_segments(pcap)[1] if s is not None)
+
+
+def check(ctx, pcap, one):
     if os.environ.get('SMTP_E2E_FAST') == '1':
-        return
-    def need():
-        assert shutil.which('valgrind'), 'valgrind not installed (set SMTP_E2E_FAST=1 to skip)'
-    real = os.path.join(ctx.testdata, 'real', '02-unknown-user.pcap')
-    bad = os.path.join(ctx.testdata, 'edge', 'garbage-port25.pcap')
-    yield 'real/02-unknown-user', lambda: (need(), run_valgrind(ctx, real))
-    yield 'edge/garbage-port25', lambda: (need(), run_valgrind(ctx, bad))
-    yield 'real/02-unknown-user re-cut 1-byte', lambda: (need(), run_valgrind(ctx, recut_one(ctx, real)))
+        raise ctx.Skip('SMTP_E2E_FAST=1')
+    assert shutil.which('valgrind'), 'valgrind not installed (set SMTP_E2E_FAST=1 to skip)'
+    run_valgrind(ctx, recut_one(ctx, pcap) if one else pcap)
+
+
+def tests(ctx):
+    if ctx.full:
+        runs = [('%s/%s' % (sub, os.path.basename(p)), False)
+                for sub in ('real', 'edge') for p in ctx.captures(sub)]
+        runs += [('real/' + os.path.basename(p), True) for p in ctx.captures('real')
+                 if payload_bytes(p) <= FULL_ONE_MAX]
+    else:
+        runs = DEFAULT
+        n = len(ctx.captures('real')) + len(ctx.captures('edge'))
+        ctx.defer('valgrind on all %d captures of testdata/real and testdata/edge and on the '
+                  '1-byte re-cuts of the real ones up to %d bytes' % (n, FULL_ONE_MAX))
+    for name, one in runs:
+        pcap = os.path.join(ctx.testdata, name)
+        yield (name[:-5] + (' re-cut 1-byte' if one else '')), \
+            (lambda p=pcap, o=one: check(ctx, p, o))
