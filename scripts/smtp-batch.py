@@ -1143,6 +1143,11 @@ def _cut(s, n):
     return s if len(s) <= n else s[:n - 3] + '...'
 
 
+def short_time(t):
+    """2026-11-29T03:13:20.975520000Z -> 2026-11-29 03:13:20Z (the tables keep the fraction)."""
+    return t[:10] + ' ' + t[11:19] + 'Z' if t and len(t) >= 19 else (t or '')
+
+
 def reply_words(text, code, status):
     """A reply's text without the code and status already shown beside it."""
     t = text or ''
@@ -1177,10 +1182,10 @@ def summary_text(s):
         fm['count'], '' if fm['count'] == 1 else 's',
         '' if fm['count'] <= len(fm['listed']) else '; the first %d, all in transactions.csv' % len(fm['listed'])))
     for x in fm['listed']:
-        out.append('  %s  %s  server %s  %s' % (x['time'], x['file'], x['server'], x['outcome']))
+        out.append('  %s  %s  server %s  %s' % (short_time(x['time']), x['file'], x['server'], x['outcome']))
         out.append('      from %s to %s: %s %s %s' % (
-            _cut(x['sender'] if x['sender'] is not None else '?', 60),
-            _cut(x['recipient'] if x['recipient'] is not None else '(all)', 60),
+            _cut(x['sender'] if x['sender'] is not None else '(no address)', 60),
+            _cut(x['recipient'] if x['recipient'] is not None else '(no recipient yet)', 60),
             x['code'] if x['code'] is not None else '-', x['status'] or '-',
             _cut(reply_words(x['text'], x['code'], x['status']), 160)))
     if not fm['listed']:
@@ -1192,8 +1197,8 @@ def summary_text(s):
                    'connection closed, capture ended): %d' % ns['count'])
         for x in ns['listed']:
             out.append('  %s  %s  server %s  %s: from %s to %s' % (
-                x['time'], x['file'], x['server'], x['outcome'],
-                _cut(x['sender'] if x['sender'] is not None else '?', 60),
+                short_time(x['time']), x['file'], x['server'], x['outcome'],
+                _cut(x['sender'] if x['sender'] is not None else '(no address)', 60),
                 _cut(', '.join(x['recipients']), 100)))
     out.append('')
     out.append('Reasons for 4xx/5xx replies, most frequent first (addresses, IPs, ids and '

@@ -16,7 +16,7 @@ them by dropping or rewriting packets.
                           plugin has none, never plainly 'delivered' when a
                           recipient was refused.  Connection ids, times and
                           durations are computed from the capture bytes.
-  tx::jsonl               transactions.jsonl: the same rows, typed, the
+                          transactions.jsonl: the same rows, typed, the
                           recipients as lists of {address, code, status, text}.
   tx::summary             the failed and deferred mail, the ranked reasons,
                           reply times per command with the (unknown) group.
@@ -27,7 +27,10 @@ them by dropping or rewriting packets.
   tx::time-formats        frame.time_epoch as 4.0-4.4 write it (seconds) and
                           as 4.6 does (ISO 8601), the same instant; an
                           unknown format stops the run with exit 2.
-  tx::escaping            control characters and overlong values in a cell.
+  tx::escaping            control characters and overlong values in a cell;
+                          the normalised reason text.
+  tx::tshark-warnings     tshark's 'Running as user "root"' warning on stderr
+                          is no file's error (whole file, and a cut one).
 """
 import csv
 import datetime
@@ -246,8 +249,8 @@ def diff_rows(got, want):
     return '\n'.join(out)
 
 
-def check_rows(ctx, state):
-    b, files, r = state['run'] = run_rows(ctx)
+def check_rows(ctx):
+    b, files, r = run_rows(ctx)
     text = r.text('transactions.csv')
     assert text.split('\r\n')[0] == ','.join(COLUMNS), text.split('\r\n')[0]
     got = list(csv.DictReader(io.StringIO(text)))
@@ -256,10 +259,10 @@ def check_rows(ctx, state):
     assert not problems, problems
     for g in got:
         assert not (g['refused'] and g['outcome'] == 'delivered'), g
+    check_jsonl(r)
 
 
-def check_jsonl(ctx, state):
-    b, files, r = state.get('run') or run_rows(ctx)
+def check_jsonl(r):
     rows = list(csv.DictReader(io.StringIO(r.text('transactions.csv'))))
     js = [json.loads(l) for l in r.text('transactions.jsonl').splitlines()]
     assert [list(j) for j in js] == [COLUMNS] * len(rows), [list(j) for j in js][:1]
@@ -278,8 +281,8 @@ def check_jsonl(ctx, state):
                              'Greylisted, try again later'}], grey
 
 
-def check_summary(ctx, state):
-    b, files, r = state.get('run') or run_rows(ctx)
+def check_summary(ctx):
+    b, files, r = run_rows(ctx)
     s = r.summary()
     fm = s['failed_mail']
     got = [(x['file'], x['sender'], x['recipient'], x['code'], x['status']) for x in fm['listed']]
@@ -427,11 +430,31 @@ def check_escaping(ctx):
         == '<ADDR>: user unknown (queue ID, try N) from IP', mod.normalise('x')
 
 
+def check_warnings(ctx):
+    """tshark's warning about running as root is no file's error."""
+    mod = tool(ctx)
+    warn = 'Running as user "root" and group "root". This could be dangerous.\n'
+    assert mod.reason_of('in/t.pcap', ['/abs/t.pcap'], 0, warn) == ''
+    assert mod.reason_of('in/t.pcap', ['/abs/t.pcap'], 2, warn + 'tshark: The file "/abs/t.pcap" appears '
+                         'to be damaged or corrupt.\n') == 'The file "in/t.pcap" appears to be damaged or corrupt.'
+    b = tb.Batch(ctx)
+    good = b.put('02-unknown-user.pcap', src=tb.real(ctx, '02-unknown-user.pcap'))
+    trunc = b.put('trunc.pcap', tb.truncated_pcap(ctx))
+    # a tshark that prints the warning first, as tshark run as root does
+    prefix = ['sh', '-c', 'printf "%s" >&2; exec "$@"' % warn.replace('"', '\\"').replace('\n', '\\n'),
+              'sh'] + ctx.tshark.command([])
+    r = b.run([good, trunc], prefix=prefix)
+    why = 'The file "in/trunc.pcap" appears to have been cut short in the middle of a packet.'
+    assert (r.rc, r.err) == (0, 'smtp-batch: in/trunc.pcap: read only in part (2 replies kept): %s\n' % why), \
+        (r.rc, r.err)
+    s = r.summary()
+    assert s['failed_files'] == [] and s['damaged_files'] == [{'file': trunc, 'reason': why}], s
+
+
 def tests(ctx):
-    state = {}
-    yield 'tx::rows', lambda: check_rows(ctx, state)
-    yield 'tx::jsonl', lambda: check_jsonl(ctx, state)
-    yield 'tx::summary', lambda: check_summary(ctx, state)
+    yield 'tx::rows', lambda: check_rows(ctx)
+    yield 'tx::summary', lambda: check_summary(ctx)
     yield 'tx::no-smtp', lambda: check_no_smtp(ctx)
     yield 'tx::time-formats', lambda: check_time_formats(ctx)
     yield 'tx::escaping', lambda: check_escaping(ctx)
+    yield 'tx::tshark-warnings', lambda: check_warnings(ctx)
