@@ -529,6 +529,9 @@ class FileParser:
             r['unknown'] = r['command'] in unknown or bool(at and all(x['unknown'] for x in at))
             if (r['command'] or '').upper() == 'RCPT' and r['request_in'] is not None:
                 rcpt_replies.setdefault(r['request_in'], []).append(r)
+        self.by_stream = {}
+        for r in self.replies:
+            self.by_stream.setdefault(r['stream'], []).append(r)
         rcpt_of = {}
         for fr, rl in rcpt_replies.items():
             cmds = [x for x in self.cmds.get(fr, []) if x['verb'].upper() == 'RCPT']
@@ -578,8 +581,9 @@ class FileParser:
         final_code = _int(s.first('smtp.transaction.final_code')) if s else None
         final_text = s.first('smtp.transaction.final_reply') if s else None
         final_status = None
-        tx_replies = [r for r in self.replies if r['stream'] == stream and
-                      self.frame_tx.get(r['request_in']) == tid and r['request_in'] in frames]
+        fset = set(frames)
+        tx_replies = [r for r in self.by_stream.get(stream, ()) if
+                      self.frame_tx.get(r['request_in']) == tid and r['request_in'] in fset]
         if final_code is not None:
             for r in reversed(tx_replies):
                 if r['code'] == final_code and (final_text is None or r['text'] == final_text):
