@@ -555,14 +555,17 @@ class FileParser:
         sender = s.first('smtp.transaction.sender') if s else None
         if sender is None:
             sender = next((cmd['address'] for cmd in cmds if cmd['verb'].upper() == 'MAIL'), None)
-        accepted, refused = [], []
+        accepted, refused, unanswered = [], [], []
         rcpts = [cmd for cmd in cmds if cmd['verb'].upper() == 'RCPT']
         for cmd in rcpts:
             r = rcpt_of.get(id(cmd))
-            item = {'address': clean(cmd['address'] or ''), 'code': r['code'] if r else None,
-                    'status': r['status'] if r else None,
-                    'text': clean(r['text']) if r else '(no reply)'}
-            (accepted if r and r['category'] in (2, 3) else refused).append(item)
+            if r is None:
+                # no reply in the capture: neither accepted nor refused
+                unanswered.append(clean(cmd['address'] or ''))
+                continue
+            item = {'address': clean(cmd['address'] or ''), 'code': r['code'],
+                    'status': r['status'], 'text': clean(r['text'])}
+            (accepted if r['category'] in (2, 3) else refused).append(item)
         if not rcpts and s:
             bad = s.all('smtp.transaction.rejected_recipient')
             for a in s.all('smtp.transaction.recipient'):
@@ -592,12 +595,10 @@ class FileParser:
             else:
                 m = _STATUS_IN_TEXT.match(final_text or '')
                 final_status = m.group(1) if m else None
-        else:
-            # no reply ended it (all recipients refused, aborted, closed):
-            # the last refusal it got, if any
-            bad = [r for r in tx_replies if r['category'] in (4, 5)]
-            if bad:
-                final_code, final_status, final_text = bad[-1]['code'], bad[-1]['status'], bad[-1]['text']
+        elif refused:
+            # no reply ended it (all recipients refused, then QUIT or RSET):
+            # the last recipient's refusal
+            final_code, final_status, final_text = refused[-1]['code'], refused[-1]['status'], refused[-1]['text']
         size = _int(s.first('smtp.transaction.size')) if s else None
         if size is None:
             size = t['message_length']
@@ -618,7 +619,7 @@ class FileParser:
             'tls': 'yes' if 'tls' in protos.split(':') else 'no',
             'auth_user': clean(auth[-1]) if auth else None,
             'sender': None if sender is None else ('<>' if sender == '' else clean(sender)),
-            'accepted': accepted, 'refused': refused,
+            'accepted': accepted, 'refused': refused, 'unanswered': unanswered,
             'size': size, 'outcome': outcome,
             'final_code': final_code, 'final_status': final_status, 'final_text': clean(final_text),
             'duration': float(dur) if dur is not None else None,
@@ -812,7 +813,7 @@ def fmt_dur(s):
 REPLY_COLUMNS = ['file', 'connection', 'stream', 'frame', 'time', 'client', 'server', 'command',
                  'code', 'category', 'status', 'text', 'response_time']
 TX_COLUMNS = ['file', 'connection', 'stream', 'transaction', 'first_frame', 'time', 'client',
-              'server', 'helo', 'tls', 'auth_user', 'sender', 'accepted', 'refused',
+              'server', 'helo', 'tls', 'auth_user', 'sender', 'accepted', 'refused', 'unanswered',
               'accepted_count', 'refused_count', 'size', 'outcome', 'final_code',
               'final_status', 'final_text', 'duration', 'subject', 'message_id', 'from', 'date']
 UNKNOWN = '(unknown)'
@@ -938,11 +939,12 @@ class Stats:
             self.nfailed_mail += 1
             if len(self.failed_mail) < LISTED:
                 self.failed_mail.append(row)
-        if not rows and t['accepted'] and t['final_code'] is None:
-            # accepted recipients, but the message was never accepted nor refused
+        if not rows and (t['accepted'] or t['unanswered']) and t['final_code'] is None:
+            # recipients, but the message was never accepted nor refused
             self.nunsent += 1
             if len(self.unsent) < LISTED:
-                self.unsent.append(dict(base, recipients=[x['address'] for x in t['accepted']]))
+                self.unsent.append(dict(base, recipients=[x['address'] for x in t['accepted']] +
+                                        ['%s (no reply)' % a for a in t['unanswered']]))
 
 
 def csv_value(v):
@@ -954,6 +956,8 @@ def csv_value(v):
 
 
 def rcpt_text(x):
+    if isinstance(x, str):
+        return x
     if x['code'] is None:
         return x['address'] + (' ' + x['text'] if x['text'] else '')
     return '%s %s%s' % (x['address'], x['code'], ' ' + x['status'] if x['status'] else '')
@@ -1032,12 +1036,20 @@ class Writer:
         return 'written: ' + ', '.join(n + '.parquet' for n in names)
 
 
+SMTP_PORTS = ('24', '25', '587')     # the plugin's default ports (smtpx.tcp.port)
+
+
 def no_smtp_hint(res):
     """Why a capture read without error has no SMTP in it, and what to try."""
     ports = sorted(res['syn_ports'].items(), key=lambda kv: (-kv[1], _int(kv[0]) or 0))
     hints = []
     if res['commands'] and not res['replies']:
         return 'only the client side was captured (commands, no replies): capture both directions'
+    if ports and all(p in SMTP_PORTS for p, _ in ports):
+        names = ', '.join('%s (%d)' % kv for kv in ports[:5])
+        return ('TCP connections to port %s, which the plugin reads, but no SMTP reply in them: '
+                'only part of each connection was captured (the handshake, or one side)' % names)
+    ports = [kv for kv in ports if kv[0] not in SMTP_PORTS]
     if ports:
         names = ', '.join('%s (%d)' % kv for kv in ports[:5])
         hints.append('TCP connections to port %s: if SMTP runs there, add -d tcp.port==%s,smtpx'
@@ -1197,7 +1209,7 @@ def summary_text(s):
     ns = s['not_sent_mail']
     if ns['count']:
         out.append('')
-        out.append('Mail with accepted recipients that was never sent nor refused (aborted, '
+        out.append('Mail with recipients that was never sent nor refused (aborted, '
                    'connection closed, capture ended): %d' % ns['count'])
         for x in ns['listed']:
             out.append('  %s  %s  server %s  %s: from %s to %s' % (

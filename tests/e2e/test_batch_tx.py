@@ -49,7 +49,7 @@ sys.path.insert(0, HERE)
 import test_batch as tb  # noqa: E402
 
 COLUMNS = ['file', 'connection', 'stream', 'transaction', 'first_frame', 'time', 'client',
-           'server', 'helo', 'tls', 'auth_user', 'sender', 'accepted', 'refused',
+           'server', 'helo', 'tls', 'auth_user', 'sender', 'accepted', 'refused', 'unanswered',
            'accepted_count', 'refused_count', 'size', 'outcome', 'final_code',
            'final_status', 'final_text', 'duration', 'subject', 'message_id', 'from', 'date']
 HELO = 'client.example.test'
@@ -168,7 +168,7 @@ def expected_rows(ctx, b, files):
         r = {'file': files[key], 'connection': cap.conn, 'stream': '0', 'transaction': str(tid),
              'first_frame': str(first), 'time': cap.time(first), 'client': cap.client,
              'server': cap.server, 'helo': HELO, 'tls': 'no', 'auth_user': '',
-             'sender': 'alice@example.test', 'accepted': '', 'refused': '', 'size': '',
+             'sender': 'alice@example.test', 'accepted': '', 'refused': '', 'unanswered': '', 'size': '',
              'final_code': '', 'final_status': '', 'final_text': '', 'duration': '',
              'subject': '', 'message_id': '', 'from': '', 'date': ''}
         end = kw.pop('end', None)
