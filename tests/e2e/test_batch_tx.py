@@ -16,6 +16,7 @@ them by dropping or rewriting packets.
                           plugin has none, never plainly 'delivered' when a
                           recipient was refused.  Connection ids, times and
                           durations are computed from the capture bytes.
+                          Parquet written, or the note that pyarrow is missing.
                           transactions.jsonl: the same rows, typed, the
                           recipients as lists of {address, code, status, text}.
   tx::summary             the failed and deferred mail, the ranked reasons,
@@ -29,6 +30,7 @@ them by dropping or rewriting packets.
                           unknown format stops the run with exit 2.
   tx::escaping            control characters and overlong values in a cell;
                           the normalised reason text.
+  tx::eta                 the progress bar's time left on a synthetic run.
   tx::tshark-warnings     tshark's 'Running as user "root"' warning on stderr
                           is no file's error (whole file, and a cut one).
 """
@@ -260,6 +262,17 @@ def check_rows(ctx):
     for g in got:
         assert not (g['refused'] and g['outcome'] == 'delivered'), g
     check_jsonl(r)
+    # Parquet: written when the tool's python has pyarrow, else said so
+    has_pa = subprocess.run([sys.executable, '-c', 'import pyarrow.parquet, pyarrow.json'],
+                            stderr=subprocess.DEVNULL).returncode == 0
+    note = r.summary()['parquet']
+    if has_pa:
+        assert note == 'written: replies.parquet, transactions.parquet', note
+        import pyarrow.parquet as pq
+        assert pq.read_table(os.path.join(r.outdir, 'transactions.parquet')).num_rows == len(got)
+    else:
+        assert note.startswith('skipped: pyarrow is not installed'), note
+        assert not os.path.exists(os.path.join(r.outdir, 'transactions.parquet'))
 
 
 def check_jsonl(r):
@@ -451,6 +464,31 @@ def check_warnings(ctx):
     assert s['failed_files'] == [] and s['damaged_files'] == [{'file': trunc, 'reason': why}], s
 
 
+def check_eta(ctx):
+    """The time left follows the measured per-file and per-byte costs."""
+    mod = tool(ctx)
+    # 0.3 s per file + 1 s per MB; 10 files of 10 MB first, then 90 of 10 kB
+    sizes = [10 ** 7] * 10 + [10 ** 4] * 90
+    p = mod.Progress(len(sizes), sum(sizes), False)
+    t = 0.0
+    for i, size in enumerate(sizes):
+        t += 0.3 + size / 1e6
+        p.t0 = 0.0
+        p.f += 1
+        p.b += size
+        p.points.append((t, p.f, p.b))
+        truth = sum(0.3 + x / 1e6 for x in sizes[i + 1:])
+        if i >= 10:     # once both kinds were seen: exact
+            assert abs(p.eta() - truth) < 1e-6, (i, p.eta(), truth)
+    # one size only: bytes/s of the recent files
+    p = mod.Progress(100, 100 * 10 ** 4, False)
+    for i in range(20):
+        p.f += 1
+        p.b += 10 ** 4
+        p.points.append((0.5 * (i + 1), p.f, p.b))
+    assert abs(p.eta() - 40.0) < 1e-6, p.eta()
+
+
 def tests(ctx):
     yield 'tx::rows', lambda: check_rows(ctx)
     yield 'tx::summary', lambda: check_summary(ctx)
@@ -458,3 +496,4 @@ def tests(ctx):
     yield 'tx::time-formats', lambda: check_time_formats(ctx)
     yield 'tx::escaping', lambda: check_escaping(ctx)
     yield 'tx::tshark-warnings', lambda: check_warnings(ctx)
+    yield 'tx::eta', lambda: check_eta(ctx)
