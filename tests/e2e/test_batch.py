@@ -204,7 +204,7 @@ def check_replies(ctx):
     assert s['transactions']['available'] == has_tx, s['transactions']
     assert os.path.exists(os.path.join(r.outdir, 'transactions.csv')) == has_tx
     txt = r.text('summary.txt')
-    for line in ('replies: 26', 'Transactions: ' + ('' if has_tx else 'skipped: ')):
+    for line in ('replies: 26\n', 'mail transactions: ' + ('3\n' if has_tx else 'skipped: ')):
         assert line in txt, 'summary.txt lacks %r' % line
 
 

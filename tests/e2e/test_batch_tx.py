@@ -30,6 +30,7 @@ them by dropping or rewriting packets.
                           unknown format stops the run with exit 2.
   tx::escaping            control characters and overlong values in a cell;
                           the normalised reason text.
+  tx::tls-auth            09 with its key log: tls yes; 19: the AUTH user.
   tx::eta                 the progress bar's time left on a synthetic run.
   tx::tshark-warnings     tshark's 'Running as user "root"' warning on stderr
                           is no file's error (whole file, and a cut one).
@@ -464,6 +465,21 @@ def check_warnings(ctx):
     assert s['failed_files'] == [] and s['damaged_files'] == [{'file': trunc, 'reason': why}], s
 
 
+def check_tls_auth(ctx):
+    """09 with its key log: the mail went inside STARTTLS; 19: AUTH PLAIN user."""
+    b = tb.Batch(ctx)
+    f9 = b.put('09-starttls.pcap', src=tb.real(ctx, '09-starttls.pcap'))
+    f19 = b.put('19-auth-plain.pcap', src=tb.real(ctx, '19-auth-plain.pcap'))
+    keys = b.put('09-starttls.keys', src=tb.real(ctx, '09-starttls.keys'))
+    r = b.run(['--pref', 'tls.keylog_file:' + os.path.join(b.dir, keys), f9, f19])
+    assert (r.rc, r.err) == (0, ''), (r.rc, r.err)
+    got = [(x['file'], x['helo'], x['tls'], x['auth_user'], x['sender'], x['accepted'])
+           for x in csv.DictReader(io.StringIO(r.text('transactions.csv')))]
+    assert got == [(f9, HELO, 'yes', '', 'alice@example.test', 'bob@example.test 250 2.1.5'),
+                   (f19, HELO, 'no', 'alice@example.test', 'alice@example.test',
+                    'bob@example.test 250 2.1.5')], got
+
+
 def check_eta(ctx):
     """The time left follows the measured per-file and per-byte costs."""
     mod = tool(ctx)
@@ -497,3 +513,4 @@ def tests(ctx):
     yield 'tx::escaping', lambda: check_escaping(ctx)
     yield 'tx::tshark-warnings', lambda: check_warnings(ctx)
     yield 'tx::eta', lambda: check_eta(ctx)
+    yield 'tx::tls-auth', lambda: check_tls_auth(ctx)
