@@ -20,16 +20,8 @@
  * libgcrypt's headers; its prototype is the same in 4.0 - 4.6. */
 WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
                                        dissector_handle_t app_handle);
-WS_DLL_PUBLIC void ssl_dissector_add(guint port, dissector_handle_t handle);
 
-#define SMTPX_TCP_PORTS "24,25,587"
-#define SMTPX_TLS_PORT  465
-
-smtpx_pref_bool smtpx_reassemble_body = TRUE;
-smtpx_pref_bool smtpx_show_auth = FALSE;
-guint smtpx_max_message = 64u * 1024u * 1024u;
 int smtpx_imf_tap = -1;
-static guint smtpx_max_line = 16384;
 
 static dissector_handle_t smtpx_tcp_handle; /* over TCP: data is struct tcpinfo */
 static dissector_handle_t smtpx_tls_handle; /* inside TLS: data is not ours */
@@ -658,8 +650,6 @@ static int dissect_smtpx_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
 
 void proto_register_smtpx(void)
 {
-    module_t *m;
-
     proto_smtpx = proto_register_protocol("SMTP Analysis (plugin)", "SMTP-Analysis", "smtpx");
     proto_smtp_builtin = proto_get_id_by_filter_name("smtp");
     if (proto_smtp_builtin == -1)
@@ -667,20 +657,7 @@ void proto_register_smtpx(void)
     smtpx_register_fields();
     smtpx_register_taps();
 
-    m = prefs_register_protocol(proto_smtpx, NULL);
-    prefs_register_bool_preference(m, "reassemble_body", "Reassemble the message body",
-        "Reassemble DATA and BDAT messages and hand them to the IMF dissector "
-        "(File > Export Objects > IMF). Needs TCP's \"Allow subdissector to reassemble "
-        "TCP streams\".", &smtpx_reassemble_body);
-    prefs_register_bool_preference(m, "show_auth", "Show AUTH responses",
-        "Show the client's AUTH lines (passwords, tokens) in the tree. Off by default "
-        "since captures get shared.", &smtpx_show_auth);
-    prefs_register_uint_preference(m, "max_message", "Longest message kept",
-        "Bytes of one message kept for IMF; the rest is not kept (an expert info says so).",
-        10, &smtpx_max_message);
-    prefs_register_uint_preference(m, "max_line", "Longest line buffered",
-        "A command or reply line longer than this is shown in pieces (bytes, at least 64).",
-        10, &smtpx_max_line);
+    smtpx_register_prefs(); /* smtpx_register.c */
 
     smtpx_tcp_handle = register_dissector("smtpx", dissect_smtpx_tcp, proto_smtpx);
     smtpx_tls_handle = register_dissector("smtpx.tls", dissect_smtpx_tls, proto_smtpx);
@@ -688,8 +665,7 @@ void proto_register_smtpx(void)
 
 void proto_reg_handoff_smtpx(void)
 {
-    dissector_add_uint_range_with_preference("tcp.port", SMTPX_TCP_PORTS, smtpx_tcp_handle);
-    ssl_dissector_add(SMTPX_TLS_PORT, smtpx_tls_handle);
+    smtpx_register_ports(); /* smtpx_register.c: TCP ports, TLS port */
     imf_handle = find_dissector_add_dependency("imf", proto_smtpx);
     tls_handle = find_dissector_add_dependency("tls", proto_smtpx);
     smtpx_imf_tap = find_tap_id("imf");

@@ -95,37 +95,41 @@ typedef struct smtpx_conv {
     guint8 auth_mech, auth_step;
 } smtpx_conv;
 
-/* Preferences */
+/* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;
 extern smtpx_pref_bool smtpx_show_auth;
-extern guint smtpx_max_message;
+extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
+extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
+extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */
 extern int smtpx_imf_tap; /* IMF's Export Objects tap, -1 if none */
 
-/* Registration ids (smtpx_fields.c) */
+/* Bounds of the numeric preferences: a value outside is taken as the
+ * nearest bound when preferences are applied. */
+#define SMTPX_MAX_LINE_MIN      64
+#define SMTPX_MAX_LINE_MAX      1048576
+#define SMTPX_MAX_MESSAGE_MIN   1024
+#define SMTPX_MAX_MESSAGE_MAX   1073741824
+#define SMTPX_MAX_PENDING_MIN   64
+#define SMTPX_MAX_PENDING_MAX   10000000
+
+void smtpx_register_prefs(void);  /* from proto_register_smtpx() */
+void smtpx_register_ports(void);  /* from proto_reg_handoff_smtpx() */
+
+/* Registration ids.  Header fields and subtrees are declared once, in
+ * smtpx_fields.def; the plugin's own expert infos in smtpx_experts.def,
+ * the engine's anomalies in smtp_anomalies.def (ei_anomaly[SMTP_ANOMALY_x];
+ * SMTP_ANOMALY_NONE has no expert info). */
 extern int proto_smtpx;
 extern int proto_smtp_builtin;
-extern int hf_command, hf_command_verb, hf_command_parameter, hf_command_address,
-    hf_command_esmtp, hf_command_size, hf_command_chunk_size, hf_command_last,
-    hf_command_response_in;
-extern int hf_reply, hf_reply_code, hf_reply_category, hf_reply_function,
-    hf_reply_meaning, hf_reply_line, hf_reply_status, hf_reply_status_class,
-    hf_reply_status_subject, hf_reply_status_detail, hf_reply_status_class_meaning,
-    hf_reply_status_subject_meaning, hf_reply_status_detail_meaning,
-    hf_reply_command, hf_reply_request_in, hf_reply_time;
-extern int hf_auth_response, hf_auth_data, hf_body, hf_body_length, hf_eod,
-    hf_chunk, hf_chunk_length, hf_unparsed, hf_starttls, hf_retransmitted,
-    hf_message, hf_message_length, hf_message_first_frame, hf_message_frames;
-extern int hf_txn, hf_txn_outcome, hf_txn_sender, hf_txn_recipient, hf_txn_rejected_recipient,
-    hf_txn_rcpt_accepted, hf_txn_rcpt_rejected, hf_txn_size, hf_txn_final_code,
-    hf_txn_final_reply, hf_txn_duration, hf_txn_first_frame, hf_reply_recipient;
-extern int hf_helo, hf_greeting_host, hf_ehlo_extension, hf_ehlo_size, hf_ehlo_auth_mechanism,
-    hf_auth_mechanism, hf_auth_username;
-extern int hf_legacy_req, hf_legacy_rsp, hf_legacy_req_command, hf_legacy_req_parameter,
-    hf_legacy_response_code, hf_legacy_rsp_parameter, hf_legacy_response, hf_legacy_command_line;
-extern gint ett_smtpx, ett_command, ett_reply, ett_reply_status, ett_body, ett_txn;
+#define HF(id, label, abbrev, type, display, strings, blurb) extern int id;
+#define ETT(id) extern gint id;
+#include "smtpx_fields.def"
+#undef HF
+#undef ETT
+#define EI(id, abbrev, group, severity, summary) extern expert_field id;
+#include "smtpx_experts.def"
+#undef EI
 extern expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
-extern expert_field ei_reply_transient, ei_reply_permanent, ei_retransmitted,
-    ei_message_truncated, ei_never_answered;
 
 void smtpx_register_fields(void);
 
@@ -143,8 +147,16 @@ typedef struct smtpx_tap_reply {
 
 extern int smtpx_tap;
 void smtpx_register_taps(void);
-/* Feeds a user name to tshark's -z credentials. */
-void smtpx_tap_credential(packet_info *pinfo, const char *user);
+/* Feeds an AUTH attempt to tshark's -z credentials (Tools > Credentials):
+ * the user name and, when the reply that ends the exchange is known,
+ * its result ("succeeded", "failed", "cancelled"; NULL: not known). */
+void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result);
+/* Until every caller passes a result: smtpx_tap_credential(pinfo, user)
+ * still compiles (result NULL). */
+#define SMTPX_CRED_ARGS_(a, b, c, n, ...) n
+#define smtpx_tap_credential(...) \
+    SMTPX_CRED_ARGS_(__VA_ARGS__, smtpx_tap_credential, smtpx_tap_credential2_, ~)(__VA_ARGS__)
+#define smtpx_tap_credential2_(pinfo, user) (smtpx_tap_credential)(pinfo, user, NULL)
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,

@@ -28,9 +28,15 @@ typedef struct smtpx_credential {
     char *info;
 } smtpx_credential;
 
-void smtpx_tap_credential(packet_info *pinfo, const char *user)
+/* One record per AUTH attempt.  Its info text says how the attempt came
+ * out when the caller knows it (the reply that ends the exchange: 235
+ * succeeded, 535 and other failures failed, 501 to "*" cancelled), and
+ * where to find the password. */
+void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result)
 {
     smtpx_credential *c;
+    const char *pw = smtpx_show_auth ? "password: smtp.auth.password"
+                                     : "password hidden: see smtpx.show_auth";
 
     if (credentials_tap < 0)
         credentials_tap = find_tap_id("credentials");
@@ -39,11 +45,11 @@ void smtpx_tap_credential(packet_info *pinfo, const char *user)
     c = wmem_new0(pinfo->pool, smtpx_credential);
     c->num = pinfo->num;
     c->username_num = pinfo->num;
-    c->password_hf_id = (unsigned)hf_auth_data;
+    c->password_hf_id = (unsigned)hf_auth_password;
     c->username = wmem_strdup(pinfo->pool, user);
     c->proto = "SMTP";
-    c->info = wmem_strdup(pinfo->pool, smtpx_show_auth ? "AUTH"
-                                                       : "AUTH (password hidden: see smtpx.show_auth)");
+    c->info = result != NULL ? wmem_strdup_printf(pinfo->pool, "AUTH %s (%s)", result, pw)
+                             : wmem_strdup_printf(pinfo->pool, "AUTH (%s)", pw);
     tap_queue_packet(credentials_tap, pinfo, c);
 }
 

@@ -1,0 +1,177 @@
+/* smtpx_register.c: the preferences and the ports the plugin takes over.
+ *
+ * smtpx.tcp.port is the set of TCP ports the plugin dissects, as a user of
+ * Wireshark expects from a port preference: a port taken out of it goes back
+ * to the built-in SMTP dissector (when the built-in's own smtp.tcp.port has
+ * it), not to raw TCP.  It is an ordinary range preference (so it is in
+ * `tshark -G defaultprefs` and the preferences file), applied here, rather
+ * than a Decode As range, whose epan handling only adds ports for a plugin
+ * that replaced a built-in's handle.
+ *
+ * The ports point at a small front handle that belongs to the built-in SMTP
+ * protocol: it runs the plugin while SMTP-Analysis is enabled and the
+ * built-in dissector while it is disabled.  A disabled protocol's own handle
+ * in a dissector table dissects nothing (epan skips it and TCP falls back to
+ * raw data), on every release 4.0 - 4.6; the front handle is what lets
+ * --disable-protocol smtpx leave SMTP to the built-in dissector.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "smtpx.h"
+
+#include <epan/prefs.h>
+#include <epan/range.h>
+
+/* Declared in packet-tls-utils.h, which needs libgcrypt's headers; the same
+ * prototype in 4.0 - 4.6. */
+WS_DLL_PUBLIC void ssl_dissector_add(guint port, dissector_handle_t handle);
+
+#define SMTPX_TCP_PORTS "24,25,587"
+#define SMTPX_TLS_PORT  465
+
+smtpx_pref_bool smtpx_reassemble_body = TRUE;
+smtpx_pref_bool smtpx_show_auth = FALSE;
+guint smtpx_max_message = 64u * 1024u * 1024u;
+guint smtpx_max_line = 16384;
+guint smtpx_max_pending = 100000;
+
+static range_t *smtpx_tcp_ports;      /* the preference */
+static range_t *ports_in_table;       /* where front_tcp is in tcp.port now */
+static dissector_handle_t front_tcp, front_tls;
+static dissector_handle_t plugin_tcp, plugin_tls, builtin_smtp;
+static int proto_front = -1;
+
+static gboolean plugin_enabled(void)
+{
+    return proto_is_protocol_enabled(find_protocol_by_id(proto_smtpx));
+}
+
+static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
+                 proto_tree *tree, void *data)
+{
+    if (plugin_enabled())
+        return call_dissector_only(plugin, tvb, pinfo, tree, data);
+    if (builtin_smtp != NULL)
+        return call_dissector_only(builtin_smtp, tvb, pinfo, tree, data);
+    return 0;
+}
+
+static int front_tcp_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return front(plugin_tcp, tvb, pinfo, tree, data);
+}
+
+static int front_tls_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return front(plugin_tls, tvb, pinfo, tree, data);
+}
+
+/* A port leaves the set: the built-in dissector gets it back if its own
+ * port preference has it, unless Decode As put something else there. */
+static void port_removed(guint32 port, gpointer unused _U_)
+{
+    range_t *builtin_ports;
+
+    if (value_is_in_range(smtpx_tcp_ports, port))
+        return;
+    if (dissector_get_uint_handle(find_dissector_table("tcp.port"), port) != front_tcp)
+        return;
+    dissector_delete_uint("tcp.port", port, front_tcp);
+    builtin_ports = builtin_smtp != NULL ? prefs_get_range_value("smtp", "tcp.port") : NULL;
+    if (builtin_ports != NULL && value_is_in_range(builtin_ports, port))
+        dissector_add_uint("tcp.port", port, builtin_smtp);
+}
+
+static void port_added(guint32 port, gpointer unused _U_)
+{
+    if (ports_in_table == NULL || !value_is_in_range(ports_in_table, port))
+        dissector_add_uint("tcp.port", port, front_tcp);
+}
+
+/* Makes tcp.port hold front_tcp on exactly the ports of the preference. */
+static void apply_ports(void)
+{
+    if (front_tcp == NULL)
+        return; /* before the handoff */
+    if (ports_in_table != NULL && ranges_are_equal(ports_in_table, smtpx_tcp_ports))
+        return;
+    if (ports_in_table != NULL)
+        range_foreach(ports_in_table, port_removed, NULL);
+    range_foreach(smtpx_tcp_ports, port_added, NULL);
+    if (ports_in_table != NULL)
+        wmem_free(wmem_epan_scope(), ports_in_table);
+    ports_in_table = range_copy(wmem_epan_scope(), smtpx_tcp_ports);
+}
+
+static void clamp(guint *value, guint lo, guint hi)
+{
+    if (*value < lo)
+        *value = lo;
+    else if (*value > hi)
+        *value = hi;
+}
+
+/* Preferences changed (preferences file, -o, the dialog). */
+static void smtpx_prefs_apply(void)
+{
+    clamp(&smtpx_max_line, SMTPX_MAX_LINE_MIN, SMTPX_MAX_LINE_MAX);
+    clamp(&smtpx_max_message, SMTPX_MAX_MESSAGE_MIN, SMTPX_MAX_MESSAGE_MAX);
+    clamp(&smtpx_max_pending, SMTPX_MAX_PENDING_MIN, SMTPX_MAX_PENDING_MAX);
+    apply_ports();
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+void smtpx_register_prefs(void)
+{
+    module_t *m = prefs_register_protocol(proto_smtpx, smtpx_prefs_apply);
+
+    /* The front handles' protocol: a name only, enabled with the built-in
+     * SMTP protocol, never itself in Enabled Protocols. */
+    proto_front = proto_register_protocol_in_name_only("SMTP (SMTP-Analysis when enabled)",
+        "SMTP-Front", "smtpx.front", proto_smtp_builtin, FT_PROTOCOL);
+
+    range_convert_str(wmem_epan_scope(), &smtpx_tcp_ports, SMTPX_TCP_PORTS, 65535);
+    prefs_register_range_preference(m, "tcp.port", "TCP ports",
+        "The TCP ports SMTP-Analysis dissects (default " SMTPX_TCP_PORTS "; 24 is LMTP). "
+        "A port taken out goes back to the built-in SMTP dissector if its smtp.tcp.port "
+        "has it. SMTP on port " STR(SMTPX_TLS_PORT) " inside TLS is always dissected.",
+        &smtpx_tcp_ports, 65535);
+    prefs_register_bool_preference(m, "reassemble_body", "Reassemble the message body",
+        "Reassemble DATA and BDAT messages and hand them to the IMF dissector "
+        "(File > Export Objects > IMF). Needs TCP's \"Allow subdissector to reassemble "
+        "TCP streams\".", &smtpx_reassemble_body);
+    prefs_register_bool_preference(m, "show_auth", "Show AUTH responses",
+        "Show the client's AUTH lines and the decoded passwords in the tree. Off by default "
+        "since captures get shared.", &smtpx_show_auth);
+    prefs_register_uint_preference(m, "max_message", "Longest message kept",
+        "Bytes of one message kept for IMF; the rest is not kept (an expert info says so). "
+        "From " STR(SMTPX_MAX_MESSAGE_MIN) " to " STR(SMTPX_MAX_MESSAGE_MAX)
+        "; a value outside is taken as the nearest bound.",
+        10, &smtpx_max_message);
+    prefs_register_uint_preference(m, "max_line", "Longest line buffered",
+        "A command or reply line longer than this many bytes is shown in pieces. "
+        "From " STR(SMTPX_MAX_LINE_MIN) " to " STR(SMTPX_MAX_LINE_MAX)
+        "; a value outside is taken as the nearest bound.",
+        10, &smtpx_max_line);
+    prefs_register_uint_preference(m, "max_pending", "Commands awaiting replies",
+        "How many commands of one connection may await their replies (pipelining); "
+        "beyond that the oldest is forgotten (an expert info says so). "
+        "From " STR(SMTPX_MAX_PENDING_MIN) " to " STR(SMTPX_MAX_PENDING_MAX)
+        "; a value outside is taken as the nearest bound.",
+        10, &smtpx_max_pending);
+}
+
+void smtpx_register_ports(void)
+{
+    plugin_tcp = find_dissector("smtpx");
+    plugin_tls = find_dissector("smtpx.tls");
+    builtin_smtp = proto_smtp_builtin != proto_smtpx ? find_dissector("smtp") : NULL;
+    front_tcp = register_dissector("smtpx.front", front_tcp_dissect, proto_front);
+    front_tls = register_dissector("smtpx.front.tls", front_tls_dissect, proto_front);
+    /* Decode As offers the plugin itself: -d tcp.port==N,smtpx */
+    dissector_add_for_decode_as("tcp.port", plugin_tcp);
+    apply_ports();
+    ssl_dissector_add(SMTPX_TLS_PORT, front_tls);
+}
