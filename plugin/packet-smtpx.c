@@ -11,15 +11,12 @@
 #include <epan/tap.h>
 #include <epan/dissectors/packet-tcp.h>
 
+#include "smtp_auth.h"
 #include "smtp_codes.h"
 #include "smtp_parse.h"
 
 #include <string.h>
 
-/* ssl_starttls_ack() is declared in packet-tls-utils.h, which needs
- * libgcrypt's headers; its prototype is the same in 4.0 - 4.6. */
-WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
-                                       dissector_handle_t app_handle);
 
 int smtpx_imf_tap = -1;
 
@@ -77,6 +74,50 @@ static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
     c->srv_port = src_is_server ? pinfo->srcport : pinfo->destport;
 }
 
+/* The engine's queue grows in the capture's memory: it lives as long as
+ * the conversation and is as large as the most commands ever waiting. */
+static void *grow_queue(void *ctx, void *old, size_t bytes)
+{
+    return wmem_realloc(wmem_file_scope(), old, bytes);
+}
+
+/* The pairs of waiting commands, by number: a ring at least as large as
+ * the engine's queue, so that every waiting command has its own slot. */
+static void ring_fit(smtpx_conv *c)
+{
+    guint32 need = smtp_session_queue_capacity(&c->sess), i, cap;
+    smtpx_pair **nr;
+
+    if (c->ring_cap >= need)
+        return;
+    cap = c->ring_cap ? c->ring_cap : SMTP_PENDING_INLINE;
+    while (cap < need)
+        cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
+    nr = wmem_alloc0_array(wmem_file_scope(), smtpx_pair *, cap);
+    for (i = 0; i < c->ring_cap; i++) {
+        smtpx_pair *p = c->ring[i];
+        /* answered and forgotten pairs are older than the waiting ones */
+        if (p != NULL && (nr[p->seq % cap] == NULL || nr[p->seq % cap]->seq < p->seq))
+            nr[p->seq % cap] = p;
+    }
+    if (c->ring != NULL)
+        wmem_free(wmem_file_scope(), c->ring);
+    c->ring = nr;
+    c->ring_cap = cap;
+}
+
+static void ring_put(smtpx_conv *c, smtpx_pair *p)
+{
+    ring_fit(c);
+    c->ring[p->seq % c->ring_cap] = p;
+}
+
+static smtpx_pair *ring_get(smtpx_conv *c, guint32 seq)
+{
+    smtpx_pair *p = c->ring_cap ? c->ring[seq % c->ring_cap] : NULL;
+    return (p != NULL && p->seq == seq) ? p : NULL;
+}
+
 static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
 {
     conversation_t *conv = find_or_create_conversation(pinfo);
@@ -87,8 +128,11 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
     if (c != NULL)
         return c;
     c = wmem_new0(wmem_file_scope(), smtpx_conv);
+    memset(&cfg, 0, sizeof cfg);
     cfg.max_line = smtpx_max_line;
-    cfg.max_reply = smtpx_max_line * 4;
+    cfg.max_reply = smtpx_max_line > G_MAXUINT32 / 4 ? G_MAXUINT32 : smtpx_max_line * 4;
+    cfg.max_pending = smtpx_max_pending;
+    cfg.grow = grow_queue;
     smtp_session_init(&c->sess, &cfg);
     choose_server(c, pinfo, tvb);
     /* the connection itself is command 1: the greeting answers it */
@@ -102,7 +146,7 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
         if (tcpd != NULL)
             greet->req_ts = tcpd->ts_first;
     }
-    c->ring[1 % SMTP_PENDING_MAX] = greet;
+    ring_put(c, greet);
     conversation_add_proto_data(conv, proto_smtpx, c);
     return c;
 }
@@ -129,7 +173,7 @@ static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
         p->verb = (const char *)tvb_format_text(wmem_file_scope(), tvb, ev->off, verb_len);
     else
         p->verb = smtp_verb_name((smtp_verb)ev->verb);
-    c->ring[ev->seq % SMTP_PENDING_MAX] = p;
+    ring_put(c, p);
     return p;
 }
 
@@ -176,8 +220,8 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     case SMTP_EV_REPLY:
         if (ev->seq == 0)
             return NULL;
-        p = c->ring[ev->seq % SMTP_PENDING_MAX];
-        if (p == NULL || p->seq != ev->seq)
+        p = ring_get(c, ev->seq);
+        if (p == NULL)
             return NULL;
         p->rsp_frame = pinfo->num;
         p->code = ev->code;
@@ -280,12 +324,12 @@ static void collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf
         message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
         break;
     case SMTP_EV_EOD:
-        u->msg = message_finish(c, pinfo, ev->msg, TRUE);
+        u->data = message_finish(c, pinfo, ev->msg, TRUE);
         break;
     case SMTP_EV_CHUNK:
         message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
         if (ev->flags & SMTP_EVF_LAST)
-            u->msg = message_finish(c, pinfo, ev->msg, FALSE);
+            u->data = message_finish(c, pinfo, ev->msg, FALSE);
         break;
     default:
         break;
@@ -294,78 +338,13 @@ static void collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf
 
 /* ---- transactions and AUTH, tracked on the first pass ---- */
 
-enum { MECH_OTHER, MECH_PLAIN, MECH_LOGIN, MECH_CRAM_MD5, MECH_XOAUTH2 };
-
-static guint8 mech_of(const guint8 *p, guint32 n)
+/* A string of the capture's, made valid UTF-8. */
+static const char *kept_string(const guint8 *p, gsize n)
 {
-    static const struct { const char *name; guint8 id; } mechs[] = {
-        { "PLAIN", MECH_PLAIN }, { "LOGIN", MECH_LOGIN },
-        { "CRAM-MD5", MECH_CRAM_MD5 }, { "XOAUTH2", MECH_XOAUTH2 },
-    };
-    size_t i;
-    for (i = 0; i < G_N_ELEMENTS(mechs); i++) {
-        if (strlen(mechs[i].name) == n && g_ascii_strncasecmp((const char *)p, mechs[i].name, n) == 0)
-            return mechs[i].id;
-    }
-    return MECH_OTHER;
-}
-
-/* The user name in a base64 SASL message of mechanism mech at step step
- * (1 = first client message), or NULL. */
-static const char *sasl_user(packet_info *pinfo, guint8 mech, guint8 step, const guint8 *p, guint32 n)
-{
-    char *b64 = (char *)wmem_alloc(pinfo->pool, n + 1);
-    guchar *raw;
-    gsize len = 0, i, start = 0, field = 0;
-    const char *user = NULL;
-
-    memcpy(b64, p, n);
-    b64[n] = 0;
-    if (n == 0 || (n == 1 && p[0] == '*'))
-        return NULL;
-    raw = g_base64_decode(b64, &len);
-    if (raw == NULL)
-        return NULL;
-    switch (mech) {
-    case MECH_PLAIN: /* authzid NUL authcid NUL password */
-        for (i = 0; i <= len; i++) {
-            if (i == len || raw[i] == 0) {
-                if (field == 1)
-                    user = wmem_strndup(pinfo->pool, (const char *)raw + start, i - start);
-                field++;
-                start = i + 1;
-            }
-        }
-        break;
-    case MECH_LOGIN:
-        if (step == 1)
-            user = wmem_strndup(pinfo->pool, (const char *)raw, len);
-        break;
-    case MECH_CRAM_MD5: /* user SP digest */
-        for (i = len; i > 0 && raw[i - 1] != ' '; i--)
-            ;
-        if (i > 1)
-            user = wmem_strndup(pinfo->pool, (const char *)raw, i - 1);
-        break;
-    case MECH_XOAUTH2: /* user=NAME ^A auth=Bearer ... */
-        if (len > 5 && memcmp(raw, "user=", 5) == 0) {
-            for (i = 5; i < len && raw[i] != 1; i++)
-                ;
-            user = wmem_strndup(pinfo->pool, (const char *)raw + 5, i - 5);
-        }
-        break;
-    default:
-        break;
-    }
-    g_free(raw);
-    if (user == NULL)
-        return NULL;
-    {
-        gchar *valid = g_utf8_make_valid(user, -1);
-        const char *kept = wmem_strdup(wmem_file_scope(), valid);
-        g_free(valid);
-        return kept;
-    }
+    gchar *valid = g_utf8_make_valid((const gchar *)p, (gssize)n);
+    const char *kept = wmem_strdup(wmem_file_scope(), valid);
+    g_free(valid);
+    return kept;
 }
 
 static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
@@ -374,7 +353,40 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
     return (t != NULL && t->id == id) ? t : NULL;
 }
 
-/* A command line's address (MAIL/RCPT), mechanism and user name (AUTH). */
+/* A line of the AUTH exchange in progress: what it carried, kept with the
+ * unit (the secret only when the user asked to see secrets). */
+static void auth_line(smtpx_conv *c, packet_info *pinfo, smtpx_unit *u, const guint8 *p, guint32 n)
+{
+    smtpx_authref *ref;
+    guint8 *raw;
+    size_t len;
+    smtp_sasl_info info;
+
+    if (c->auth == NULL)
+        return;
+    ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+    ref->auth = c->auth;
+    u->data = ref;
+    if (n == 0 || (n == 1 && p[0] == '*'))
+        return;
+    raw = (guint8 *)wmem_alloc(pinfo->pool, n + 1);
+    len = smtp_base64_decode(p, n, raw, n + 1);
+    if (len == (size_t)-1 ||
+        !smtp_sasl_message((smtp_mech)c->auth_mech, c->auth_step, raw, len, &info))
+        return;
+    if (info.has_user) {
+        ref->user = kept_string(raw + info.user.off, info.user.len);
+        if (c->auth->user == NULL) {
+            c->auth->user = ref->user;
+            c->auth->user_frame = pinfo->num;
+        }
+    }
+    if (info.has_secret && smtpx_show_auth)
+        ref->secret = kept_string(raw + info.secret.off, info.secret.len);
+}
+
+/* A command line's address (MAIL/RCPT), HELO name, mechanism and user
+ * name (AUTH). */
 static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
                           smtpx_unit *u)
 {
@@ -394,20 +406,21 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         t->start_ts = pinfo->abs_ts;
         t->sender = u->pair ? u->pair->addr : NULL;
         t->rcpts = wmem_array_new(wmem_file_scope(), sizeof(smtpx_rcpt));
+        t->helo = c->helo;
+        t->auth_user = c->auth_user;
+        t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
         c->txns[t->id % G_N_ELEMENTS(c->txns)] = t;
-    } else if (cmd.verb == SMTP_VERB_AUTH && cmd.arg.len > 0) {
-        guint32 m = 0;
-        while (m < cmd.arg.len && p[cmd.arg.off + m] != ' ')
-            m++;
-        c->auth_mech = mech_of(p + cmd.arg.off, m);
-        c->auth_step = 0;
-        if (m < cmd.arg.len) { /* initial response */
-            guint32 r = cmd.arg.off + m;
-            while (r < n && p[r] == ' ')
-                r++;
-            c->auth_step = 1;
-            u->user = sasl_user(pinfo, c->auth_mech, 1, p + r, n - r);
-        }
+    } else if ((cmd.verb == SMTP_VERB_HELO || cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_LHLO) &&
+               cmd.arg.len > 0) {
+        c->helo = kept_string(p + cmd.arg.off, cmd.arg.len);
+    } else if (cmd.verb == SMTP_VERB_AUTH) {
+        smtp_auth_cmd a;
+        smtp_auth_parse(p + cmd.arg.off, cmd.arg.len, &a);
+        c->auth = wmem_new0(wmem_file_scope(), smtpx_auth);
+        c->auth->mech = kept_string(p + cmd.arg.off + a.name.off, a.name.len);
+        c->auth_mech = (guint8)a.mech;
+        c->auth_step = a.has_initial ? 1 : 0;
+        auth_line(c, pinfo, u, p + cmd.arg.off + a.initial.off, a.initial.len);
     }
 }
 
@@ -420,22 +433,55 @@ static void track_sasl(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smt
         n--;
     if (c->auth_step < 255)
         c->auth_step++;
-    u->user = sasl_user(pinfo, c->auth_mech, c->auth_step, p, n);
+    auth_line(c, pinfo, u, p, n);
 }
 
-/* What a reply tells a transaction: a recipient's code, the final reply. */
-static void track_reply(smtpx_conv *c, smtpx_unit *u, smtp_event *last_reply)
+/* The enhanced status of a reply's first line, kept; NULL if none. */
+static const char *reply_status(const guint8 *p, guint32 len)
+{
+    const guint8 *lf = memchr(p, '\n', len);
+    guint32 l1 = lf ? (guint32)(lf - p) : len;
+    smtp_reply_line rl;
+
+    if (l1 > 0 && p[l1 - 1] == '\r')
+        l1--;
+    if (!smtp_parse_reply_line(p, l1, &rl) || rl.status.len == 0)
+        return NULL;
+    return wmem_strndup(wmem_file_scope(), (const char *)p + rl.status.off, rl.status.len);
+}
+
+/* What a reply tells a transaction (a recipient's code and status) or an
+ * AUTH exchange (how it ended). */
+static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u,
+                        smtp_event *last_reply)
 {
     smtpx_pair *q = u->pair;
     smtpx_txn *t = q ? txn_find(c, q->txn) : NULL;
 
     *last_reply = u->ev;
+    if ((u->ev.verb == SMTP_VERB_AUTH || u->ev.verb == SMTP_VERB_SASL) && u->ev.code != 334 &&
+        c->auth != NULL) {
+        /* the reply that ends the exchange */
+        c->auth->result = u->ev.code / 100 == 2 ? "succeeded"
+                          : (c->auth_step > 0 && u->ev.code == 501) ? "cancelled or malformed"
+                          : "failed";
+        c->auth->result_frame = pinfo->num;
+        if (u->ev.code / 100 == 2)
+            c->auth_user = c->auth->user;
+        {
+            smtpx_authref *ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+            ref->auth = c->auth;
+            u->data = ref;
+        }
+        c->auth = NULL;
+    }
     if (t == NULL)
         return;
     if (q->verb_id == SMTP_VERB_RCPT) {
         smtpx_rcpt r;
         r.addr = q->addr;
         r.code = u->ev.code;
+        r.status = reply_status(buf + u->ev.off, u->ev.len);
         wmem_array_append_one(t->rcpts, r);
     } else if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
         /* LMTP: the reply is for the n-th accepted recipient */
@@ -477,8 +523,9 @@ static void track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtp
             l1++;
         t->final_code = last_reply->code;
         t->final_reply = tvb_format_text(wmem_file_scope(), tvb, last_reply->off, l1);
+        t->final_status = reply_status(lf, last_reply->len);
     }
-    u->txn = t;
+    u->data = t;
     c->txns[t->id % G_N_ELEMENTS(c->txns)] = NULL;
 }
 
@@ -495,12 +542,12 @@ static void track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const g
         track_sasl(c, pinfo, buf, u);
         break;
     case SMTP_EV_REPLY:
-        track_reply(c, u, last_reply);
+        track_reply(c, pinfo, buf, u, last_reply);
         break;
     case SMTP_EV_EOD:
     case SMTP_EV_CHUNK:
-        if (u->msg != NULL && (t = txn_find(c, u->ev.txn)) != NULL)
-            t->size = u->msg->len;
+        if (UNIT_MSG(u) != NULL && (t = txn_find(c, u->ev.txn)) != NULL)
+            t->size = UNIT_MSG(u)->len;
         break;
     case SMTP_EV_TXN_END:
         track_txn_end(c, pinfo, tvb, u, last_reply);
@@ -538,7 +585,8 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
     guint32 off;
     const guint8 *buf;
     wmem_array_t *units = wmem_array_new(pinfo->pool, sizeof(smtpx_unit));
-    unsigned flags = pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH;
+    unsigned flags = (pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH) |
+                     (call->tls ? SMTP_FEED_DECRYPTED : 0);
     int dir = call->dir;
     smtp_event last_reply;
 
@@ -558,9 +606,7 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
             smtpx_unit u;
             u.ev = ev[i];
             u.ev.off += off;
-            u.msg = NULL;
-            u.txn = NULL;
-            u.user = NULL;
+            u.data = NULL;
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
             collect_message(c, pinfo, buf, &u);
             track_unit(c, pinfo, tvb, buf, &u, &last_reply);
@@ -585,36 +631,57 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
         : NULL;
 }
 
-/* The saved record of this call of this frame; made on the first pass. */
+/* The saved record for this call of this frame: made on the first pass,
+ * found again on later passes by what the tvb holds (stream position,
+ * length, clear or TLS), each record used once per dissection of the
+ * frame.  NULL when the first pass never saw this data. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
-                                    const struct tcpinfo *ti, guint32 *index)
+                                    const struct tcpinfo *ti, gboolean tls, gboolean *first_call)
 {
-    guint32 *counter = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
-    smtpx_call *call;
-    guint32 idx;
+    static guint32 dissections; /* tells one dissection of a frame from the next */
+    guint32 *gen = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
+    smtpx_call *head = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE);
+    smtpx_call *call, **tail;
+    guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb);
 
-    if (counter == NULL) {
-        counter = wmem_new0(pinfo->pool, guint32);
-        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER, counter);
+    *first_call = gen == NULL;
+    if (gen == NULL) {
+        gen = wmem_new(pinfo->pool, guint32);
+        *gen = ++dissections;
+        if (*gen == 0)
+            *gen = ++dissections;
+        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER, gen);
     }
-    idx = (*counter)++;
-    *index = idx;
-    call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE + idx);
-    if (call != NULL || PINFO_FD_VISITED(pinfo))
-        return call;
+    if (PINFO_FD_VISITED(pinfo)) {
+        for (call = head; call != NULL; call = call->next) {
+            if (call->used != *gen && call->seq == seq && call->end <= len && call->tls == tls) {
+                call->used = *gen;
+                return call;
+            }
+        }
+        return NULL;
+    }
     call = wmem_new0(wmem_file_scope(), smtpx_call);
     call->dir = (guint8)direction(c, pinfo);
+    call->seq = seq;
+    call->tls = (guint8)tls;
+    call->used = *gen;
     run_engine(c, pinfo, tvb, call, ti);
-    p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE + idx, call);
+    call->end = call->deseg_offset >= 0 ? (guint32)call->deseg_offset : len;
+    for (tail = &head; *tail != NULL; tail = &(*tail)->next)
+        ;
+    *tail = call;
+    if (head == call)
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE, call);
     return call;
 }
 
 static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                          const struct tcpinfo *ti, dissector_handle_t self)
+                          const struct tcpinfo *ti, gboolean tls, dissector_handle_t self)
 {
     smtpx_conv *c;
     const smtpx_call *call;
-    guint32 index;
+    gboolean first_call;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
     if (pinfo->flags.in_error_pkt) {
@@ -623,13 +690,13 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         return tvb_captured_length(tvb);
     }
     c = get_conv(pinfo, tvb);
-    call = frame_call(c, pinfo, tvb, ti, &index);
-    if (index == 0)
+    call = frame_call(c, pinfo, tvb, ti, tls, &first_call);
+    if (first_call)
         col_clear(pinfo->cinfo, COL_INFO);
     if (call == NULL)
         return tvb_captured_length(tvb);
     smtpx_render_call(tvb, pinfo, tree, call, imf_handle, tls_handle, self);
-    if (call->deseg_offset >= 0) {
+    if (call->deseg_offset >= 0 && (guint32)call->deseg_offset < tvb_captured_length(tvb)) {
         pinfo->desegment_offset = call->deseg_offset;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
     }
@@ -638,12 +705,12 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 
 static int dissect_smtpx_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    return dissect_common(tvb, pinfo, tree, (const struct tcpinfo *)data, smtpx_tls_handle);
+    return dissect_common(tvb, pinfo, tree, (const struct tcpinfo *)data, FALSE, smtpx_tls_handle);
 }
 
 static int dissect_smtpx_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    return dissect_common(tvb, pinfo, tree, NULL, smtpx_tls_handle);
+    return dissect_common(tvb, pinfo, tree, NULL, TRUE, smtpx_tls_handle);
 }
 
 /* ---- registration ---- */
@@ -668,5 +735,5 @@ void proto_reg_handoff_smtpx(void)
     smtpx_register_ports(); /* smtpx_register.c: TCP ports, TLS port */
     imf_handle = find_dissector_add_dependency("imf", proto_smtpx);
     tls_handle = find_dissector_add_dependency("tls", proto_smtpx);
-    smtpx_imf_tap = find_tap_id("imf");
+    smtpx_imf_tap = find_tap_id("imf_eo"); /* register_export_object names it <proto>_eo */
 }

@@ -12,6 +12,15 @@
 void proto_register_smtpx(void);
 void proto_reg_handoff_smtpx(void);
 
+/* One AUTH exchange: what the client's messages carried and how it ended. */
+typedef struct smtpx_auth {
+    const char *mech;      /* as sent */
+    const char *user;      /* decoded user name, NULL if none seen */
+    guint32 user_frame;    /* where the user name was */
+    const char *result;    /* "succeeded", "failed", "cancelled"; NULL: no reply (yet) */
+    guint32 result_frame;  /* the reply that ended it */
+} smtpx_auth;
+
 /* A command and the reply that answers it, shared by both frames. */
 typedef struct smtpx_pair {
     guint32 seq;       /* the engine's command number */
@@ -30,6 +39,7 @@ typedef struct smtpx_pair {
 /* A recipient of a transaction and the code its RCPT got. */
 typedef struct smtpx_rcpt {
     const char *addr;
+    const char *status;    /* enhanced status of its reply, NULL if none */
     guint16 code;
 } smtpx_rcpt;
 
@@ -44,8 +54,12 @@ typedef struct smtpx_txn {
     guint16 outcome;       /* smtp_txn_outcome */
     guint16 final_code;
     const char *final_reply;
+    const char *final_status; /* enhanced status of the final reply */
     guint32 end_frame;
     nstime_t end_ts;
+    const char *helo;      /* the client's HELO/EHLO name at the time */
+    const char *auth_user; /* the AUTH user at the time, NULL if none */
+    gboolean tls;          /* inside TLS */
 } smtpx_txn;
 
 /* A whole message (DATA, dot-stuffing removed, or BDAT chunks), kept
@@ -58,23 +72,48 @@ typedef struct smtpx_message {
     gboolean truncated;  /* longer than the max_message preference */
 } smtpx_message;
 
+/* What an AUTH command or response carried, or how the exchange a reply
+ * ends came out. */
+typedef struct smtpx_authref {
+    smtpx_auth *auth;      /* the exchange */
+    const char *user;      /* the user name this line carried, NULL if none */
+    const char *secret;    /* its password/token, only with show_auth */
+} smtpx_authref;
+
 /* One engine event as saved on the first pass for later rendering. */
 typedef struct smtpx_unit {
     smtp_event ev;         /* off is relative to the tvb of its call */
     smtpx_pair *pair;      /* COMMAND, SASL, EOD, REPLY */
-    smtpx_message *msg;    /* EOD, last CHUNK: the completed message */
-    smtpx_txn *txn;        /* TXN_END: the transaction it ends */
-    const char *user;      /* AUTH command or response: the user name it carries */
+    void *data;            /* by type: see the accessors below */
 } smtpx_unit;
 
-/* What one call of the dissector found in its tvb. */
+/* EOD, last CHUNK: the completed message (NULL if none) */
+#define UNIT_MSG(u)  ((smtpx_message *)(u)->data)
+/* TXN_END: the transaction it ends */
+#define UNIT_TXN(u)  ((smtpx_txn *)(u)->data)
+/* COMMAND, SASL, REPLY: the AUTH exchange it belongs to or ends */
+#define UNIT_AUTH(u) ((smtpx_authref *)(u)->data)
+
+/* What one call of the dissector found in its tvb.  A frame can be handed
+ * to the dissector several times (reassembled PDUs, TLS records), and not
+ * always the same way on later passes: a record is found again by the
+ * stream position and length of the data it was made from, never by the
+ * order of the calls (on the first pass TCP may hand over a reassembly
+ * with the start of the next PDU, later passes without it), and its spans
+ * are checked against the tvb it is rendered with. */
 typedef struct smtpx_call {
     smtpx_unit *units;
     guint32 nunits;
     guint32 skip;         /* leading bytes seen before (retransmission) */
     gint32 deseg_offset;  /* where a desegmentation request starts, -1 if none */
+    guint32 seq;          /* TCP sequence number of the first byte (0 inside TLS) */
+    guint32 end;          /* bytes of that tvb it accounts for: a later pass may
+                             hand over a reassembled tvb cut at this point */
+    guint32 used;         /* the dissection that last rendered it */
     guint8 dir;           /* SMTP_DIR_* */
     guint8 gap;           /* lost bytes precede this data */
+    guint8 tls;           /* made from decrypted TLS data */
+    struct smtpx_call *next; /* the frame's next record */
 } smtpx_call;
 
 /* The plugin's per-conversation state: bounded by what is pending. */
@@ -84,7 +123,9 @@ typedef struct smtpx_conv {
     guint32 srv_port;
     guint32 next_seq[2];      /* TCP sequence number expected next, per direction */
     guint8 next_seq_valid[2];
-    smtpx_pair *ring[SMTP_PENDING_MAX]; /* pairs by command number */
+    smtpx_pair **ring;        /* pairs of waiting commands, by command number
+                                 modulo ring_cap (>= the engine's queue) */
+    guint32 ring_cap;
     /* the message being received (the open transaction's), first pass only */
     guint8 *msg_data;
     guint32 msg_len, msg_cap, msg_id, msg_first_frame, msg_last_frame, msg_frames;
@@ -93,6 +134,10 @@ typedef struct smtpx_conv {
     smtpx_txn *txns[4];
     /* AUTH exchange in progress */
     guint8 auth_mech, auth_step;
+    struct smtpx_auth *auth;  /* its record, NULL when none */
+    /* what later transactions of the connection carry */
+    const char *helo;         /* last HELO/EHLO/LHLO argument */
+    const char *auth_user;    /* user of the last AUTH that succeeded */
 } smtpx_conv;
 
 /* Preferences (smtpx_register.c) */

@@ -10,12 +10,13 @@
 
 #include <epan/tap.h>
 
+#include "smtp_auth.h"
 #include "smtp_codes.h"
 #include "smtp_frame.h"
 #include "smtp_parse.h"
 
-WS_DLL_PUBLIC guint32 ssl_starttls_ack(dissector_handle_t tls_handle, packet_info *pinfo,
-                                       dissector_handle_t app_handle);
+WS_DLL_PUBLIC guint32 ssl_starttls_post_ack(dissector_handle_t tls_handle, packet_info *pinfo,
+                                            dissector_handle_t app_handle);
 
 typedef struct render_ctx {
     tvbuff_t *tvb;
@@ -75,9 +76,6 @@ static void response_in(render_ctx *r, proto_tree *t, const smtpx_pair *p)
 {
     guint32 last = 0;
 
-    if (p != NULL && p->rsp_frame == 0 && PINFO_FD_VISITED(r->pinfo))
-        expert_add_info(r->pinfo, r->last, &ei_never_answered);
-
     for (; p != NULL; p = p->next) {
         if (p->rsp_frame != 0 && p->rsp_frame != last) {
             proto_item *it = proto_tree_add_uint(t, hf_command_response_in, r->tvb, 0, 0, p->rsp_frame);
@@ -85,6 +83,14 @@ static void response_in(render_ctx *r, proto_tree *t, const smtpx_pair *p)
             last = p->rsp_frame;
         }
     }
+}
+
+/* A command with no reply in the whole capture: known once the capture has
+ * been read (a visited frame); raised with or without a tree. */
+static void unanswered(render_ctx *r, const smtpx_pair *p)
+{
+    if (p != NULL && p->rsp_frame == 0 && PINFO_FD_VISITED(r->pinfo))
+        expert_add_info(r->pinfo, r->st != NULL ? r->last : NULL, &ei_never_answered);
 }
 
 /* The built-in dissector's field names, hidden, for old filters. */
@@ -100,31 +106,51 @@ static void legacy_command(render_ctx *r, proto_tree *t, guint32 off, guint32 le
                                                   c->arg.len, ENC_UTF_8));
 }
 
+/* The credentials tap and the tree's user/password items for an AUTH line. */
+static void auth_items(render_ctx *r, proto_tree *t, const smtpx_unit *u, guint32 clen)
+{
+    const smtpx_authref *a = UNIT_AUTH(u);
+
+    if (a == NULL)
+        return;
+    /* a user name whose exchange got no reply in the whole capture goes to
+     * -z credentials here; the others with the reply that ends them */
+    if (a->user != NULL && a->auth->result == NULL && PINFO_FD_VISITED(r->pinfo))
+        smtpx_tap_credential(r->pinfo, a->user, "no reply in the capture");
+    if (t == NULL)
+        return;
+    if (a->user != NULL)
+        proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, a->user));
+    if (a->secret != NULL && smtpx_show_auth)
+        proto_item_set_generated(proto_tree_add_string(t, hf_auth_password, r->tvb, u->ev.off, clen, a->secret));
+}
+
 static void render_command(render_ctx *r, const smtpx_unit *u)
 {
     const guint8 *p = r->buf + u->ev.off;
     guint32 clen = content_len(p, u->ev.len);
     smtp_command c;
     proto_tree *t;
-
     guint32 shown = clen;
 
     smtp_parse_command(p, clen, &c);
     if (c.verb == SMTP_VERB_AUTH && !smtpx_show_auth) {
         /* AUTH mechanism [initial-response]: the response carries credentials */
-        guint32 mech_end = c.arg.off;
-        while (mech_end < clen && p[mech_end] != ' ')
-            mech_end++;
-        shown = mech_end;
-        c.arg.len = mech_end > c.arg.off ? mech_end - c.arg.off : 0;
+        smtp_auth_cmd a;
+        smtp_auth_parse(p + c.arg.off, c.arg.len, &a);
+        if (a.has_initial) {
+            shown = c.arg.off + a.name.off + a.name.len;
+            c.arg.len = shown - c.arg.off;
+        }
     }
     info_line(r, "C: ", u->ev.off, shown);
     if (r->info && shown < clen)
         col_append_str(r->pinfo->cinfo, COL_INFO, " (initial response hidden)");
-    if (u->user != NULL)
-        smtpx_tap_credential(r->pinfo, u->user);
-    if (r->st == NULL)
+    if (r->st == NULL) {
+        auth_items(r, NULL, u, clen);
+        unanswered(r, u->pair);
         return;
+    }
     r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, shown, ENC_UTF_8);
     if (shown < clen)
         proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
@@ -133,12 +159,17 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
     if ((c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO || c.verb == SMTP_VERB_LHLO) &&
         c.arg.len > 0)
         proto_tree_add_item(t, hf_helo, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
-    if (c.verb == SMTP_VERB_AUTH && c.arg.len > 0)
-        proto_tree_add_item(t, hf_auth_mechanism, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
-    if (u->user != NULL)
-        proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, u->user));
+    if (c.verb == SMTP_VERB_AUTH && c.arg.len > 0) {
+        smtp_auth_cmd a;
+        smtp_auth_parse(p + c.arg.off, c.arg.len, &a);
+        if (a.name.len > 0)
+            proto_tree_add_item(t, hf_auth_mechanism, r->tvb, u->ev.off + c.arg.off + a.name.off,
+                                a.name.len, ENC_UTF_8);
+    }
+    auth_items(r, t, u, clen);
     if (r->legacy)
         legacy_command(r, t, u->ev.off, shown, &c);
+    unanswered(r, u->pair);
     response_in(r, t, u->pair);
 }
 
@@ -153,20 +184,21 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
         else
             col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: AUTH response (hidden)");
     }
-    if (u->user != NULL)
-        smtpx_tap_credential(r->pinfo, u->user);
-    if (r->st == NULL)
+    if (r->st == NULL) {
+        auth_items(r, NULL, u, clen);
+        unanswered(r, u->pair);
         return;
+    }
     r->last = proto_tree_add_none_format(r->st, hf_auth_response, r->tvb, u->ev.off, u->ev.len,
                                          "AUTH response: %u bytes%s", clen,
                                          smtpx_show_auth ? "" : " (hidden; see the show_auth preference)");
     t = proto_item_add_subtree(r->last, ett_command);
     if (smtpx_show_auth)
         proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
-    if (u->user != NULL)
-        proto_item_set_generated(proto_tree_add_string(t, hf_auth_username, r->tvb, u->ev.off, clen, u->user));
+    auth_items(r, t, u, clen);
     if (r->legacy)
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, u->ev.off, 0, TRUE));
+    unanswered(r, u->pair);
     response_in(r, t, u->pair);
 }
 
@@ -393,33 +425,43 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
 
 /* ---- message bytes ---- */
 
-/* The whole message: an item, then IMF. */
+/* The whole message: an item holding its text (the built-in's smtp.message
+ * is a string too), then IMF, with or without a tree, so that Export
+ * Objects lists every message. */
 static void render_message(render_ctx *r, const smtpx_unit *u, dissector_handle_t imf)
 {
-    const smtpx_message *m = u->msg;
+    const smtpx_message *m = UNIT_MSG(u);
     tvbuff_t *t;
-    proto_item *it;
+    gboolean want_imf;
 
     if (m == NULL)
         return;
-    if (r->st != NULL) {
-        proto_tree *mt;
-        it = proto_tree_add_none_format(r->st, hf_message, r->tvb, u->ev.off, u->ev.len,
-                                        "Message: %u bytes in %u frame%s", m->len, m->frames,
-                                        m->frames == 1 ? "" : "s");
-        proto_item_set_generated(it);
-        mt = proto_item_add_subtree(it, ett_body);
-        proto_item_set_generated(proto_tree_add_uint(mt, hf_message_length, r->tvb, 0, 0, m->len));
-        proto_item_set_generated(proto_tree_add_uint(mt, hf_message_first_frame, r->tvb, 0, 0, m->first_frame));
-        proto_item_set_generated(proto_tree_add_uint(mt, hf_message_frames, r->tvb, 0, 0, m->frames));
+    want_imf = imf != NULL && (r->tree != NULL || have_tap_listener(smtpx_imf_tap));
+    if (r->st == NULL && !want_imf) {
+        if (m->truncated)
+            expert_add_info(r->pinfo, NULL, &ei_message_truncated);
+        return;
+    }
+    t = tvb_new_child_real_data(r->tvb, m->data ? m->data : (const guint8 *)"", m->len, m->len);
+    add_new_data_source(r->pinfo, t, "SMTP message");
+    {
+        proto_item *it = NULL;
+        if (r->st != NULL) {
+            proto_tree *mt;
+            it = proto_tree_add_item(r->st, hf_message, t, 0, m->len, ENC_UTF_8);
+            proto_item_set_text(it, "Message: %u bytes in %u frame%s", m->len, m->frames,
+                                m->frames == 1 ? "" : "s");
+            proto_item_set_generated(it);
+            mt = proto_item_add_subtree(it, ett_body);
+            proto_item_set_generated(proto_tree_add_uint(mt, hf_message_length, r->tvb, 0, 0, m->len));
+            proto_item_set_generated(proto_tree_add_uint(mt, hf_message_first_frame, r->tvb, 0, 0, m->first_frame));
+            proto_item_set_generated(proto_tree_add_uint(mt, hf_message_frames, r->tvb, 0, 0, m->frames));
+        }
         if (m->truncated)
             expert_add_info(r->pinfo, it, &ei_message_truncated);
     }
-    /* IMF only when someone looks: a tree, or Export Objects' tap */
-    if (imf == NULL || (r->tree == NULL && !have_tap_listener(smtpx_imf_tap)))
+    if (!want_imf)
         return;
-    t = tvb_new_child_real_data(r->tvb, m->data ? m->data : (const guint8 *)"", m->len, m->len);
-    add_new_data_source(r->pinfo, t, "SMTP message");
     /* IMF would write every header into the columns: the frame's columns
      * stay SMTP's, the same with or without a tree */
     if (r->pinfo->cinfo != NULL) {
@@ -452,10 +494,13 @@ static void render_eod(render_ctx *r, const smtpx_unit *u)
 
     if (r->info)
         col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: . (end of data)");
-    if (r->st == NULL)
+    if (r->st == NULL) {
+        unanswered(r, u->pair);
         return;
+    }
     r->last = proto_tree_add_item(r->st, hf_eod, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_command);
+    unanswered(r, u->pair);
     response_in(r, t, u->pair);
 }
 
@@ -477,7 +522,7 @@ static void render_fragment(render_ctx *r, const smtpx_unit *u)
 
 static void render_txn_end(render_ctx *r, const smtpx_unit *u)
 {
-    const smtpx_txn *t = u->txn;
+    const smtpx_txn *t = UNIT_TXN(u);
     proto_tree *tt;
     proto_item *it;
     guint32 i, n, ok = 0, bad = 0;
@@ -554,6 +599,26 @@ static void render_txn_ids(render_ctx *r, const smtpx_call *call)
     }
 }
 
+/* ---- TLS ---- */
+
+/* The first TLS record after STARTTLS: from this frame on the conversation
+ * is TLS's (later passes hand it to TLS directly, which gives the decrypted
+ * SMTP back to us); on the first pass this frame's records go to TLS from
+ * here. */
+static void render_tls(render_ctx *r, const smtpx_unit *u, dissector_handle_t tls,
+                       dissector_handle_t self)
+{
+    tvbuff_t *t;
+
+    if (tls == NULL || PINFO_FD_VISITED(r->pinfo))
+        return;
+    ssl_starttls_post_ack(tls, r->pinfo, self);
+    t = tvb_new_subset_length(r->tvb, u->ev.off, u->ev.len);
+    call_dissector(tls, t, r->pinfo, r->tree);
+    if (r->pinfo->desegment_len != 0)
+        r->pinfo->desegment_offset += (int)u->ev.off;
+}
+
 /* ---- the call ---- */
 
 static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
@@ -586,10 +651,13 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
         render_fragment(r, u);
         break;
     case SMTP_EV_TLS:
-        if (r->st != NULL)
-            r->last = proto_tree_add_item(r->st, hf_starttls, r->tvb, u->ev.off, 0, ENC_NA);
-        if (!PINFO_FD_VISITED(r->pinfo) && tls != NULL)
-            ssl_starttls_ack(tls, r->pinfo, self);
+        if (u->ev.flags & SMTP_EVF_TLS_NEXT) {
+            /* STARTTLS accepted: the next bytes tell whether TLS follows */
+            if (r->st != NULL)
+                r->last = proto_tree_add_item(r->st, hf_starttls, r->tvb, u->ev.off, 0, ENC_NA);
+            break;
+        }
+        render_tls(r, u, tls, self);
         break;
     case SMTP_EV_ANOMALY:
         if (u->ev.code < SMTP_ANOMALY_COUNT)
@@ -611,6 +679,10 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     guint32 len = tvb_captured_length(tvb), i;
     proto_item *top = NULL;
 
+    /* data held back whole for reassembly: shown in the frame that completes
+     * it (a later pass does not hand it to us at all) */
+    if (call->nunits == 0 && call->skip == 0 && !call->gap && call->deseg_offset == 0)
+        return;
     memset(&r, 0, sizeof r);
     r.tvb = tvb;
     r.pinfo = pinfo;
@@ -646,6 +718,11 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         expert_add_info(pinfo, top, &ei_anomaly[SMTP_ANOMALY_UNSYNC]);
     if (r.st != NULL)
         render_txn_ids(&r, call);
-    for (i = 0; i < call->nunits; i++)
+    for (i = 0; i < call->nunits; i++) {
+        const smtp_event *ev = &call->units[i].ev;
+        /* spans index this tvb only: a record never reads past it */
+        if (ev->off > len || ev->len > len - ev->off)
+            continue;
         render_unit(&r, call, i, imf_handle, tls_handle, app_handle);
+    }
 }

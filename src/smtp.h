@@ -42,17 +42,11 @@ typedef enum smtp_anomaly {
     SMTP_ANOMALY_COUNT
 } smtp_anomaly;
 
-/* How a mail transaction ended (SMTP_EV_TXN_END). */
+/* How a mail transaction ended (SMTP_EV_TXN_END): smtp_outcomes.def. */
 typedef enum smtp_txn_outcome {
-    SMTP_TXN_OPEN = 0,          /* not ended (yet): unfinished at capture end */
-    SMTP_TXN_DELIVERED,         /* final reply to the message 2yz */
-    SMTP_TXN_REJECTED_MAIL,     /* MAIL refused */
-    SMTP_TXN_ALL_RCPT_REJECTED, /* no recipient accepted */
-    SMTP_TXN_REJECTED_DATA,     /* DATA refused although a recipient was accepted */
-    SMTP_TXN_REJECTED_AFTER_DATA, /* final reply to the message 4yz/5yz */
-    SMTP_TXN_ABORTED_RSET,      /* RSET (or EHLO/HELO/STARTTLS) before the end */
-    SMTP_TXN_ABORTED_MAIL,      /* a new MAIL before the end */
-    SMTP_TXN_ABORTED_QUIT,      /* QUIT before the end */
+#define SMTP_OUTCOME(id, name, description) SMTP_TXN_##id,
+#include "smtp_outcomes.def"
+#undef SMTP_OUTCOME
     SMTP_TXN_OUTCOME_COUNT
 } smtp_txn_outcome;
 

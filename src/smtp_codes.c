@@ -313,20 +313,12 @@ const char *smtp_status_detail_name(unsigned subject, unsigned detail)
     return NULL;
 }
 
+_Static_assert(sizeof outcomes / sizeof outcomes[0] == SMTP_TXN_OUTCOME_COUNT,
+               "smtp_outcomes.def and the smtp_txn_outcome enum disagree");
+
 const char *smtp_txn_outcome_name(smtp_txn_outcome t)
 {
-    static const char *const names[SMTP_TXN_OUTCOME_COUNT] = {
-        "unfinished at capture end",
-        "delivered",
-        "rejected at MAIL",
-        "all recipients rejected",
-        "rejected at DATA",
-        "rejected after data",
-        "aborted by RSET",
-        "aborted by a new MAIL",
-        "aborted by QUIT",
-    };
-    return (unsigned)t < SMTP_TXN_OUTCOME_COUNT ? names[t] : names[0];
+    return (unsigned)t < COUNT(outcomes) ? outcomes[t].name : outcomes[0].name;
 }
 
 const char *smtp_outcome_name(unsigned id)

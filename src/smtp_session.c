@@ -1,5 +1,6 @@
 /* smtp_session.c: the SMTP session state machine.  SPDX-License-Identifier: GPL-2.0-or-later */
 #include "smtp_session.h"
+#include "smtp_auth.h"
 #include "smtp_codes.h"
 #include "smtp_frame.h"
 #include "smtp_parse.h"
@@ -18,6 +19,7 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define F_BARE_LF_MSG 0x20u /* bare LF already reported for this message */
 #define F_DATA_SPEC   0x40u /* in the body of a DATA whose 354 has not come yet */
 #define F_BDAT_FIRST  0x80u
+#define F_TLS_WAIT    0x100u /* STARTTLS accepted: TLS or clear text next? */
 
 /* EHLO facts (_ext) */
 #define X_EHLO        0x01u /* an EHLO/LHLO reply was seen */
@@ -67,39 +69,92 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg)
     memset(s, 0, sizeof *s);
     s->_cfg.max_line = 16384;
     s->_cfg.max_reply = 65536;
+    s->_cfg.max_pending = SMTP_PENDING_DEFAULT;
     if (cfg != NULL) {
+        s->_cfg = *cfg;
         s->_cfg.max_line = cfg->max_line < 64 ? 64 : cfg->max_line;
         s->_cfg.max_reply = cfg->max_reply < s->_cfg.max_line ? s->_cfg.max_line : cfg->max_reply;
+        if (s->_cfg.max_pending == 0)
+            s->_cfg.max_pending = SMTP_PENDING_DEFAULT;
     }
+    if (s->_cfg.grow == NULL || s->_cfg.max_pending < SMTP_PENDING_INLINE)
+        s->_cfg.max_pending = SMTP_PENDING_INLINE;
+    s->_qcap = SMTP_PENDING_INLINE;
     s->_next_seq = 1;
     /* the connection itself awaits the greeting */
-    s->_q[0].seq = s->_next_seq++;
-    s->_q[0].verb = SMTP_VERB_CONNECT;
+    s->_qin[0].seq = s->_next_seq++;
+    s->_qin[0].verb = SMTP_VERB_CONNECT;
     s->_qlen = 1;
 }
 
 int smtp_session_in_tls(const smtp_session *s) { return (s->_flags & F_TLS) != 0; }
 unsigned smtp_session_pending(const smtp_session *s) { return s->_qlen; }
+unsigned smtp_session_queue_capacity(const smtp_session *s) { return s->_qcap; }
 int smtp_session_is_lmtp(const smtp_session *s) { return s->_lmtp != 0; }
 
 /* ---- the queue of commands awaiting replies ---- */
+
+static smtp_pending *qbuf(smtp_session *s)
+{
+    return s->_qext != NULL ? s->_qext : s->_qin;
+}
+
+/* The i-th waiting command, oldest first. */
+static smtp_pending *qat(smtp_session *s, uint32_t i)
+{
+    return &qbuf(s)[(s->_qhead + i) % s->_qcap];
+}
+
+/* Doubles the ring (up to max_pending) with the caller's storage; 0 when it
+ * cannot grow. */
+static int grow_queue(smtp_session *s)
+{
+    uint32_t cap = s->_qcap, ncap, i;
+    smtp_pending *nq;
+
+    if (cap >= s->_cfg.max_pending || s->_cfg.grow == NULL)
+        return 0;
+    ncap = cap > s->_cfg.max_pending / 2 ? s->_cfg.max_pending : cap * 2;
+    if (s->_qext == NULL) {
+        nq = (smtp_pending *)s->_cfg.grow(s->_cfg.grow_ctx, NULL, (size_t)ncap * sizeof *nq);
+        if (nq == NULL)
+            return 0;
+        for (i = 0; i < s->_qlen; i++)
+            nq[i] = s->_qin[(s->_qhead + i) % cap];
+        s->_qhead = 0;
+    } else {
+        nq = (smtp_pending *)s->_cfg.grow(s->_cfg.grow_ctx, s->_qext, (size_t)ncap * sizeof *nq);
+        if (nq == NULL)
+            return 0;
+        /* the ring is full: the entries from the head to the old end move
+         * to the new end, those that had wrapped around stay in front */
+        if (s->_qhead > 0) {
+            uint32_t tail = cap - s->_qhead;
+            memmove(nq + ncap - tail, nq + s->_qhead, (size_t)tail * sizeof *nq);
+            s->_qhead = ncap - tail;
+        }
+    }
+    s->_qext = nq;
+    s->_qcap = ncap;
+    return 1;
+}
 
 static uint32_t push(smtp_session *s, sink *o, smtp_verb verb, size_t off, size_t len)
 {
     uint32_t seq = s->_next_seq++;
     if (s->_next_seq == 0)
         s->_next_seq = 1;
-    if (s->_qlen == SMTP_PENDING_MAX) {
-        s->_qhead = (uint16_t)((s->_qhead + 1) % SMTP_PENDING_MAX);
+    if (s->_qlen == s->_qcap && !grow_queue(s)) {
+        s->_qhead = (s->_qhead + 1) % s->_qcap;
         s->_qlen--;
         anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_QUEUE_OVERFLOW, off, len);
     }
     {
-        smtp_pending *p = &s->_q[(s->_qhead + s->_qlen) % SMTP_PENDING_MAX];
+        smtp_pending *p = qat(s, s->_qlen);
+        memset(p, 0, sizeof *p);
         p->seq = seq;
         p->txn = s->_txn;
         p->verb = (uint16_t)verb;
-        p->flags = 0;
     }
     s->_qlen++;
     return seq;
@@ -108,7 +163,7 @@ static uint32_t push(smtp_session *s, sink *o, smtp_verb verb, size_t off, size_
 /* The command pushed last. */
 static smtp_pending *newest(smtp_session *s)
 {
-    return &s->_q[(s->_qhead + s->_qlen + SMTP_PENDING_MAX - 1) % SMTP_PENDING_MAX];
+    return qat(s, s->_qlen - 1);
 }
 
 #define PF_BDAT_LAST 0x1u /* a BDAT ... LAST: its reply ends the message */
@@ -126,6 +181,12 @@ static void txn_emit(sink *o, int dir, uint32_t txn, smtp_txn_outcome outcome, u
     e->seq = seq;
 }
 
+/* A refusal: 4yz defers (the client will retry), anything else rejects. */
+static smtp_txn_outcome refusal(unsigned code, smtp_txn_outcome deferred, smtp_txn_outcome rejected)
+{
+    return code / 100 == 4 ? deferred : rejected;
+}
+
 /* Ends the open transaction. */
 static void txn_end(smtp_session *s, sink *o, int dir, smtp_txn_outcome outcome,
                     uint32_t seq, size_t off)
@@ -134,16 +195,18 @@ static void txn_end(smtp_session *s, sink *o, int dir, smtp_txn_outcome outcome,
         return;
     txn_emit(o, dir, s->_txn, outcome, seq, off);
     s->_txn = 0;
-    s->_rcpt_ok = s->_rcpt_bad = 0;
+    s->_rcpt_ok = s->_rcpt_bad = s->_rcpt_tmp = 0;
 }
 
-/* The message of the open transaction is sent: from now on only the final
- * reply ends it, whatever the client pipelines behind it. */
-static void txn_message_sent(smtp_session *s)
+/* The message of the open transaction is sent (its final reply is carried
+ * by the queue entry of the end of data or BDAT LAST): from now on only
+ * that reply ends it, whatever the client pipelines behind it. */
+static void txn_message_sent(smtp_session *s, smtp_pending *final)
 {
-    s->_txn_wait = s->_txn;
+    final->txn = s->_txn;
+    final->refused = (uint16_t)(s->_rcpt_bad + s->_rcpt_tmp);
     s->_txn = 0;
-    s->_rcpt_ok = s->_rcpt_bad = 0;
+    s->_rcpt_ok = s->_rcpt_bad = s->_rcpt_tmp = 0;
 }
 
 /* Ends the open transaction before its message: all recipients refused,
@@ -151,8 +214,8 @@ static void txn_message_sent(smtp_session *s)
 static void txn_abandon(smtp_session *s, sink *o, int dir, smtp_txn_outcome why,
                         uint32_t seq, size_t off)
 {
-    if (s->_rcpt_ok == 0 && s->_rcpt_bad > 0)
-        why = SMTP_TXN_ALL_RCPT_REJECTED;
+    if (s->_rcpt_ok == 0 && s->_rcpt_bad + s->_rcpt_tmp > 0)
+        why = s->_rcpt_bad ? SMTP_TXN_REJECTED_RCPT : SMTP_TXN_DEFERRED_RCPT;
     txn_end(s, o, dir, why, seq, off);
 }
 
@@ -183,24 +246,50 @@ static void txn_command(smtp_session *s, sink *o, smtp_event *ev, size_t end)
         txn_abandon(s, o, SMTP_DIR_CLIENT, SMTP_TXN_ABORTED_QUIT, ev->seq, end);
 }
 
+/* The final reply to a message (end of data, BDAT LAST); LMTP has one per
+ * accepted recipient, and the last of them decides. */
+static void txn_final_reply(smtp_session *s, sink *o, const smtp_event *ev,
+                            const smtp_pending *cmd, size_t end)
+{
+    unsigned d1 = ev->code / 100;
+    smtp_txn_outcome out;
+
+    if (cmd->txn == s->_txn_dead)
+        return; /* a refused chunk ended it already */
+    if (s->_wait_txn != cmd->txn) {
+        s->_wait_txn = cmd->txn;
+        s->_wait_ok = s->_wait_bad = s->_wait_tmp = 0;
+    }
+    if (d1 == 2)
+        s->_wait_ok++;
+    else if (d1 == 4)
+        s->_wait_tmp++;
+    else
+        s->_wait_bad++;
+    if (cmd->flags & PF_LMTP_MORE)
+        return; /* LMTP: the next recipient's reply follows */
+    if (s->_wait_ok > 0)
+        out = (cmd->refused || s->_wait_bad || s->_wait_tmp) ? SMTP_TXN_DELIVERED_PARTIAL
+                                                              : SMTP_TXN_DELIVERED;
+    else
+        out = s->_wait_bad ? SMTP_TXN_REJECTED_AFTER_DATA : SMTP_TXN_DEFERRED_AFTER_DATA;
+    txn_emit(o, SMTP_DIR_SERVER, cmd->txn, out, cmd->seq, end);
+    s->_wait_txn = 0;
+}
+
 /* A reply's effect on the transaction of the command it answers. */
 static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp_pending *cmd,
                       size_t end)
 {
-    int ok = ev->code / 100 == 2;
+    unsigned d1 = ev->code / 100;
+    int ok = d1 == 2;
     int final = cmd->verb == SMTP_VERB_EOD ||
                 (cmd->verb == SMTP_VERB_BDAT && (cmd->flags & PF_BDAT_LAST));
 
     if (cmd->txn == 0)
         return;
-    if (final && cmd->txn == s->_txn_wait) {
-        if (ok)
-            s->_wait_ok++;
-        if (cmd->flags & PF_LMTP_MORE)
-            return; /* LMTP: the next recipient's reply follows */
-        txn_emit(o, SMTP_DIR_SERVER, cmd->txn,
-                 s->_wait_ok ? SMTP_TXN_DELIVERED : SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
-        s->_txn_wait = 0;
+    if (final && cmd->txn != s->_txn) {
+        txn_final_reply(s, o, ev, cmd, end);
         return;
     }
     if (cmd->flags & PF_NESTED) {
@@ -208,7 +297,8 @@ static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp
             txn_end(s, o, SMTP_DIR_SERVER, SMTP_TXN_ABORTED_MAIL, cmd->seq, end);
             s->_txn = cmd->txn;
         } else {
-            txn_emit(o, SMTP_DIR_SERVER, cmd->txn, SMTP_TXN_REJECTED_MAIL, cmd->seq, end);
+            txn_emit(o, SMTP_DIR_SERVER, cmd->txn,
+                     refusal(ev->code, SMTP_TXN_DEFERRED_MAIL, SMTP_TXN_REJECTED_MAIL), cmd->seq, end);
         }
         return;
     }
@@ -217,36 +307,72 @@ static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp
     switch (cmd->verb) {
     case SMTP_VERB_MAIL:
         if (!ok)
-            txn_end(s, o, SMTP_DIR_SERVER, SMTP_TXN_REJECTED_MAIL, cmd->seq, end);
+            txn_end(s, o, SMTP_DIR_SERVER,
+                    refusal(ev->code, SMTP_TXN_DEFERRED_MAIL, SMTP_TXN_REJECTED_MAIL), cmd->seq, end);
         break;
     case SMTP_VERB_RCPT:
         if (ok)
             s->_rcpt_ok++;
+        else if (d1 == 4)
+            s->_rcpt_tmp++;
         else
             s->_rcpt_bad++;
         break;
     case SMTP_VERB_DATA:
         if (ev->code != 354)
-            txn_abandon(s, o, SMTP_DIR_SERVER, SMTP_TXN_REJECTED_DATA, cmd->seq, end);
+            txn_abandon(s, o, SMTP_DIR_SERVER,
+                        refusal(ev->code, SMTP_TXN_DEFERRED_DATA, SMTP_TXN_REJECTED_DATA), cmd->seq, end);
         break;
     case SMTP_VERB_BDAT:
-        if (!ok)
-            txn_end(s, o, SMTP_DIR_SERVER, SMTP_TXN_REJECTED_AFTER_DATA, cmd->seq, end);
+        if (!ok) {
+            s->_txn_dead = s->_txn;
+            txn_end(s, o, SMTP_DIR_SERVER,
+                    refusal(ev->code, SMTP_TXN_DEFERRED_AFTER_DATA, SMTP_TXN_REJECTED_AFTER_DATA),
+                    cmd->seq, end);
+        }
         break;
     default:
         break;
     }
 }
 
-static const smtp_pending *peek(const smtp_session *s)
+size_t smtp_session_close(smtp_session *s, int dir, int reset, smtp_event *ev, size_t cap)
 {
-    return s->_qlen ? &s->_q[s->_qhead] : NULL;
+    sink o;
+    uint32_t i, last = 0;
+    smtp_txn_outcome why = reset ? SMTP_TXN_RESET : SMTP_TXN_CLOSED;
+
+    o.ev = ev;
+    o.cap = cap;
+    o.n = 0;
+    o.base = 0;
+    dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+    /* messages sent whose final reply never came, oldest first */
+    for (i = 0; i < s->_qlen && o.n < o.cap; i++) {
+        const smtp_pending *q = qat(s, i);
+        int final = q->verb == SMTP_VERB_EOD || (q->verb == SMTP_VERB_BDAT && (q->flags & PF_BDAT_LAST));
+        if (final && q->txn != 0 && q->txn != last && q->txn != s->_txn_dead && q->txn != s->_txn) {
+            txn_emit(&o, dir, q->txn, why, 0, 0);
+            last = q->txn;
+        }
+    }
+    if (s->_txn != 0 && o.n < o.cap)
+        txn_emit(&o, dir, s->_txn, why, 0, 0);
+    s->_txn = 0;
+    s->_qlen = 0;
+    s->_rcpt_ok = s->_rcpt_bad = s->_rcpt_tmp = 0;
+    return o.n;
+}
+
+static const smtp_pending *peek(smtp_session *s)
+{
+    return s->_qlen ? qat(s, 0) : NULL;
 }
 
 static void pop(smtp_session *s)
 {
     if (s->_qlen) {
-        s->_qhead = (uint16_t)((s->_qhead + 1) % SMTP_PENDING_MAX);
+        s->_qhead = (s->_qhead + 1) % s->_qcap;
         s->_qlen--;
     }
 }
@@ -268,15 +394,15 @@ static void line_anomalies(sink *o, int dir, const smtp_line *ln, size_t limit)
 
 static void start_message_body(smtp_session *s, uint32_t msg)
 {
-    s->_flags &= (uint8_t)~F_DATA_SPEC;
+    s->_flags &= (uint16_t)~F_DATA_SPEC;
     s->_cmode = CM_DATA;
     s->_body = B_BOL | B_CRLF | B_FIRST;
     s->_msg = msg;
-    s->_flags &= (uint8_t)~F_BARE_LF_MSG;
+    s->_flags &= (uint16_t)~F_BARE_LF_MSG;
 }
 
 /* Effects of a command line the moment it is sent. */
-static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
+static void command_effects(smtp_session *s, sink *o, const uint8_t *line, const smtp_command *c,
                             smtp_event *ev, size_t all)
 {
     switch (c->verb) {
@@ -309,11 +435,20 @@ static void command_effects(smtp_session *s, sink *o, const smtp_command *c,
             ch->flags = (s->_flags & F_BDAT_FIRST) ? SMTP_EVF_FIRST | SMTP_EVF_LAST : SMTP_EVF_LAST;
             ch->seq = ev->seq;
             ch->msg = s->_msg;
-            s->_flags &= (uint8_t)~(F_BDAT_MSG | F_BDAT_FIRST);
+            s->_flags &= (uint16_t)~(F_BDAT_MSG | F_BDAT_FIRST);
             if (s->_txn != 0)
-                txn_message_sent(s);
+                txn_message_sent(s, newest(s));
         }
         break;
+    case SMTP_VERB_AUTH: {
+        /* the client's next lines are SASL responses until the exchange
+         * ends, whatever the server side shows (it may be missing, or the
+         * client may not wait for the 334) */
+        smtp_auth_cmd a;
+        smtp_auth_parse(line + c->arg.off, c->arg.len, &a);
+        s->_sasl_left = (uint8_t)smtp_auth_responses(a.mech, a.has_initial);
+        break;
+    }
     case SMTP_VERB_QUIT:
         s->_flags |= F_QUIT;
         break;
@@ -344,7 +479,7 @@ static void forget_lost_replies(smtp_session *s)
 /* Checks of a command against what came before it (before it is queued). */
 static void command_checks(smtp_session *s, sink *o, const smtp_command *c, size_t all)
 {
-    const smtp_pending *h = s->_qlen ? &s->_q[(s->_qhead + s->_qlen - 1) % SMTP_PENDING_MAX] : NULL;
+    const smtp_pending *h = s->_qlen ? newest(s) : NULL;
 
     /* a command while another awaits its reply is pipelined (RFC 2920);
      * after the end of data a client may send the next one */
@@ -381,11 +516,16 @@ static void emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
         (void)push(s, o, SMTP_VERB_EOD, off, len);
     }
     e->nlines = (uint16_t)replies;
-    s->_wait_ok = 0;
     e->verb = SMTP_VERB_EOD;
     e->txn = s->_txn;
-    if (s->_txn != 0)
-        txn_message_sent(s);
+    if (s->_txn != 0) {
+        uint32_t k;
+        for (k = 0; k < replies && k < s->_qlen; k++)
+            qat(s, s->_qlen - 1 - k)->txn = s->_txn;
+        txn_message_sent(s, newest(s));
+        for (k = 1; k < replies && k < s->_qlen; k++)
+            qat(s, s->_qlen - 1 - k)->refused = newest(s)->refused;
+    }
     s->_cmode = CM_COMMAND;
     s->_msg = 0;
 }
@@ -407,12 +547,24 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     smtp_command c;
     smtp_event *ev;
 
-    if (s->_cmode == CM_SASL) {
+    if (s->_cmode != CM_SASL && s->_sasl_left == SMTP_AUTH_UNKNOWN) {
+        /* a mechanism of unknown length without a 334 in sight: a line
+         * that is a plausible command ends the exchange (BASE64 has no
+         * space; a bare verb such as QUIT is taken for itself) */
+        smtp_parse_command(p, ln->len, &c);
+        if (c.verb != SMTP_VERB_UNKNOWN && smtp_command_plausible(&c))
+            s->_sasl_left = 0;
+    }
+    if (s->_cmode == CM_SASL || s->_sasl_left > 0) {
         ev = emit(o, SMTP_EV_SASL, SMTP_DIR_CLIENT, 0, all);
         ev->verb = SMTP_VERB_SASL;
         ev->seq = push(s, o, SMTP_VERB_SASL, 0, all);
         ev->txn = s->_txn;
         s->_cmode = CM_COMMAND;
+        if (ln->len == 1 && p[0] == '*')
+            s->_sasl_left = 0; /* cancelled */
+        else if (s->_sasl_left > 0 && s->_sasl_left != SMTP_AUTH_UNKNOWN)
+            s->_sasl_left--;
         line_anomalies(o, SMTP_DIR_CLIENT, ln, 12288); /* RFC 4954 4: 12288 octets */
         return;
     }
@@ -445,7 +597,7 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     else if (c.verb == SMTP_VERB_UNKNOWN)
         anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_UNKNOWN_COMMAND, 0, c.verb_span.len);
     line_anomalies(o, SMTP_DIR_CLIENT, ln, 512);
-    command_effects(s, o, &c, ev, all);
+    command_effects(s, o, p, &c, ev, all);
 }
 
 static long feed_client_line(smtp_session *s, sink *o, const uint8_t *p, size_t n)
@@ -558,7 +710,7 @@ static long feed_chunk(smtp_session *s, sink *o, size_t n)
     e->seq = s->_bdat_seq;
     if (s->_flags & F_BDAT_FIRST)
         e->flags |= SMTP_EVF_FIRST;
-    s->_flags &= (uint8_t)~F_BDAT_FIRST;
+    s->_flags &= (uint16_t)~F_BDAT_FIRST;
     s->_bdat_left -= k;
 #if SMTP_PLANT_BUG == 2 /* planted for the fuzzers: a missed transition out of BDAT */
     if (k == 1 && n == 1)
@@ -568,21 +720,20 @@ static long feed_chunk(smtp_session *s, sink *o, size_t n)
         s->_cmode = CM_COMMAND;
         if (s->_bdat_last) {
             e->flags |= SMTP_EVF_LAST;
-            s->_flags &= (uint8_t)~F_BDAT_MSG;
+            s->_flags &= (uint16_t)~F_BDAT_MSG;
             s->_msg = 0;
-            if (s->_txn != 0)
-                txn_message_sent(s);
+            if (s->_txn != 0 && s->_qlen > 0 && qat(s, s->_qlen - 1)->seq == s->_bdat_seq)
+                txn_message_sent(s, qat(s, s->_qlen - 1));
+            else if (s->_txn != 0) { /* the BDAT's entry is gone (overflow) */
+                s->_txn = 0;
+                s->_rcpt_ok = s->_rcpt_bad = s->_rcpt_tmp = 0;
+            }
         }
     }
     return (long)k;
 }
 
 /* ---- server side ---- */
-
-static int greeting_code(unsigned code)
-{
-    return code == 220 || code == 421 || code == 554 || code == 521;
-}
 
 /* The first reply after lost server bytes: the replies to the oldest
  * commands may have been lost with them.  Skips commands that cannot get
@@ -594,7 +745,7 @@ static const smtp_pending *skip_lost_replies(smtp_session *s, unsigned code)
 
     s->_ext &= (uint8_t)~X_SGAP_REPLY;
     for (i = 0; i < n; i++) {
-        const smtp_pending *q = &s->_q[(s->_qhead + i) % SMTP_PENDING_MAX];
+        const smtp_pending *q = qat(s, i);
         if (smtp_reply_allowed(code, (smtp_verb)q->verb))
             break;
     }
@@ -613,7 +764,7 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smt
 
     memset(cmd, 0, sizeof *cmd);
     if (h != NULL && h->verb == SMTP_VERB_CONNECT) {
-        if (greeting_code(ev->code)) {
+        if (smtp_reply_is_greeting(ev->code)) {
             ev->seq = h->seq;
             ev->verb = SMTP_VERB_CONNECT;
             ev->flags |= SMTP_EVF_GREETING;
@@ -636,7 +787,7 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smt
         pop(s);
     } else if (s->_flags & F_MIDSESSION) {
         ev->flags |= SMTP_EVF_UNSYNC;
-        s->_flags &= (uint8_t)~F_MIDSESSION;
+        s->_flags &= (uint16_t)~F_MIDSESSION;
         anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, len);
     } else if (ev->code != 421) {
         anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_UNPAIRED, 0, len);
@@ -656,13 +807,10 @@ static void ehlo_keywords(smtp_session *s, const uint8_t *p, size_t n)
         if (r <= 0)
             break;
         if (!first && ln.len >= 4) {
-            const uint8_t *k = p + off + 4;
-            size_t kl = ln.len - 4, w = 0;
-            while (w < kl && k[w] != ' ')
-                w++;
-            if (w == 10 && memcmp(k, "PIPELINING", 10) == 0)
+            unsigned x = smtp_ehlo_keyword(p + off + 4, ln.len - 4);
+            if (x == SMTP_EXT_PIPELINING)
                 s->_ext |= X_PIPELINING;
-            else if (w == 8 && memcmp(k, "CHUNKING", 8) == 0)
+            else if (x == SMTP_EXT_CHUNKING)
                 s->_ext |= X_CHUNKING;
         }
         first = 0;
@@ -703,10 +851,16 @@ static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t
     switch (ev->verb) {
     case SMTP_VERB_AUTH:
     case SMTP_VERB_SASL:
-        if (ev->code == 334)
+        if (ev->code == 334) {
             s->_cmode = CM_SASL;
-        else if (s->_cmode == CM_SASL)
-            s->_cmode = CM_COMMAND;
+        } else {
+            /* the exchange is over: responses the client still owed are
+             * not coming (and ones it sent ahead were answered) */
+            if (s->_cmode == CM_SASL)
+                s->_cmode = CM_COMMAND;
+            if (!(s->_qlen > 0 && peek(s)->verb == SMTP_VERB_SASL))
+                s->_sasl_left = 0;
+        }
         break;
     case SMTP_VERB_DATA:
         if (ev->code == 354 && !(s->_flags & F_DATA_SPEC) && s->_cmode != CM_DATA)
@@ -716,12 +870,14 @@ static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t
             s->_cmode = CM_COMMAND;
             s->_msg = 0;
         }
-        s->_flags &= (uint8_t)~F_DATA_SPEC;
+        s->_flags &= (uint16_t)~F_DATA_SPEC;
         break;
     case SMTP_VERB_STARTTLS:
         if (ev->code == 220) {
-            emit(o, SMTP_EV_TLS, SMTP_DIR_SERVER, end, 0);
-            s->_flags |= F_TLS;
+            /* RFC 3207 4.2: both sides forget what they knew; whether TLS
+             * really follows, the next bytes tell */
+            emit(o, SMTP_EV_TLS, SMTP_DIR_SERVER, end, 0)->flags = SMTP_EVF_TLS_NEXT;
+            s->_flags |= F_TLS_WAIT;
             s->_qlen = 0;
             s->_cmode = CM_COMMAND;
             s->_frag[0] = s->_frag[1] = 0;
@@ -767,7 +923,7 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
         s->_msg = 0;
         (void)push(s, o, SMTP_VERB_EOD, 0, f.len);
         if (s->_txn != 0)
-            txn_message_sent(s);
+            txn_message_sent(s, newest(s));
         s->_sync[SMTP_DIR_CLIENT] = SYNC_NO;
     }
     ev = emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f.len);
@@ -847,6 +1003,7 @@ size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t le
     o.ev = ev;
     o.cap = cap;
     o.n = 0;
+    o.base = 0;
     *need_more = 0;
     dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
     if (dir == SMTP_DIR_SERVER)
@@ -854,6 +1011,19 @@ size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t le
     while (off < len && cap >= SMTP_EVENTS_MIN && o.cap - o.n >= UNIT_EVENTS) {
         long r;
         o.base = off;
+        if ((s->_flags & F_TLS_WAIT) && !(flags & SMTP_FEED_DECRYPTED)) {
+            s->_flags &= (uint16_t)~F_TLS_WAIT;
+            /* a TLS handshake record (type 22, version 3.x) starts TLS */
+            if (buf[off] == 0x16 && (len - off < 2 || buf[off + 1] == 0x03))
+                s->_flags |= F_TLS;
+            else
+                anomaly(&o, dir, SMTP_ANOMALY_STARTTLS_CLEARTEXT, 0, 0);
+        }
+        if ((s->_flags & F_TLS) && !(flags & SMTP_FEED_DECRYPTED)) {
+            emit(&o, SMTP_EV_TLS, dir, 0, len - off); /* TLS records, not ours to read */
+            off = len;
+            break;
+        }
         r = feed_unit(s, &o, dir, buf + off, len - off, flush);
         if (r == SMTP_NEED_MORE) {
             if (!flush) {

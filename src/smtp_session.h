@@ -1,9 +1,12 @@
 /* smtp_session.h: the SMTP session state machine.
  *
  * One smtp_session per TCP connection, zero-filled and set up by
- * smtp_session_init.  It is a plain fixed-size struct (copyable, no pointers)
- * whose size does not grow with the bytes seen: the only queue is the ring of
- * commands awaiting replies, bounded by SMTP_PENDING_MAX.
+ * smtp_session_init.  It is a plain fixed-size struct whose size does not
+ * grow with the bytes seen.  The only queue is the ring of commands awaiting
+ * replies: SMTP_PENDING_INLINE entries inside the struct, and beyond that
+ * storage the caller's grow function provides, up to cfg.max_pending.  The
+ * struct holds no pointer into itself (a copy is a valid session; a copy
+ * of one whose queue has grown shares the grown storage).
  *
  * The caller feeds each direction's bytes in stream order with
  * smtp_session_feed; the engine frames them (command lines, replies, DATA
@@ -19,7 +22,8 @@
 
 #include "smtp.h"
 
-#define SMTP_PENDING_MAX 64
+#define SMTP_PENDING_INLINE 8     /* queue entries inside the session */
+#define SMTP_PENDING_DEFAULT 100000u /* default cfg.max_pending */
 #define SMTP_EVENTS_MIN  16 /* smallest event array smtp_session_feed accepts */
 
 typedef enum smtp_event_type {
@@ -32,10 +36,13 @@ typedef enum smtp_event_type {
                          the numbers seq .. seq+nlines-1) */
     SMTP_EV_CHUNK,    /* BDAT chunk bytes: msg, seq of its BDAT */
     SMTP_EV_FRAGMENT, /* bytes that form no unit: code says why (an smtp_anomaly) */
-    SMTP_EV_TLS,      /* TLS starts at off, in both directions */
+    SMTP_EV_TLS,      /* with SMTP_EVF_TLS_NEXT: STARTTLS accepted, TLS is
+                         expected next (off: end of the 220); without: the
+                         bytes from off on are TLS, in both directions */
     SMTP_EV_ANOMALY,  /* code: smtp_anomaly, about the span, after its unit */
-    SMTP_EV_TXN_END   /* txn ended: code is its smtp_txn_outcome, seq the
+    SMTP_EV_TXN_END,  /* txn ended: code is its smtp_txn_outcome, seq the
                          command whose reply (or which itself) ended it */
+    SMTP_EV_COUNT
 } smtp_event_type;
 
 /* smtp_event.flags */
@@ -45,6 +52,7 @@ typedef enum smtp_event_type {
 #define SMTP_EVF_BADARGS 0x08u /* COMMAND: argument syntax does not fit the verb */
 #define SMTP_EVF_UNSYNC  0x10u /* REPLY: answer unknown because the capture starts mid-session */
 #define SMTP_EVF_GREETING 0x20u /* REPLY: answers the connection */
+#define SMTP_EVF_TLS_NEXT 0x40u /* TLS: STARTTLS accepted; TLS not seen yet */
 
 typedef struct smtp_event {
     uint8_t  type;   /* smtp_event_type */
@@ -62,9 +70,18 @@ typedef struct smtp_event {
     uint32_t txn;    /* mail transaction the unit belongs to (1, 2, ...), 0 none */
 } smtp_event;
 
+/* Storage for a larger queue: like realloc(old, bytes) (old NULL the first
+ * time); NULL when it cannot.  The engine never frees: storage belongs to
+ * the caller (a memory pool that lives as long as the session). */
+typedef void *(*smtp_grow_fn)(void *ctx, void *old, size_t bytes);
+
 typedef struct smtp_config {
-    uint32_t max_line;  /* longest line buffered before it is cut (>= 64) */
-    uint32_t max_reply; /* longest multi-line reply buffered (>= max_line) */
+    uint32_t max_line;    /* longest line buffered before it is cut (>= 64) */
+    uint32_t max_reply;   /* longest multi-line reply buffered (>= max_line) */
+    uint32_t max_pending; /* most commands awaiting replies; beyond, the oldest
+                             is forgotten with an anomaly (0: default) */
+    smtp_grow_fn grow;    /* NULL: the queue stays SMTP_PENDING_INLINE long */
+    void *grow_ctx;
 } smtp_config;
 
 typedef struct smtp_pending {
@@ -72,6 +89,8 @@ typedef struct smtp_pending {
     uint32_t txn;
     uint16_t verb;
     uint16_t flags;
+    uint16_t refused;     /* end of a message: recipients refused before it */
+    uint16_t _pad;
 } smtp_pending;
 
 typedef struct smtp_session {
@@ -80,23 +99,30 @@ typedef struct smtp_session {
     uint8_t  _frag[2];    /* inside a line whose start was already emitted */
     uint8_t  _sync[2];    /* direction synchronised */
     uint8_t  _body;       /* DATA body scanner state */
-    uint8_t  _flags;      /* session facts */
+    uint16_t _flags;      /* session facts */
     uint8_t  _bdat_last;  /* the current chunk ends the message */
     uint64_t _bdat_left;  /* chunk bytes still to come */
     uint32_t _next_seq;
     uint32_t _msg;        /* current message number, 0 if none */
     uint32_t _txn;        /* open mail transaction, 0 if none */
-    uint32_t _txn_wait;   /* transaction whose message is sent, awaiting the final reply */
+    uint32_t _txn_dead;   /* transaction ended by a refused chunk: its pending
+                             final reply changes nothing */
     uint32_t _txn_last;   /* last transaction number given */
-    uint16_t _rcpt_ok, _rcpt_bad; /* the open transaction's recipients */
-    uint16_t _wait_ok;    /* LMTP: 2yz replies to the waiting message so far */
+    uint16_t _rcpt_ok, _rcpt_bad, _rcpt_tmp; /* the open transaction's
+                             recipients: accepted, refused 5yz, refused 4yz */
+    uint16_t _wait_ok, _wait_bad, _wait_tmp; /* LMTP: replies to the message
+                             of transaction _wait_txn so far */
+    uint32_t _wait_txn;
+    uint8_t  _sasl_left;  /* AUTH: client responses still expected whatever the
+                             server shows (SMTP_AUTH_UNKNOWN: until its reply) */
     uint8_t  _lmtp;       /* LHLO seen: one reply per accepted recipient after the dot */
     uint8_t  _ext;        /* what the EHLO reply advertised, and what was reported */
     uint32_t _sgap_seq;   /* server bytes were lost: commands before this number
                              may have had their replies lost (0: no gap) */
     uint32_t _bdat_seq;
-    uint16_t _qhead, _qlen;
-    smtp_pending _q[SMTP_PENDING_MAX];
+    uint32_t _qhead, _qlen, _qcap;
+    smtp_pending *_qext;  /* grown storage, NULL while the inline ring serves */
+    smtp_pending _qin[SMTP_PENDING_INLINE];
 } smtp_session;
 
 /* Sets up a session.  cfg may be NULL for defaults (16384 / 65536). */
@@ -104,6 +130,7 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg);
 
 /* smtp_session_feed flags */
 #define SMTP_FEED_FLUSH 0x1u /* no more bytes will complete a unit: emit partial ones */
+#define SMTP_FEED_DECRYPTED 0x2u /* the bytes come out of TLS: SMTP, not TLS records */
 
 /* Feeds buf[0..len) of direction dir, continuing the stream.
  * Appends at most cap events to ev and sets *nev.  Returns the bytes
@@ -127,7 +154,14 @@ int smtp_session_in_tls(const smtp_session *s);
 /* True once LHLO was sent: the session is LMTP (RFC 2033). */
 int smtp_session_is_lmtp(const smtp_session *s);
 
-/* Commands awaiting a reply. */
+/* Commands awaiting a reply, and how many the queue holds now. */
 unsigned smtp_session_pending(const smtp_session *s);
+unsigned smtp_session_queue_capacity(const smtp_session *s);
+
+/* The connection ended (FIN, or RST when reset is set): the open mail
+ * transaction and those whose final reply is awaited end as "connection
+ * closed" / "connection reset".  Appends TXN_END events (off 0, len 0) to
+ * ev (at most cap) and returns how many. */
+size_t smtp_session_close(smtp_session *s, int dir, int reset, smtp_event *ev, size_t cap);
 
 #endif /* SMTP_SESSION_H */

@@ -50,9 +50,11 @@ const char *evlog_check(evlog *l, int dir, const smtp_event *e, size_t buflen, u
             snprintf(errbuf, sizeof errbuf, "transaction end txn %u outcome %u", e->txn, e->code);
             return errbuf;
         }
-        /* TXN_END, like TLS, is a point between units */
+        /* TXN_END, like the announcement of TLS, is a point between units */
         /* fall through */
     case SMTP_EV_TLS:
+        if (e->type == SMTP_EV_TLS && !(e->flags & SMTP_EVF_TLS_NEXT))
+            goto unit; /* TLS records: a unit */
         if (e->len != 0 || abs != l->unit_end[dir]) {
             snprintf(errbuf, sizeof errbuf, "event type %u at %llu len %u, units end at %llu",
                      e->type, (unsigned long long)abs, e->len,
@@ -61,6 +63,7 @@ const char *evlog_check(evlog *l, int dir, const smtp_event *e, size_t buflen, u
         }
         break;
     default:
+    unit:
         /* unit events tile the stream */
         if (abs != l->unit_end[dir]) {
             snprintf(errbuf, sizeof errbuf,
@@ -77,7 +80,8 @@ const char *evlog_check(evlog *l, int dir, const smtp_event *e, size_t buflen, u
 
 static int streaming(unsigned type)
 {
-    return type == SMTP_EV_BODY || type == SMTP_EV_CHUNK || type == SMTP_EV_FRAGMENT;
+    return type == SMTP_EV_BODY || type == SMTP_EV_CHUNK || type == SMTP_EV_FRAGMENT ||
+           type == SMTP_EV_TLS;
 }
 
 static int mergeable(const smtp_event *a, const smtp_event *b)
@@ -92,6 +96,8 @@ static int mergeable(const smtp_event *a, const smtp_event *b)
                !(b->flags & SMTP_EVF_FIRST);
     case SMTP_EV_FRAGMENT:
         return (a->flags & SMTP_EVF_CONT) && (b->flags & SMTP_EVF_CONT) && a->code == b->code;
+    case SMTP_EV_TLS:
+        return !((a->flags | b->flags) & SMTP_EVF_TLS_NEXT);
     default:
         return 0;
     }
@@ -224,7 +230,11 @@ char *evlog_render(const evlog *l, size_t rest_c, size_t rest_s)
             P("FRAGMENT %c %s len=%llu", d, anomaly_id(e->code), len);
             break;
         case SMTP_EV_TLS:
-            P("TLS %c", d);
+            if (fl & SMTP_EVF_TLS_NEXT)
+                P("TLS %c next", d);
+            else
+                P("TLS %c len=%llu", d, len);
+            fl &= ~(unsigned)SMTP_EVF_TLS_NEXT;
             break;
         case SMTP_EV_ANOMALY:
             P("ANOMALY %c %s", d, anomaly_id(e->code));

@@ -1,6 +1,7 @@
 /* test_parse.c: command, reply line and status code parsers.
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #include "runner.h"
+#include "smtp_auth.h"
 #include "smtp_parse.h"
 
 #include <string.h>
@@ -75,6 +76,74 @@ static void status_case(const char *s, size_t want, unsigned cls, unsigned subj,
         CHECK_EQ(su, subj);
         CHECK_EQ(de, det);
     }
+}
+
+/* A SASL message: BASE64 text decoded, then what mechanism mech's message
+ * step carries ("" when none). */
+static void sasl_case(smtp_mech mech, unsigned step, const char *b64, const char *user,
+                      const char *secret)
+{
+    uint8_t raw[256];
+    size_t n = smtp_base64_decode((const uint8_t *)b64, strlen(b64), raw, sizeof raw);
+    smtp_sasl_info info;
+    char u[256] = "", sec[256] = "";
+
+    CHECK(n != (size_t)-1);
+    if (n == (size_t)-1)
+        return;
+    smtp_sasl_message(mech, step, raw, n, &info);
+    if (info.has_user)
+        memcpy(u, raw + info.user.off, info.user.len), u[info.user.len] = 0;
+    if (info.has_secret)
+        memcpy(sec, raw + info.secret.off, info.secret.len), sec[info.secret.len] = 0;
+    CHECK_STR(u, user);
+    CHECK_STR(sec, secret);
+}
+
+static void auth_tests(void)
+{
+    smtp_auth_cmd a;
+    uint8_t out[16];
+
+    t_begin("auth");
+    smtp_auth_parse((const uint8_t *)"PLAIN\tAGE=", 10, &a);
+    CHECK_EQ(a.mech, SMTP_MECH_PLAIN);
+    CHECK_EQ(a.name.len, 5);
+    CHECK(a.has_initial);
+    CHECK_EQ(a.initial.off, 6);
+    CHECK_EQ(a.initial.len, 4);
+    smtp_auth_parse((const uint8_t *)"cram-md5", 8, &a);
+    CHECK_EQ(a.mech, SMTP_MECH_CRAM_MD5);
+    CHECK(!a.has_initial);
+    smtp_auth_parse((const uint8_t *)"X-FOO  =  ", 10, &a);
+    CHECK_EQ(a.mech, SMTP_MECH_OTHER);
+    CHECK(a.has_initial);
+    CHECK_EQ(a.initial.len, 1);
+    CHECK_EQ(smtp_auth_responses(SMTP_MECH_PLAIN, 1), 0);
+    CHECK_EQ(smtp_auth_responses(SMTP_MECH_PLAIN, 0), 1);
+    CHECK_EQ(smtp_auth_responses(SMTP_MECH_LOGIN, 0), 2);
+    CHECK_EQ(smtp_auth_responses(SMTP_MECH_LOGIN, 1), 1);
+    CHECK_EQ(smtp_auth_responses(SMTP_MECH_OTHER, 0), SMTP_AUTH_UNKNOWN);
+    /* BASE64 */
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"YWJj", 4, out, sizeof out), 3);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"YWI=", 4, out, sizeof out), 2);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"YWI", 3, out, sizeof out), 2);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"YQ", 2, out, sizeof out), 1);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"Y", 1, out, sizeof out), (size_t)-1);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"YW J", 4, out, sizeof out), (size_t)-1);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"YWJjYWJj", 8, out, 5), (size_t)-1);
+    CHECK_EQ(smtp_base64_decode((const uint8_t *)"", 0, out, sizeof out), 0);
+    /* what each mechanism's messages carry: never the secret as the user */
+    sasl_case(SMTP_MECH_PLAIN, 1, "AHVzZXIAcGFzcw==", "user", "pass");       /* \0user\0pass */
+    sasl_case(SMTP_MECH_PLAIN, 1, "YWRtaW4AdXNlcgBwYXNz", "user", "pass"); /* admin\0user\0pass */
+    sasl_case(SMTP_MECH_PLAIN, 1, "dXNlcgBwYXNz", "user", "pass");         /* user\0pass */
+    sasl_case(SMTP_MECH_PLAIN, 1, "c2VjcmV0", "", "secret");               /* no NUL */
+    sasl_case(SMTP_MECH_LOGIN, 1, "dXNlcg==", "user", "");
+    sasl_case(SMTP_MECH_LOGIN, 2, "cGFzcw==", "", "pass");
+    sasl_case(SMTP_MECH_CRAM_MD5, 1, "dXNlciAwMTIzYWJj", "user", "0123abc");
+    sasl_case(SMTP_MECH_XOAUTH2, 1, "dXNlcj1hQGIBYXV0aD1CZWFyZXIgdG9rAQE=", "a@b", "tok");
+    sasl_case(SMTP_MECH_OAUTHBEARER, 1, "bixhPWFAYiwBYXV0aD1CZWFyZXIgdG9rAQE=", "a@b", "tok");
+    sasl_case(SMTP_MECH_OTHER, 1, "dXNlcg==", "", "");
 }
 
 void tests_parse(void)
@@ -269,4 +338,5 @@ void tests_parse(void)
     status_case("5..1", 0, 0, 0, 0);
     status_case("5", 0, 0, 0, 0);
     status_case("", 0, 0, 0, 0);
+    auth_tests();
 }

@@ -1,6 +1,7 @@
 /* test_session.c: the session engine, as transcript tables.
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #include "runner.h"
+#include "smtp_codes.h"
 #include "smtp_session.h"
 #include "transcript.h"
 
@@ -77,7 +78,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=10/MAIL len=8\n"
   "REPLY s code=451 lines=1 answers=11/RCPT len=21\n"
   "REPLY s code=554 lines=1 answers=12/DATA len=25\n"
-  "TXN_END s txn=4 by=12 all recipients rejected\n"
+  "TXN_END s txn=4 by=12 deferred at RCPT\n"
   "COMMAND c seq=13 verb=QUIT len=6\n"
   "REPLY s code=221 lines=1 answers=13/QUIT len=9\n" },
 
@@ -106,7 +107,7 @@ static const struct table {
   "COMMAND c seq=10 verb=QUIT len=6\n"
   "REPLY s code=250 lines=1 answers=8/<end-of-data> len=23\n"
   "REPLY s code=452 lines=1 answers=9/<end-of-data> len=30\n"
-  "TXN_END s txn=1 by=9 delivered\n"
+  "TXN_END s txn=1 by=9 delivered to some recipients\n"
   "REPLY s code=221 lines=1 answers=10/QUIT len=9\n" },
 
 { "pipelining and BDAT the server did not advertise", 0,
@@ -171,7 +172,7 @@ static const struct table {
   "BODY c msg=6 len=32 first\n"
   "EOD c seq=7 msg=6 len=3\n"
   "REPLY s code=250 lines=1 answers=7/<end-of-data> len=30\n"
-  "TXN_END s txn=1 by=7 delivered\n"
+  "TXN_END s txn=1 by=7 delivered to some recipients\n"
   "COMMAND c seq=8 verb=QUIT len=6\n" },
 
 { "body cut right before and right after the dot", 0,
@@ -205,7 +206,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
   "REPLY s code=550 lines=1 answers=3/RCPT len=19\n"
   "REPLY s code=554 lines=1 answers=4/DATA len=31\n"
-  "TXN_END s txn=1 by=4 all recipients rejected\n"
+  "TXN_END s txn=1 by=4 rejected at RCPT\n"
   "COMMAND c seq=5 verb=<unknown> len=21\n"
   "ANOMALY c NOT_A_COMMAND\n"
   "COMMAND c seq=6 verb=RSET len=6\n"
@@ -285,7 +286,7 @@ static const struct table {
   GREET_LOG EHLO_LOG
   "COMMAND c seq=3 verb=STARTTLS len=10\n"
   "REPLY s code=220 lines=1 answers=3/STARTTLS len=30\n"
-  "TLS s\n" },
+  "TLS s next\n" },
 
 { "STARTTLS refused", 0,
   STEPS(GREET, "C: STARTTLS\r\n", "S: 454 4.7.0 TLS not available\r\n", "C: QUIT\r\n"),
@@ -293,6 +294,149 @@ static const struct table {
   "COMMAND c seq=2 verb=STARTTLS len=10\n"
   "REPLY s code=454 lines=1 answers=2/STARTTLS len=29\n"
   "COMMAND c seq=3 verb=QUIT len=6\n" },
+
+{ "outcomes: deferred at MAIL, rejected and deferred after data, deferred at DATA", 0,
+  STEPS(GREET, "C: MAIL FROM:<a@x>\r\n", "S: 451 4.3.0 try later\r\n",
+        "C: MAIL FROM:<a@x>\r\n", "S: 250 ok\r\n", "C: RCPT TO:<b@x>\r\n", "S: 250 ok\r\n",
+        "C: DATA\r\n", "S: 354 go\r\n", "C: hi\r\n.\r\n", "S: 554 5.7.1 spam\r\n",
+        "C: MAIL FROM:<a@x>\r\n", "S: 250 ok\r\n", "C: RCPT TO:<b@x>\r\n", "S: 250 ok\r\n",
+        "C: DATA\r\n", "S: 354 go\r\n", "C: hi\r\n.\r\n", "S: 451 4.3.0 later\r\n",
+        "C: MAIL FROM:<a@x>\r\n", "S: 250 ok\r\n", "C: RCPT TO:<b@x>\r\n", "S: 250 ok\r\n",
+        "C: DATA\r\n", "S: 452 4.3.1 no space\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=MAIL len=17\n"
+  "REPLY s code=451 lines=1 answers=2/MAIL len=21\n"
+  "TXN_END s txn=1 by=2 deferred at MAIL\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=8\n"
+  "COMMAND c seq=4 verb=RCPT len=15\n"
+  "REPLY s code=250 lines=1 answers=4/RCPT len=8\n"
+  "COMMAND c seq=5 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=5/DATA len=8\n"
+  "BODY c msg=5 len=4 first\n"
+  "EOD c seq=6 msg=5 len=3\n"
+  "REPLY s code=554 lines=1 answers=6/<end-of-data> len=16\n"
+  "TXN_END s txn=2 by=6 rejected after data\n"
+  "COMMAND c seq=7 verb=MAIL len=17\n"
+  "REPLY s code=250 lines=1 answers=7/MAIL len=8\n"
+  "COMMAND c seq=8 verb=RCPT len=15\n"
+  "REPLY s code=250 lines=1 answers=8/RCPT len=8\n"
+  "COMMAND c seq=9 verb=DATA len=6\n"
+  "REPLY s code=354 lines=1 answers=9/DATA len=8\n"
+  "BODY c msg=9 len=4 first\n"
+  "EOD c seq=10 msg=9 len=3\n"
+  "REPLY s code=451 lines=1 answers=10/<end-of-data> len=17\n"
+  "TXN_END s txn=3 by=10 deferred after data\n"
+  "COMMAND c seq=11 verb=MAIL len=17\n"
+  "REPLY s code=250 lines=1 answers=11/MAIL len=8\n"
+  "COMMAND c seq=12 verb=RCPT len=15\n"
+  "REPLY s code=250 lines=1 answers=12/RCPT len=8\n"
+  "COMMAND c seq=13 verb=DATA len=6\n"
+  "REPLY s code=452 lines=1 answers=13/DATA len=20\n"
+  "ANOMALY s REPLY_NOT_ALLOWED\n"
+  "TXN_END s txn=4 by=13 deferred at DATA\n" },
+
+{ "outcomes: every recipient deferred, one refused and one deferred", 0,
+  STEPS(GREET, "C: MAIL FROM:<>\r\n", "S: 250 ok\r\n", "C: RCPT TO:<b@x>\r\n",
+        "S: 450 4.2.0 greylisted\r\n", "C: RSET\r\n", "S: 250 ok\r\n",
+        "C: MAIL FROM:<a@x>\r\n", "S: 250 ok\r\n", "C: RCPT TO:<b@x>\r\n", "S: 550 5.1.1 no\r\n",
+        "C: RCPT TO:<c@x>\r\n", "S: 452 4.2.2 full\r\n", "C: RSET\r\n", "S: 250 ok\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=MAIL len=14\n"
+  "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
+  "COMMAND c seq=3 verb=RCPT len=15\n"
+  "REPLY s code=450 lines=1 answers=3/RCPT len=22\n"
+  "COMMAND c seq=4 verb=RSET len=6\n"
+  "TXN_END c txn=1 by=4 deferred at RCPT\n"
+  "REPLY s code=250 lines=1 answers=4/RSET len=8\n"
+  "COMMAND c seq=5 verb=MAIL len=17\n"
+  "REPLY s code=250 lines=1 answers=5/MAIL len=8\n"
+  "COMMAND c seq=6 verb=RCPT len=15\n"
+  "REPLY s code=550 lines=1 answers=6/RCPT len=14\n"
+  "COMMAND c seq=7 verb=RCPT len=15\n"
+  "REPLY s code=452 lines=1 answers=7/RCPT len=16\n"
+  "COMMAND c seq=8 verb=RSET len=6\n"
+  "TXN_END c txn=2 by=8 rejected at RCPT\n"
+  "REPLY s code=250 lines=1 answers=8/RSET len=8\n" },
+
+{ "two BDAT LAST messages pipelined: both end", 0,
+  STEPS(GREET, EHLO, EHLO_REPLY,
+        "C: MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 2 LAST\r\nhiMAIL FROM:<a@x>\r\nRCPT TO:<c@x>\r\nBDAT 3 LAST\r\nyo!",
+        "S: 250 ok\r\n250 ok\r\n250 2.0.0 first\r\n250 ok\r\n250 ok\r\n550 5.7.1 second\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=EHLO len=25\n"
+  "REPLY s code=250 lines=4 answers=2/EHLO len=64\n"
+  "COMMAND c seq=3 verb=MAIL len=17\n"
+  "COMMAND c seq=4 verb=RCPT len=15\n"
+  "COMMAND c seq=5 verb=BDAT len=13\n"
+  "CHUNK c seq=5 msg=5 len=2 first last\n"
+  "COMMAND c seq=6 verb=MAIL len=17\n"
+  "COMMAND c seq=7 verb=RCPT len=15\n"
+  "COMMAND c seq=8 verb=BDAT len=13\n"
+  "CHUNK c seq=8 msg=8 len=3 first last\n"
+  "REPLY s code=250 lines=1 answers=3/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=4/RCPT len=8\n"
+  "REPLY s code=250 lines=1 answers=5/BDAT len=17\n"
+  "TXN_END s txn=1 by=5 delivered\n"
+  "REPLY s code=250 lines=1 answers=6/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=7/RCPT len=8\n"
+  "REPLY s code=550 lines=1 answers=8/BDAT len=18\n"
+  "TXN_END s txn=2 by=8 rejected after data\n" },
+
+{ "STARTTLS accepted, then clear text", 0,
+  STEPS(GREET, "C: STARTTLS\r\n", "S: 220 go ahead\r\n", "C: EHLO x\r\n", "S: 250 ok\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=STARTTLS len=10\n"
+  "REPLY s code=220 lines=1 answers=2/STARTTLS len=14\n"
+  "TLS s next\n"
+  "ANOMALY c STARTTLS_CLEARTEXT\n"
+  "COMMAND c seq=3 verb=EHLO len=8\n"
+  "REPLY s code=250 lines=1 answers=3/EHLO len=8\n" },
+
+{ "STARTTLS, TLS records, then the decrypted session", 0,
+  STEPS(GREET, "C: STARTTLS\r\n", "S: 220 go ahead\r\n", "C: \x16\x03\x01\x02\x00hello",
+        "S: \x16\x03\x03\x00\x10world", "Ct: EHLO x\r\n", "St: 250 ok\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=STARTTLS len=10\n"
+  "REPLY s code=220 lines=1 answers=2/STARTTLS len=14\n"
+  "TLS s next\n"
+  "TLS c len=4\n"
+  "TLS s len=3\n"
+  "COMMAND c seq=3 verb=EHLO len=8\n"
+  "REPLY s code=250 lines=1 answers=3/EHLO len=8\n" },
+
+{ "AUTH LOGIN, client side only: the responses are never commands", 0,
+  STEPS("C: EHLO x\r\n", "C: AUTH LOGIN\r\n", "C: dXNlcg==\r\n", "C: UVVJVA==\r\n", "C: QUIT\r\n"),
+  "COMMAND c seq=2 verb=EHLO len=8\n"
+  "COMMAND c seq=3 verb=AUTH len=12\n"
+  "SASL c seq=4 len=10\n"
+  "SASL c seq=5 len=10\n"
+  "COMMAND c seq=6 verb=QUIT len=6\n" },
+
+{ "AUTH LOGIN answered before the 334s arrive", 0,
+  STEPS(GREET, "C: AUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\n", "S: 334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0 ok\r\n",
+        "C: NOOP\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=AUTH len=12\n"
+  "SASL c seq=3 len=10\n"
+  "SASL c seq=4 len=10\n"
+  "REPLY s code=334 lines=1 answers=2/AUTH len=18\n"
+  "REPLY s code=334 lines=1 answers=3/<auth-response> len=18\n"
+  "REPLY s code=235 lines=1 answers=4/<auth-response> len=14\n"
+  "COMMAND c seq=5 verb=NOOP len=6\n" },
+
+{ "AUTH PLAIN with a TAB and an initial response; unknown mechanism ends at a command", 0,
+  STEPS(GREET, "C: AUTH PLAIN\tAHVzZXIAcGFzcw==\r\n", "S: 235 ok\r\n",
+        "C: AUTH X-FOO\r\n", "C: YWJj\r\n", "C: NOOP\r\n", "S: 334 \r\n535 no\r\n250 ok\r\n"),
+  "REPLY s code=220 lines=1 answers=1/<connect> len=32 greeting\n"
+  "COMMAND c seq=2 verb=AUTH len=29\n"
+  "REPLY s code=235 lines=1 answers=2/AUTH len=8\n"
+  "COMMAND c seq=3 verb=AUTH len=12\n"
+  "SASL c seq=4 len=6\n"
+  "COMMAND c seq=5 verb=NOOP len=6\n"
+  "REPLY s code=334 lines=1 answers=3/AUTH len=6\n"
+  "REPLY s code=535 lines=1 answers=4/<auth-response> len=8\n"
+  "REPLY s code=250 lines=1 answers=5/NOOP len=8\n" },
 
 { "reply with no pending command", 0,
   STEPS(GREET, "C: NOOP\r\n", "S: 250 ok\r\n250 extra\r\n"),
@@ -513,7 +657,7 @@ static const struct table {
 /* 70 pipelined NOOPs: the queue keeps the newest 64. */
 static void queue_overflow(void)
 {
-    enum { N = 70 };
+    enum { N = 70, QMAX = 64 }; /* the runner's max_pending */
     char *c = malloc(3 + 6 * N + 1), *s = malloc(3 + 8 * N + 1);
     char *want = malloc(200 * N), *w = want;
     const char *steps[4];
@@ -532,13 +676,13 @@ static void queue_overflow(void)
     w += sprintf(w, GREET_LOG);
     for (i = 0; i < N; i++) {
         w += sprintf(w, "COMMAND c seq=%d verb=NOOP len=6\n", i + 2);
-        if (i >= SMTP_PENDING_MAX)
+        if (i >= QMAX)
             w += sprintf(w, "ANOMALY c QUEUE_OVERFLOW\n");
     }
     for (i = 0; i < N; i++) {
-        if (i < SMTP_PENDING_MAX)
+        if (i < QMAX)
             w += sprintf(w, "REPLY s code=250 lines=1 answers=%d/NOOP len=8\n",
-                         i + 2 + (N - SMTP_PENDING_MAX));
+                         i + 2 + (N - QMAX));
         else
             w += sprintf(w, "REPLY s code=250 lines=1 answers=none len=8\nANOMALY s REPLY_UNPAIRED\n");
     }
@@ -548,6 +692,116 @@ static void queue_overflow(void)
     free(want);
 }
 
+/* N pipelined RCPTs (SMTP) or N LMTP recipients, each refused when its
+ * number is a multiple of 10, run whole through a queue that grows: every
+ * reply pairs with its own command and the transaction ends right. */
+static void many_recipients(int n, int lmtp)
+{
+    enum { PER = 5000 }; /* lines per step */
+    int nsteps = 2 * (n / PER + 1) + 8, k = 0, i, ok = 0;
+    const char **steps = calloc((size_t)nsteps, sizeof *steps);
+    char **own = calloc((size_t)nsteps, sizeof *own);
+    char *log, *w;
+    const char *err = NULL;
+    run_opts o;
+    char want[256], name[96];
+
+    for (i = 0; i < n; i++)
+        ok += i % 10 != 9;
+    steps[k++] = GREET;
+    steps[k++] = lmtp ? "C: LHLO x\r\nMAIL FROM:<a@x>\r\n" : "C: EHLO x\r\nMAIL FROM:<a@x>\r\n";
+    for (i = 0; i < n; i += PER) { /* the RCPTs, then DATA */
+        int j;
+        w = own[k] = malloc(PER * 32 + 16);
+        w += sprintf(w, "C: ");
+        for (j = i; j < n && j < i + PER; j++)
+            w += sprintf(w, "RCPT TO:<u%d@x>\r\n", j);
+        steps[k] = own[k];
+        k++;
+    }
+    steps[k++] = "C: DATA\r\n";
+    steps[k++] = "S: 250-x\r\n250 PIPELINING\r\n250 ok\r\n";
+    for (i = 0; i < n; i += PER) {
+        int j;
+        w = own[k] = malloc(PER * 16 + 16);
+        w += sprintf(w, "S: ");
+        for (j = i; j < n && j < i + PER; j++)
+            w += sprintf(w, j % 10 == 9 ? "550 5.1.1 no\r\n" : "250 ok\r\n");
+        steps[k] = own[k];
+        k++;
+    }
+    steps[k++] = "S: 354 go\r\n";
+    steps[k++] = "C: hi\r\n.\r\n";
+    /* LMTP: one reply per accepted recipient; the last one defers */
+    w = own[k] = malloc((size_t)ok * 16 + 32);
+    w += sprintf(w, "S: ");
+    for (i = 0; i < (lmtp ? ok : 1); i++)
+        w += sprintf(w, lmtp && i == ok - 1 ? "452 4.2.2 full\r\n" : "250 ok\r\n");
+    steps[k] = own[k];
+    k++;
+    steps[k] = NULL;
+    memset(&o, 0, sizeof o);
+    o.mode = MODE_WHOLE;
+    o.evcap = 64;
+    o.max_pending = 1000000;
+    snprintf(name, sizeof name, "%d pipelined recipients%s", n, lmtp ? " (LMTP)" : "");
+    t_begin(name);
+    log = transcript_run(steps, &o, &err);
+    CHECK(err == NULL);
+    CHECK(strstr(log, "QUEUE_OVERFLOW") == NULL);
+    CHECK(strstr(log, "REPLY_UNPAIRED") == NULL);
+    /* commands: greeting 1, HELO 2, MAIL 3, RCPT i at 4 + i, DATA n + 4,
+     * end of data n + 5 (and on, one per accepted recipient in LMTP) */
+    snprintf(want, sizeof want, "REPLY s code=550 lines=1 answers=%d/RCPT len=14\n", 4 + 9);
+    CHECK(strstr(log, want) != NULL);
+    snprintf(want, sizeof want, "REPLY s code=250 lines=1 answers=%d/RCPT len=8\n", 4 + n - 2);
+    CHECK(strstr(log, want) != NULL);
+    snprintf(want, sizeof want, "REPLY s code=354 lines=1 answers=%d/DATA len=8\n", n + 4);
+    CHECK(strstr(log, want) != NULL);
+    snprintf(want, sizeof want, "TXN_END s txn=1 by=%d delivered to some recipients\n",
+             lmtp ? n + 5 + ok - 1 : n + 5);
+    CHECK(strstr(log, want) != NULL);
+    if (lmtp) { /* the last recipient's reply */
+        snprintf(want, sizeof want, "REPLY s code=452 lines=1 answers=%d/<end-of-data> len=16\n",
+                 n + 5 + ok - 1);
+        CHECK(strstr(log, want) != NULL);
+    }
+    free(log);
+    for (i = 0; i < nsteps; i++)
+        free(own[i]);
+    free(own);
+    free(steps);
+}
+
+/* FIN or RST with transactions open or awaiting their final reply. */
+static void session_close(void)
+{
+    smtp_session s;
+    smtp_event ev[SMTP_EVENTS_MIN];
+    size_t nev, n;
+    int need;
+    static const char cli[] = "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n";
+    static const char body[] = "hi\r\n.\r\nMAIL FROM:<c@x>\r\n";
+
+    t_begin("session close");
+    smtp_session_init(&s, NULL);
+    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)cli, strlen(cli), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"250 a\r\n250 b\r\n354 c\r\n", 21, 0, ev,
+                      SMTP_EVENTS_MIN, &nev, &need);
+    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)body, strlen(body), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    /* transaction 1 awaits its final reply, transaction 2 is open */
+    n = smtp_session_close(&s, SMTP_DIR_SERVER, 1, ev, SMTP_EVENTS_MIN);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(ev[0].type, SMTP_EV_TXN_END);
+    CHECK_EQ(ev[0].txn, 1);
+    CHECK_EQ(ev[0].code, SMTP_TXN_RESET);
+    CHECK_EQ(ev[1].txn, 2);
+    CHECK_EQ(ev[1].code, SMTP_TXN_RESET);
+    CHECK_EQ(smtp_session_close(&s, SMTP_DIR_SERVER, 0, ev, SMTP_EVENTS_MIN), 0);
+    CHECK_STR(smtp_txn_outcome_name(SMTP_TXN_CLOSED), "connection closed");
+}
+
 /* Direct API checks the tables do not reach. */
 static void session_api(void)
 {
@@ -555,7 +809,7 @@ static void session_api(void)
     smtp_event ev[SMTP_EVENTS_MIN];
     size_t nev = 7, got;
     int need = 7;
-    smtp_config cfg = { 10, 5 };
+    smtp_config cfg = { 10, 5, 0, NULL, NULL };
     static const uint8_t greet[] = "220 hi\r\nSTARTTLS";
 
     t_begin("session api");
@@ -580,9 +834,18 @@ static void session_api(void)
     CHECK_EQ(got, 8);
     CHECK_EQ(nev, 2);
     CHECK_EQ(ev[1].type, SMTP_EV_TLS);
+    CHECK_EQ(ev[1].flags, SMTP_EVF_TLS_NEXT);
     CHECK_EQ(ev[1].off, 8);
-    CHECK(smtp_session_in_tls(&s));
+    CHECK(!smtp_session_in_tls(&s)); /* not before the handshake is seen */
     CHECK_EQ(smtp_session_pending(&s), 0);
+    got = smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)"\x16\x03\x01\x00", 4, 0, ev,
+                            SMTP_EVENTS_MIN, &nev, &need);
+    CHECK_EQ(got, 4);
+    CHECK_EQ(nev, 1);
+    CHECK_EQ(ev[0].type, SMTP_EV_TLS);
+    CHECK_EQ(ev[0].flags, 0);
+    CHECK_EQ(ev[0].len, 4);
+    CHECK(smtp_session_in_tls(&s));
 
     /* a config below the minimum is raised to 64 */
     smtp_session_init(&s, &cfg);
@@ -605,5 +868,11 @@ void tests_session(void)
     for (i = 0; i < sizeof tables / sizeof tables[0]; i++)
         transcript_check(tables[i].name, tables[i].steps, tables[i].max_line, tables[i].want);
     queue_overflow();
+    many_recipients(100, 0);
+    many_recipients(1000, 0);
+    many_recipients(100000, 0);
+    many_recipients(100, 1);
+    many_recipients(1000, 1);
+    session_close();
     session_api();
 }

@@ -20,7 +20,19 @@ typedef struct run {
     uint64_t pos[2]; /* stream offset of the next byte the engine gets */
     evlog log;
     const char *err;
+    void *queue;     /* the session's grown queue storage */
+    int decrypted;   /* the step's bytes come out of TLS */
 } run;
+
+/* The session's grow function: realloc, remembering the block to free. */
+static void *grow_queue(void *ctx, void *old, size_t bytes)
+{
+    run *r = ctx;
+    void *p = realloc(old, bytes);
+    if (p != NULL)
+        r->queue = p;
+    return p;
+}
 
 static char errbuf[512];
 
@@ -50,7 +62,9 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
     while (off < len) {
         size_t nev = 99999, k;
         int need = -1;
-        size_t got = smtp_session_feed(&r->s, dir, p + off, len - off, flush ? SMTP_FEED_FLUSH : 0,
+        size_t got = smtp_session_feed(&r->s, dir, p + off, len - off,
+                                       (flush ? SMTP_FEED_FLUSH : 0) |
+                                           (r->decrypted ? SMTP_FEED_DECRYPTED : 0),
                                        r->ev, r->o->evcap, &nev, &need);
         if (got > len - off)
             fail(r, "consumed %zu of %zu", got, len - off);
@@ -58,7 +72,7 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
             fail(r, "nev %zu > cap %zu", nev, r->o->evcap);
         if (need != 0 && need != 1)
             fail(r, "need_more not set");
-        if (smtp_session_pending(&r->s) > SMTP_PENDING_MAX)
+        if (smtp_session_pending(&r->s) > smtp_session_queue_capacity(&r->s))
             fail(r, "queue %u", smtp_session_pending(&r->s));
         if (r->err)
             break;
@@ -121,9 +135,13 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
     memset(&r, 0, sizeof r);
     r.o = o;
     r.ev = calloc(o->evcap, sizeof *r.ev);
-    cfg.max_line = o->max_line;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_line = o->max_line ? o->max_line : 16384;
     cfg.max_reply = 65536;
-    smtp_session_init(&r.s, o->max_line ? &cfg : NULL);
+    cfg.max_pending = o->max_pending ? o->max_pending : 64;
+    cfg.grow = grow_queue;
+    cfg.grow_ctx = &r;
+    smtp_session_init(&r.s, &cfg);
     for (i = 0; steps[i] != NULL && !r.err; i++) {
         const char *st = steps[i];
         int dir, flush = 0;
@@ -146,6 +164,9 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
             flush = 1;
             st++;
         }
+        r.decrypted = *st == 't';
+        if (r.decrypted)
+            st++;
         if (st[0] != ':' || (st[1] != ' ' && st[1] != 0)) {
             fail(&r, "bad step \"%s\"", steps[i]);
             break;
@@ -156,6 +177,7 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
     out = evlog_render(&r.log, r.nrest[0], r.nrest[1]);
     *err = r.err;
     free(r.ev);
+    free(r.queue);
     evlog_free(&r.log);
     free(r.rest[0]);
     free(r.rest[1]);

@@ -10,6 +10,7 @@
 /* Steps, one string each:
  *   "C: bytes"   client bytes       "S: bytes"   server bytes
  *   "C!: bytes"  client bytes fed with SMTP_FEED_FLUSH (also "S!:")
+ *   "Ct: bytes"  client bytes out of TLS: SMTP_FEED_DECRYPTED (also "St:", "C!t:")
  *   "G: c 100"   100 client bytes lost (smtp_session_gap; also "G: s n")
  *
  * The log has one line per event; offsets are left out (they are checked
@@ -26,7 +27,8 @@
  *   EOD c seq=6 msg=5 len=3
  *   CHUNK c seq=7 msg=7 len=10 [first] [last]
  *   FRAGMENT c UNSYNC len=12 [cont]
- *   TLS s
+ *   TLS s next                (STARTTLS accepted)
+ *   TLS c len=40              (TLS records)
  *   ANOMALY s REPLY_UNPAIRED
  *   GAP c lost=100
  *   REST c=3 s=0             (bytes still buffered at the end, if any)
@@ -38,6 +40,7 @@ typedef struct run_opts {
     size_t split_step, split_at; /* MODE_SPLIT: step split_step cut at split_at */
     size_t evcap;                /* event array size */
     uint32_t max_line;           /* 0: engine default */
+    uint32_t max_pending;        /* 0: 64 (the queue grows with realloc) */
 } run_opts;
 
 /* Runs the steps; returns the log (malloc'd) and sets *err (static text) on
