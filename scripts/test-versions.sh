@@ -10,7 +10,8 @@
 #     default base /var/tmp/ws-chroots):
 #         4.0 = Debian 12 (bookworm), 4.2 = Ubuntu 24.04 (noble),
 #         4.4 = Debian 13 (trixie),   4.6 = Debian sid
-#   - copy the work tree (tracked files + untracked, not ignored) into
+#   - copy the work tree (tracked files + untracked, not ignored; or the last
+#     commit with WS_SOURCE=head) into
 #     X.Y/src/smtp-plugin (a fresh copy each run, so no stale build/)
 #   - inside the chroot, as root (as CI runs on the host):
 #         cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTP_WERROR=ON
@@ -35,6 +36,8 @@
 #   WS_UBUNTU_MIRROR Ubuntu archive  (default http://archive.ubuntu.com/ubuntu)
 #   WS_TEST_USER     run build and tests as this chroot user instead of root
 #                    (e.g. nobody; HOME is then /tmp/h)
+#   WS_SOURCE        worktree (default): the work tree as it is, uncommitted
+#                    changes included; head: the last commit (git archive HEAD)
 #   WS_PASS_ENV      names of host variables to pass into the chroot (the
 #                    build and tests otherwise get a clean environment)
 #
@@ -197,6 +200,10 @@ copy_tree() {  # DEST
     local dest=$1
     rm -rf --one-file-system "$dest"
     mkdir -p "$dest"
+    if [ "${WS_SOURCE:-worktree}" = head ]; then
+        git -C "$REPO" archive --format=tar HEAD | tar -xf - -C "$dest"
+        return
+    fi
     # tracked files (those still present) + untracked files not ignored
     (cd "$REPO" &&
         git ls-files -z --cached --others --exclude-standard |
