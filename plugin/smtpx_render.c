@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include <epan/proto_data.h>
 #include <epan/tap.h>
 
 #include "smtp_auth.h"
@@ -39,11 +40,27 @@ static guint32 content_len(const guint8 *p, guint32 len)
     return len;
 }
 
+/* The separator before this frame's next Info text: none before the first
+ * (TCP's own notes, behind a fence, are not ours to separate from). */
+static const char *info_sep(render_ctx *r)
+{
+    gboolean *started = (gboolean *)p_get_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1);
+
+    if (started == NULL) {
+        started = wmem_new0(r->pinfo->pool, gboolean);
+        p_add_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1, started);
+    }
+    if (*started)
+        return " | ";
+    *started = TRUE;
+    return "";
+}
+
 static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
 {
     if (!r->info)
         return;
-    col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "%s%s", prefix,
+    col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s%s%s", info_sep(r), prefix,
                         tvb_format_text(r->pinfo->pool, r->tvb, off, len));
 }
 
@@ -56,7 +73,9 @@ static void command_details(render_ctx *r, proto_tree *t, guint32 off, const smt
     proto_tree_add_item(t, hf_command_verb, r->tvb, off + c->verb_span.off, c->verb_span.len, ENC_UTF_8);
     if (c->arg.len > 0)
         proto_tree_add_item(t, hf_command_parameter, r->tvb, off + c->arg.off, c->arg.len, ENC_UTF_8);
-    if (c->flags & SMTP_CMD_HAS_PATH)
+    if ((c->flags & SMTP_CMD_HAS_PATH) && c->path.len == 0) /* the null path reads <> */
+        proto_tree_add_string(t, hf_command_address, r->tvb, off + c->path.off, 0, "<>");
+    else if (c->flags & SMTP_CMD_HAS_PATH)
         proto_tree_add_item(t, hf_command_address, r->tvb, off + c->path.off, c->path.len, ENC_UTF_8);
     for (i = 0; i < c->nparams; i++)
         proto_tree_add_item(t, hf_command_esmtp, r->tvb, off + c->params[i].off, c->params[i].len, ENC_UTF_8);
@@ -182,7 +201,7 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
         if (smtpx_show_auth)
             info_line(r, "C: AUTH response: ", u->ev.off, clen);
         else
-            col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: AUTH response (hidden)");
+            col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: AUTH response (hidden)", info_sep(r));
     }
     if (r->st == NULL) {
         auth_items(r, NULL, u, clen);
@@ -204,42 +223,58 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
 
 /* ---- replies ---- */
 
+/* The enhanced status: class, subject and detail one line each, number and
+ * IANA title ("Class: 5 (Permanent Failure)"); the titles are also fields
+ * of their own, hidden. */
 static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_reply_line *rl)
 {
-    const char *s;
+    const char *cls = smtp_status_class_name(rl->st_class);
+    const char *sub = smtp_status_subject_name(rl->st_subject);
+    const char *det = smtp_status_detail_name(rl->st_subject, rl->st_detail);
     proto_item *it = proto_tree_add_item(t, hf_reply_status, r->tvb, off + rl->status.off,
                                          rl->status.len, ENC_ASCII);
     proto_tree *st = proto_item_add_subtree(it, ett_reply_status);
     guint32 so = off + rl->status.off, sl = rl->status.len;
 
-    proto_tree_add_uint(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class);
-    proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
-    it = proto_tree_add_uint(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail);
-    s = smtp_status_detail_name(rl->st_subject, rl->st_detail);
-    if (s != NULL)
-        proto_item_append_text(it, " (%s)", s);
-    if ((s = smtp_status_class_name(rl->st_class)) != NULL)
-        proto_item_set_generated(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, s));
-    if ((s = smtp_status_subject_name(rl->st_subject)) != NULL)
-        proto_item_set_generated(proto_tree_add_string(st, hf_reply_status_subject_meaning, r->tvb, so, sl, s));
-    if ((s = smtp_status_detail_name(rl->st_subject, rl->st_detail)) != NULL)
-        proto_item_set_generated(proto_tree_add_string(st, hf_reply_status_detail_meaning, r->tvb, so, sl, s));
+    if (det != NULL)
+        proto_item_append_text(it, " (%s)", det);
+    proto_tree_add_uint_format_value(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class,
+                                     "%u (%s)", rl->st_class, cls ? cls : "unregistered");
+    proto_tree_add_uint_format_value(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject,
+                                     "%u (%s)", rl->st_subject, sub ? sub : "unregistered");
+    proto_tree_add_uint_format_value(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail,
+                                     "%u (%s)", rl->st_detail, det ? det : "unregistered");
+    if (cls != NULL)
+        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, cls));
+    if (sub != NULL)
+        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_subject_meaning, r->tvb, so, sl, sub));
+    if (det != NULL)
+        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_detail_meaning, r->tvb, so, sl, det));
 }
 
+/* Code, category, function and meaning, the meaning for the command the
+ * reply answers (a generic one, with a note, when the code is unusual for
+ * it).  Texts are made only when someone looks. */
 static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code, smtp_verb ctx)
 {
-    const char *meaning = smtp_reply_meaning(code, ctx);
     proto_item *it;
 
-    proto_tree_add_uint(t, hf_reply_code, r->tvb, off, 3, code);
-    it = proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
-    proto_item_set_generated(it);
-    it = proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
-    proto_item_set_generated(it);
-    if (meaning != NULL) {
-        it = proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning);
+    if (proto_field_is_referenced(t, hf_reply_meaning)) {
+        char name[SMTP_REPLY_TEXT_MAX], meaning[SMTP_REPLY_TEXT_MAX];
+        smtp_reply_format_name(code, ctx, name, sizeof name);
+        smtp_reply_format_meaning(code, ctx, meaning, sizeof meaning);
+        proto_tree_add_uint_format_value(t, hf_reply_code, r->tvb, off, 3, code, "%u (%s)", code, name);
+        it = proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
         proto_item_set_generated(it);
+        it = proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
+        proto_item_set_generated(it);
+        if (meaning[0] != 0)
+            proto_item_set_generated(proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning));
+        return;
     }
+    proto_tree_add_uint(t, hf_reply_code, r->tvb, off, 3, code);
+    proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
+    proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
 }
 
 static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p, const smtp_event *ev)
@@ -324,7 +359,9 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         smtp_reply_line rl;
         if (got <= 0)
             break;
-        proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
+        proto_item *li = proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
+        if (u->ev.nlines <= 1) /* the reply's own line says it already */
+            proto_item_set_hidden(li);
         if (smtp_parse_reply_line(p + off, ln.len, &rl) && r->legacy)
             legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl, i == 0);
         if (i++ == 0)
@@ -335,19 +372,21 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
     }
 }
 
-static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
+static void reply_expert(render_ctx *r, const smtpx_unit *u)
 {
     unsigned d1 = u->ev.code / 100;
     const char *verb = u->pair ? u->pair->verb : "no command";
+    char name[SMTP_REPLY_TEXT_MAX];
 
+    if (d1 != 4 && d1 != 5)
+        return;
+    smtp_reply_format_name(u->ev.code, (smtp_verb)u->ev.verb, name, sizeof name);
     if (d1 == 4)
         expert_add_info_format(r->pinfo, r->last, &ei_reply_transient,
-                               "Transient negative reply %u (%s) to %s", u->ev.code,
-                               name ? name : "unknown code", verb);
+                               "Transient negative reply %u (%s) to %s", u->ev.code, name, verb);
     else if (d1 == 5)
         expert_add_info_format(r->pinfo, r->last, &ei_reply_permanent,
-                               "Permanent negative reply %u (%s) to %s", u->ev.code,
-                               name ? name : "unknown code", verb);
+                               "Permanent negative reply %u (%s) to %s", u->ev.code, name, verb);
 }
 
 static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, guint32 l1)
@@ -378,8 +417,8 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
 {
     const guint8 *p = r->buf + u->ev.off;
     const smtp_verb ctx = (smtp_verb)u->ev.verb;
-    const char *name = smtp_reply_name(u->ev.code, ctx);
     const char *cat = smtp_category_name(u->ev.code / 100);
+    const smtpx_authref *auth = UNIT_AUTH(u);
     const guint8 *lf = memchr(p, '\n', u->ev.len);
     guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);
     smtp_reply_line first;
@@ -391,16 +430,21 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
             col_append_fstr(r->pinfo->cinfo, COL_INFO, " (+%u lines)", u->ev.nlines - 1u);
     }
     queue_tap(r, u, p, l1);
+    /* the reply that ends an AUTH exchange: -z credentials learns how */
+    if (auth != NULL && auth->auth->user != NULL)
+        smtpx_tap_credential(r->pinfo, auth->auth->user, auth->auth->result);
     if (r->st == NULL) {
-        reply_expert(r, u, name);
+        reply_expert(r, u);
         return;
     }
-    if (proto_field_is_referenced(r->st, hf_reply)) /* the label only when shown */
+    if (proto_field_is_referenced(r->st, hf_reply)) { /* the label only when shown */
+        char name[SMTP_REPLY_TEXT_MAX];
+        smtp_reply_format_name(u->ev.code, ctx, name, sizeof name);
         r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
             "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
-            cat ? cat : "Unknown category", name ? name : "unknown code",
+            cat ? cat : "Unknown category", name,
             u->ev.nlines > 1 ? wmem_strdup_printf(r->pinfo->pool, ", %u lines", u->ev.nlines) : "");
-    else
+    } else
         r->last = proto_tree_add_item(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_reply);
     if (r->legacy)
@@ -419,8 +463,11 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
                                                        u->ev.len, u->pair->addr));
     if (first.status.len > 0)
         render_status(r, t, u->ev.off, &first);
+    if (auth != NULL && auth->auth->result != NULL)
+        proto_item_set_generated(proto_tree_add_string(t, hf_auth_result, r->tvb, u->ev.off, 3,
+                                                       auth->auth->result));
     render_pairing(r, t, u->pair, &u->ev);
-    reply_expert(r, u, name);
+    reply_expert(r, u);
 }
 
 /* ---- message bytes ---- */
@@ -479,7 +526,7 @@ static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, 
     proto_tree *t;
 
     if (r->info)
-        col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "C: %s, %u bytes", what, u->ev.len);
+        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: %s, %u bytes", info_sep(r), what, u->ev.len);
     if (r->st == NULL)
         return;
     r->last = proto_tree_add_none_format(r->st, hf, r->tvb, u->ev.off, u->ev.len,
@@ -493,7 +540,7 @@ static void render_eod(render_ctx *r, const smtpx_unit *u)
     proto_tree *t;
 
     if (r->info)
-        col_append_sep_str(r->pinfo->cinfo, COL_INFO, " | ", "C: . (end of data)");
+        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: . (end of data)", info_sep(r));
     if (r->st == NULL) {
         unanswered(r, u->pair);
         return;
@@ -509,7 +556,7 @@ static void render_fragment(render_ctx *r, const smtpx_unit *u)
     const char *why = smtp_anomaly_summary((smtp_anomaly)u->ev.code);
 
     if (r->info)
-        col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "%s: %s, %u bytes",
+        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s%s: %s, %u bytes", info_sep(r),
                             u->ev.dir == SMTP_DIR_SERVER ? "S" : "C",
                             (u->ev.flags & SMTP_EVF_CONT) ? "continuation" : "unparsed", u->ev.len);
     if (r->st == NULL)
@@ -540,7 +587,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
             bad++;
     }
     if (r->info)
-        col_append_sep_fstr(r->pinfo->cinfo, COL_INFO, " | ", "[transaction %u: %s]", t->id, outcome);
+        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s[transaction %u: %s]", info_sep(r), t->id, outcome);
     if (r->st == NULL)
         return;
     it = proto_tree_add_uint_format(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id,
@@ -549,14 +596,27 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
     proto_item_set_generated(it);
     tt = proto_item_add_subtree(it, ett_txn);
     proto_item_set_generated(proto_tree_add_string(tt, hf_txn_outcome, r->tvb, 0, 0, outcome));
-    if (t->sender != NULL)
-        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_sender, r->tvb, 0, 0, t->sender));
+    if (t->sender != NULL) /* the null reverse path reads <> */
+        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_sender, r->tvb, 0, 0,
+                                                       t->sender[0] ? t->sender : "<>"));
+    if (t->helo != NULL)
+        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_helo, r->tvb, 0, 0, t->helo));
+    proto_item_set_generated(proto_tree_add_boolean(tt, hf_txn_tls, r->tvb, 0, 0, t->tls));
+    if (t->auth_user != NULL)
+        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_auth_user, r->tvb, 0, 0, t->auth_user));
     for (i = 0; i < n; i++) {
         const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
         const char *addr = rc->addr ? rc->addr : "";
+        proto_tree *rt;
         it = proto_tree_add_string(tt, hf_txn_recipient, r->tvb, 0, 0, addr);
-        proto_item_append_text(it, " (%u %s)", rc->code, rc->code / 100 == 2 ? "accepted" : "rejected");
+        proto_item_append_text(it, " (%u%s%s, %s)", rc->code, rc->status ? " " : "",
+                               rc->status ? rc->status : "",
+                               rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");
         proto_item_set_generated(it);
+        rt = proto_item_add_subtree(it, ett_txn);
+        proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_code, r->tvb, 0, 0, rc->code));
+        if (rc->status != NULL)
+            proto_item_set_generated(proto_tree_add_string(rt, hf_txn_recipient_status, r->tvb, 0, 0, rc->status));
         if (rc->code / 100 != 2)
             proto_item_set_generated(proto_tree_add_string(tt, hf_txn_rejected_recipient, r->tvb, 0, 0, addr));
     }
@@ -568,6 +628,8 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
         nstime_t d;
         proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_final_code, r->tvb, 0, 0, t->final_code));
         proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_reply, r->tvb, 0, 0, t->final_reply));
+        if (t->final_status != NULL)
+            proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_status, r->tvb, 0, 0, t->final_status));
         nstime_delta(&d, &t->end_ts, &t->start_ts);
         proto_item_set_generated(proto_tree_add_time(tt, hf_txn_duration, r->tvb, 0, 0, &d));
     }
@@ -712,7 +774,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             it = proto_tree_add_item(r.st, hf_retransmitted, tvb, 0, call->skip, ENC_NA);
         expert_add_info(pinfo, it, &ei_retransmitted);
         if (r.info && call->nunits == 0)
-            col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", "Retransmitted SMTP data");
+            col_append_fstr(pinfo->cinfo, COL_INFO, "%sRetransmitted SMTP data", info_sep(&r));
     }
     if (call->gap)
         expert_add_info(pinfo, top, &ei_anomaly[SMTP_ANOMALY_UNSYNC]);
