@@ -13,7 +13,9 @@ The tests run on -j workers (default 2, or $SMTP_TEST_JOBS): every test
 function must be safe to run beside any other.  ctx.tmp is a fresh folder
 per test (removed after it), so temporary files of two tests never meet.
 Results are printed in the order the modules yield the tests, whatever
-order they finish in, so the output does not depend on -j.
+order they finish in, so the output does not depend on -j.  A module with a
+few long tests sets START_FIRST = True: its tests are started first (and
+still printed in their place), so no worker idles at the end.
 
 --full (or SMTP_TEST_FULL=1) sets ctx.full: the long sweeps (every re-cut of
 every capture, valgrind on every capture, ...) run instead of their
@@ -28,6 +30,7 @@ import argparse
 import concurrent.futures
 import glob
 import importlib.util
+import itertools
 import os
 import shutil
 import sys
@@ -104,27 +107,39 @@ class Ctx:
         return result + (time.monotonic() - start, time.thread_time() + child_cpu() - cpu)
 
 
-def collect(ctx, k):
-    """Yields (module, full name, fn or a finished result), in module order."""
+def load():
+    """[(name, module, error)] of the test_*.py beside this file, by name."""
+    out = []
     for path in sorted(glob.glob(os.path.join(HERE, 'test_*.py'))):
         name = os.path.splitext(os.path.basename(path))[0]
-        ctx.module = name
-        start = time.monotonic()
         try:
             spec = importlib.util.spec_from_file_location(name, path)
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
-            for tname, fn in mod.tests(ctx):
-                full = '%s::%s' % (name, tname)
-                if k in full:
-                    yield name, full, fn
-        except Skip as e:
-            if k in name:
-                yield name, name, ('skip', str(e), time.monotonic() - start, 0.0)
-        except Exception as e:  # the module could not even list its tests
-            yield name, name + '::<tests>', ('FAIL', '%s\n%s' % (
-                e, traceback.format_exc().rstrip('\n')), time.monotonic() - start, 0.0)
-    ctx.module = None
+            out.append((name, mod, None))
+        except Exception as e:  # a module that does not even import
+            out.append((name, None, ('FAIL', '%s\n%s' % (
+                e, traceback.format_exc().rstrip('\n')), 0.0, 0.0)))
+    return out
+
+
+def collect(ctx, name, mod, k):
+    """Yields (full name, fn or a finished result) of one module."""
+    ctx.module = name
+    start = time.monotonic()
+    try:
+        for tname, fn in mod.tests(ctx):
+            full = '%s::%s' % (name, tname)
+            if k in full:
+                yield full, fn
+    except Skip as e:
+        if k in name:
+            yield name, ('skip', str(e), time.monotonic() - start, 0.0)
+    except Exception as e:  # the module could not even list its tests
+        yield name + '::<tests>', ('FAIL', '%s\n%s' % (
+            e, traceback.format_exc().rstrip('\n')), time.monotonic() - start, 0.0)
+    finally:
+        ctx.module = None
 
 
 def main():
@@ -166,23 +181,43 @@ def main():
             print('FAIL %s\n     %s' % (full, msg.replace('\n', '\n     ')))
         sys.stdout.flush()
 
-    pending = []        # (module, full name, future or result), in order
+    # Modules with START_FIRST = True (a few long tests) are listed and
+    # started first, so that no worker idles at the end waiting for one long
+    # test; the output is in module order all the same.
+    modules = load()
+    lists = [[] for _ in modules]     # per module: (full name, future or result)
+    listed = set()                    # modules whose tests are all listed
+    at = [0, 0]                       # next (module, test) to print
     def flush(block):
-        while pending:
-            module, full, fut = pending[0]
+        while at[0] < len(modules):
+            m, t = at
+            if t == len(lists[m]):
+                if m not in listed:
+                    return
+                at[0], at[1] = m + 1, 0
+                continue
+            full, fut = lists[m][t]
             if isinstance(fut, concurrent.futures.Future):
                 if not block and not fut.done():
                     return
                 fut = fut.result()
-            pending.pop(0)
-            report(module, full, fut)
+            at[1] += 1
+            report(modules[m][0], full, fut)
 
+    order = sorted(range(len(modules)),
+                   key=lambda m: (not getattr(modules[m][1], 'START_FIRST', False), m))
+    index = itertools.count()
     try:
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             # tests start while later modules are still listing theirs
-            for i, (module, full, fn) in enumerate(collect(ctx, a.k)):
-                pending.append((module, full, pool.submit(ctx.run_test, i, fn)
-                                if callable(fn) else fn))
+            for m in order:
+                name, mod, error = modules[m]
+                tests = [(name + '::<import>', error)] if error else collect(ctx, name, mod, a.k)
+                for full, fn in tests:
+                    lists[m].append((full, pool.submit(ctx.run_test, next(index), fn)
+                                     if callable(fn) else fn))
+                    flush(False)
+                listed.add(m)
                 flush(False)
             flush(True)
     finally:

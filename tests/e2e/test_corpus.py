@@ -24,8 +24,11 @@ import glob
 import io
 import os
 import re
-import subprocess
+import sys
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tsharklib import run_child  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Where each capture's SMTP server listens when it is not 25/587 (found from
@@ -143,8 +146,7 @@ class Dissection:
         args = ['-r', self.staged, '-T', 'pdml']
         if rel in DECODE_AS:
             args += ['-d', 'tcp.port==%d,smtpx' % DECODE_AS[rel]]
-        p = subprocess.run(ctx.tshark.command(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, cwd=ctx.tshark.home)
+        p = run_child(ctx.tshark.command(args), cwd=ctx.tshark.home)
         self.rc = p.returncode
         self.stderr = p.stderr.decode('utf-8', 'replace')
         self.malformed = {}     # frame -> list of why (expert messages / protocol)

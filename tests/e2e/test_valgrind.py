@@ -23,6 +23,7 @@ sys.path.insert(0, HERE)
 from tsharklib import run_child  # noqa: E402
 
 SUPP = os.path.join(HERE, 'valgrind.supp')
+START_FIRST = True    # long tests: run_e2e.py starts them first
 PLUGIN = re.compile(r'smtp-analysis\.so|\bsmtpx_\w+|\bsmtp_\w+|packet-smtpx\.c|smtpx_\w+\.c|'
                     r'smtp_(frame|parse|session|codes)\.c')
 ERROR_START = re.compile(r'^==\d+== (\S.*)$')
