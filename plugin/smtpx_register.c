@@ -49,6 +49,10 @@ static gboolean plugin_enabled(void)
 static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
                  proto_tree *tree, void *data)
 {
+    /* TCP's reassembly is for the dissector right above it; calling a
+     * dissector uses up one level, so hand the level this front got on to
+     * the one it calls (as TCP proxies like SOCKS do). */
+    pinfo->can_desegment = pinfo->saved_can_desegment;
     if (plugin_enabled())
         return call_dissector_only(plugin, tvb, pinfo, tree, data);
     if (builtin_smtp != NULL)
