@@ -35,24 +35,36 @@ def tls_args(ctx, pcap):
     return ['-o', 'tls.keylog_file:' + ctx.tshark.stage(keys)] if os.path.exists(keys) else []
 
 
+def _def_names(path, pattern):
+    with open(os.path.join(REPO, path), encoding='utf-8') as f:
+        return re.findall(pattern, f.read(), re.M)
+
+
 def anomaly_names():
     """The expert info names of src/smtp_anomalies.def, without 'smtp.'."""
-    with open(os.path.join(REPO, 'src', 'smtp_anomalies.def'), encoding='utf-8') as f:
-        return re.findall(r'^SMTP_ANOMALY\(\w+,\s*"([^"]+)"', f.read(), re.M)
+    return _def_names('src/smtp_anomalies.def', r'^SMTP_ANOMALY\(\w+,\s*"([^"]+)"')
 
 
 def malformed_anomalies():
     """Anomaly names of expert group MALFORMED (they set _ws.malformed)."""
-    with open(os.path.join(REPO, 'src', 'smtp_anomalies.def'), encoding='utf-8') as f:
-        return re.findall(r'^SMTP_ANOMALY\(\w+,\s*"([^"]+)",\s*MALFORMED\b', f.read(), re.M)
+    return _def_names('src/smtp_anomalies.def', r'^SMTP_ANOMALY\(\w+,\s*"([^"]+)",\s*MALFORMED\b')
 
 
-# Expert infos the glue adds besides the engine's anomalies.
-GLUE_EXPERTS = ['reply.transient_failure', 'reply.permanent_failure', 'retransmitted.data']
+def glue_experts():
+    """The plugin's own expert infos (plugin/smtpx_experts.def), full names."""
+    return _def_names('plugin/smtpx_experts.def', r'^EI\(\w+,\s*"([^"]+)"')
 
 
 def expert_fields():
-    return ['smtp.' + n for n in anomaly_names() + GLUE_EXPERTS]
+    """Every expert info the plugin registers: the engine's anomalies and
+    the glue's own."""
+    return ['smtp.' + n for n in anomaly_names()] + glue_experts()
+
+
+def plugin_fields():
+    """(name, type) of every header field of plugin/smtpx_fields.def."""
+    return _def_names('plugin/smtpx_fields.def',
+                      r'^HF\(\w+,\s*"(?:[^"\\]|\\.)*",\s*"([^"]+)",\s*(FT_\w+)')
 
 
 _registered = {}
