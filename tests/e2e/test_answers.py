@@ -1,0 +1,282 @@
+"""What users read, checked end to end with the real tshark (issues 7 and 11):
+Export Objects with and without a tree, expert counts independent of the
+tree, meanings for the command answered, outcomes, many pipelined
+recipients, STARTTLS followed by clear text, secrets that never show with
+show_auth off, and long commands cut across segments (which once made the
+second pass read past its buffer) dissected alike in one pass and two.
+
+Captures are generated into the test's own folder with the edge-case
+generator's connection builder (scripts/gen-edge-captures.py).
+"""
+import base64
+import importlib.util
+import os
+import re
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+_spec = importlib.util.spec_from_file_location(
+    'gen_edge', os.path.join(REPO, 'scripts', 'gen-edge-captures.py'))
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
+
+GREET, EHLO, EHLO_OK, QUIT = gen.GREETING, gen.EHLO, gen.EHLO_OK, gen.QUIT
+
+
+def write(ctx, name, steps, syn=True):
+    path = os.path.join(ctx.tmp, name + '.pcap')
+    gen.pl.write_pcap(path, gen.Conn().run(steps, syn))
+    return path
+
+
+def fields(ctx, pcap, names, extra=()):
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-T', 'fields', '-E', 'occurrence=a',
+                             '-E', 'aggregator=|'] + [a for n in names for a in ('-e', n)] + list(extra))
+    return [l.split('\t') for l in out.splitlines()]
+
+
+# ---- Export Objects, with and without a tree, one pass and two
+
+def exported(ctx, pcap, args, builtin=False):
+    d = os.path.join(ctx.tmp, 'eo-%d' % abs(hash((pcap, tuple(args), builtin))))
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-q', '--export-objects', 'imf,' + d] + args,
+                   builtin=builtin)
+    got = {}
+    for f in sorted(os.listdir(d)):
+        with open(os.path.join(d, f), 'rb') as fh:
+            got[f] = fh.read()
+    return got
+
+
+def check_export(ctx, pcap):
+    plain = exported(ctx, pcap, [])
+    assert plain, 'no message exported without a tree'
+    for args in (['-Y', 'smtp'], ['-2'], ['-2', '-Y', 'smtp'], ['-V']):
+        other = exported(ctx, pcap, args)
+        assert other == plain, 'export with %s differs: %s vs %s' % (args, sorted(other), sorted(plain))
+    builtin = exported(ctx, pcap, [], builtin=True)
+    assert len(plain) >= len(builtin), 'built-in exports %d, plugin %d' % (len(builtin), len(plain))
+
+
+# ---- expert infos: the same with and without a tree
+
+def expert_table(ctx, pcap, extra):
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-2', '-q', '-z', 'expert'] + extra)
+    return out
+
+
+def check_experts(ctx, pcap):
+    bare = expert_table(ctx, pcap, [])
+    assert 'SMTP-Analysis' in bare, bare
+    for extra in (['-Y', 'smtp'], ['-Y', 'frame']):  # a filter builds the tree
+        other = expert_table(ctx, pcap, extra)
+        if extra == ['-Y', 'smtp']:  # TCP's own infos are only in SMTP frames then
+            keep = lambda t: [l for l in t.splitlines() if 'SMTP' in l]
+            assert keep(other) == keep(bare), 'SMTP expert counts with %s differ:\n%s\n---\n%s' % (
+                extra, other, bare)
+        else:
+            assert other == bare, 'expert counts with %s differ:\n%s\n---\n%s' % (extra, other, bare)
+
+
+# ---- meanings for the command answered
+
+def check_meanings(ctx):
+    pcap = write(ctx, 'meanings', [GREET, EHLO, EHLO_OK, ("C", b"MAIL FROM:<a@x>\r\n"),
+                                   ("S", b"250 2.1.0 Ok\r\n"), ("C", b"RCPT TO:<b@y>\r\n"),
+                                   ("S", b"454 4.7.1 <b@y>: Relay access denied\r\n"),
+                                   ("C", b"RCPT TO:<c@x>\r\n"), ("S", b"250 2.1.5 Ok\r\n"),
+                                   ("C", b"DATA\r\n"), ("S", b"354 go\r\n"),
+                                   ("C", b"Subject: t\r\n\r\nhi\r\n.\r\n"),
+                                   ("S", b"521 5.2.1 not accepted\r\n")] + QUIT)
+    rows = fields(ctx, pcap, ['smtp.reply.code', 'smtp.reply.command', 'smtp.reply.meaning'],
+                  ['-Y', 'smtp.reply.code == 454 || smtp.reply.code == 521'])
+    assert len(rows) == 2, rows
+    code, cmd, meaning = rows[0]
+    assert (code, cmd) == ('454', 'RCPT'), rows[0]
+    assert 'STARTTLS' not in meaning and 'AUTH' not in meaning, meaning
+    assert 'unusual as a reply to RCPT' in meaning, meaning
+    code, cmd, meaning = rows[1]
+    assert (code, cmd) == ('521', '<end-of-data>'), rows[1]
+    assert 'connection opening' not in meaning and 'instead of 220' not in meaning, meaning
+    assert 'unusual as a reply to <end-of-data>' in meaning, meaning
+
+
+# ---- outcomes
+
+OUTCOMES = [
+    ('greylisted', [("C", b"MAIL FROM:<a@x>\r\n"), ("S", b"250 ok\r\n"), ("C", b"RCPT TO:<b@x>\r\n"),
+                    ("S", b"450 4.2.0 greylisted\r\n"), ("C", b"RSET\r\n"), ("S", b"250 ok\r\n")],
+     'deferred at RCPT'),
+    ('unknown-user', [("C", b"MAIL FROM:<a@x>\r\n"), ("S", b"250 ok\r\n"), ("C", b"RCPT TO:<b@x>\r\n"),
+                      ("S", b"550 5.1.1 unknown\r\n"), ("C", b"RSET\r\n"), ("S", b"250 ok\r\n")],
+     'rejected at RCPT'),
+    ('partial', [("C", b"MAIL FROM:<>\r\n"), ("S", b"250 ok\r\n"), ("C", b"RCPT TO:<b@x>\r\n"),
+                 ("S", b"550 5.1.1 unknown\r\n"), ("C", b"RCPT TO:<c@x>\r\n"), ("S", b"250 ok\r\n"),
+                 ("C", b"DATA\r\n"), ("S", b"354 go\r\n"), ("C", b"hi\r\n.\r\n"), ("S", b"250 2.0.0 queued\r\n")],
+     'delivered to some recipients'),
+    ('deferred-after-data', [("C", b"MAIL FROM:<a@x>\r\n"), ("S", b"250 ok\r\n"), ("C", b"RCPT TO:<b@x>\r\n"),
+                             ("S", b"250 ok\r\n"), ("C", b"DATA\r\n"), ("S", b"354 go\r\n"),
+                             ("C", b"hi\r\n.\r\n"), ("S", b"451 4.3.0 try later\r\n")],
+     'deferred after data'),
+]
+
+
+def check_outcome(ctx, name, steps, want):
+    pcap = write(ctx, 'outcome-' + name, [GREET, EHLO, EHLO_OK] + steps + QUIT)
+    rows = fields(ctx, pcap, ['smtp.transaction.outcome', 'smtp.transaction.sender'],
+                  ['-Y', 'smtp.transaction.outcome'])
+    assert [r[0] for r in rows] == [want], rows
+    if name == 'partial':
+        assert rows[0][1] == '<>', 'null sender shown as %r' % rows[0][1]
+
+
+# ---- many pipelined recipients (the queue grows instead of dropping)
+
+def check_many_rcpts(ctx, n=100, lmtp=False):
+    rc = b"".join(b"RCPT TO:<u%04d@x>\r\n" % i for i in range(n))
+    ok = [i for i in range(n) if i % 10 != 9]
+    reps = b"".join(b"550 5.1.1 no\r\n" if i % 10 == 9 else b"250 2.1.5 ok\r\n" for i in range(n))
+    hello = ("C", b"LHLO client.example\r\n") if lmtp else EHLO
+    final = b"".join(b"250 2.1.5 <u%04d@x> delivered\r\n" % i for i in ok) if lmtp else b"250 2.0.0 queued\r\n"
+    steps = [GREET, hello, EHLO_OK, ("C", b"MAIL FROM:<a@x>\r\n" + rc + b"DATA\r\n", {"every": 1400}),
+             ("S", b"250 ok\r\n" + reps + b"354 go\r\n", {"every": 1400}),
+             ("C", b"Subject: many\r\n\r\nhi\r\n.\r\n"), ("S", final, {"every": 1400})] + QUIT
+    pcap = write(ctx, 'rcpt-%d%s' % (n, '-lmtp' if lmtp else ''), steps)
+    args = ['-d', 'tcp.port==25,smtpx']
+    rows = fields(ctx, pcap, ['smtp.transaction.outcome', 'smtp.transaction.recipients_accepted',
+                              'smtp.transaction.recipients_rejected'], ['-Y', 'smtp.transaction.outcome'])
+    assert rows == [['delivered to some recipients', str(len(ok)), str(n - len(ok))]], rows
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-q', '-z', 'expert'] + args)
+    assert 'queue' not in out.lower() and 'no pending command' not in out, out
+    if lmtp:
+        rec = fields(ctx, pcap, ['smtp.reply.recipient'], ['-Y', 'smtp.reply.recipient'])
+        got = [x for r in rec for x in r[0].split('|')]
+        assert got == ['u%04d@x' % i for i in ok], got[:12]
+    else:
+        assert len(exported(ctx, pcap, [])) == 1, 'message not reassembled'
+
+
+# ---- STARTTLS accepted, then the session goes on in clear text
+
+def check_starttls_clear(ctx):
+    pcap = write(ctx, 'starttls-clear', [GREET, EHLO, EHLO_OK, ("C", b"STARTTLS\r\n"),
+                                         ("S", b"220 2.0.0 Ready to start TLS\r\n"), EHLO, EHLO_OK,
+                                         ("C", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 5 LAST\r\nhello"),
+                                         ("S", b"250 ok\r\n250 ok\r\n250 2.6.0 Queued mail for delivery\r\n")]
+                 + QUIT)
+    rows = fields(ctx, pcap, ['smtp.transaction.outcome'], ['-Y', 'smtp.transaction.outcome'])
+    assert rows == [['delivered']], rows
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-Y', 'smtp.starttls.cleartext'])
+    assert len(out.splitlines()) == 1, out
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-Y', 'tls'])
+    assert out == '', 'clear text taken for TLS:\n' + out
+
+
+# ---- secrets never shown with show_auth off
+
+SECRET = b'Tr0ub4dor&3'
+USER = b'alice@example.test'
+
+
+def secret_variants():
+    b64 = lambda b: base64.b64encode(b)
+    plain_authz = b64(b'\x00' + USER + b'\x00' + SECRET)
+    plain_2 = b64(USER + b'\x00' + SECRET)
+    login_u, login_p = b64(USER), b64(SECRET)
+    return {
+        'login-client-only': ([("C", b"EHLO x\r\n"), ("C", b"AUTH LOGIN\r\n"), ("C", login_u + b"\r\n"),
+                               ("C", login_p + b"\r\n"), ("C", b"QUIT\r\n")], False),
+        'login-334-dropped': ([GREET, ("C", b"AUTH LOGIN\r\n"), ("S", b"334 VXNlcm5hbWU6\r\n", {"drop": [0]}),
+                               ("C", login_u + b"\r\n"), ("S", b"334 UGFzc3dvcmQ6\r\n"),
+                               ("C", login_p + b"\r\n"), ("S", b"235 2.7.0 ok\r\n")] + QUIT, True),
+        'login-pipelined': ([GREET, ("C", b"AUTH LOGIN\r\n" + login_u + b"\r\n" + login_p + b"\r\n"),
+                             ("S", b"334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n535 5.7.8 no\r\n")] + QUIT, True),
+        'plain-authzid': ([GREET, ("C", b"AUTH PLAIN " + plain_authz + b"\r\n"), ("S", b"235 ok\r\n")] + QUIT, True),
+        'plain-no-authzid': ([GREET, ("C", b"AUTH PLAIN\r\n"), ("S", b"334 \r\n"), ("C", plain_2 + b"\r\n"),
+                              ("S", b"235 ok\r\n")] + QUIT, True),
+        'plain-tab': ([GREET, ("C", b"AUTH PLAIN\t" + plain_authz + b"\r\n"), ("S", b"235 ok\r\n")] + QUIT, True),
+        'plain-client-only': ([("C", b"AUTH PLAIN\r\n"), ("C", plain_authz + b"\r\n"), ("C", b"QUIT\r\n")], False),
+    }
+
+
+def check_secret(ctx, name, steps, syn):
+    pcap = write(ctx, 'secret-' + name, steps, syn)
+    staged = ctx.tshark.stage(pcap)
+    needles = [SECRET, base64.b64encode(SECRET)]
+    for v in secret_variants()[name][0]:
+        if v[0] == 'C' and v[1].startswith((b'AUTH PLAIN ', b'AUTH PLAIN\t')):
+            needles.append(v[1][11:].strip())
+        elif v[0] == 'C' and not v[1].startswith((b'AUTH', b'EHLO', b'QUIT')) and v[1] != base64.b64encode(USER) + b"\r\n":
+            needles.append(v[1].strip())
+    outputs = []
+    for args in (['-V'], ['-2', '-V'], ['-T', 'json'], ['-T', 'ek'], ['-T', 'pdml'], [],
+                 ['-T', 'fields', '-e', 'smtp.command', '-e', 'smtp.auth.username', '-e', 'smtp.req.parameter',
+                  '-e', 'smtp.auth.password', '-e', 'smtp.command.parameter'],
+                 ['-q', '-z', 'smtp,tree'], ['-q', '-z', 'credentials'], ['-x']):
+        out, _ = ctx.tshark.run(['-r', staged] + args)
+        if args == ['-x']:
+            continue  # the hex dump shows the packet bytes, as it must
+        outputs.append((args, out))
+    for args, out in outputs:
+        for n in needles:
+            assert n.decode() not in out, '%s: %r shown by %s' % (name, n, args)
+    # the user name is still decoded (never the password as user)
+    users = fields(ctx, pcap, ['smtp.auth.username'], ['-Y', 'smtp.auth.username'])
+    for r in users:
+        assert r[0] in (USER.decode(), ''), users
+
+
+# ---- long commands cut at segment borders: one pass and two alike
+
+def pass_view(ctx, pcap, two):
+    args = ['-r', ctx.tshark.stage(pcap), '-V', '-O', 'smtp']
+    out, err = ctx.tshark.run((['-2'] if two else []) + args)
+    assert 'Dissector bug' not in out + err and '[Malformed Packet' not in out, (out + err)[-2000:]
+    drop = re.compile(r'Response in|never answered|Reassembled TCP Segments|Severity level: Note|'
+                      r'Group: Sequence|^\s*\[Command never answered')
+    return [l for l in out.splitlines() if not drop.search(l)]
+
+
+def check_long_command(ctx, n, pipelined, cut):
+    if pipelined:
+        data = b"MAIL FROM:<a@x>\r\n" + b"".join(b"RCPT TO:<user%05d@example.org>\r\n" % i
+                                                  for i in range(n // 31)) + b"DATA\r\n"
+        reps = b"250 ok\r\n" * (n // 31 + 1) + b"354 go\r\n"
+    else:
+        data = b"MAIL FROM:<a@x> X=" + b"v" * n + b"\r\nRCPT TO:<b@x>\r\nDATA\r\n"
+        reps = b"250 ok\r\n250 ok\r\n354 go\r\n"
+    steps = [GREET, EHLO, EHLO_OK, ("C", data, cut), ("S", reps, cut),
+             ("C", b"hi\r\n.\r\n"), ("S", b"250 2.0.0 queued\r\n")] + QUIT
+    pcap = write(ctx, 'long-%d-%d-%s' % (n, pipelined, '-'.join(map(str, cut.get('cut', [cut.get('every')])))), steps)
+    one, two = pass_view(ctx, pcap, False), pass_view(ctx, pcap, True)
+    assert one == two, 'one pass and two differ:\n' + '\n'.join(
+        l for l in __import__('difflib').unified_diff(one, two, lineterm='', n=1))[:3000]
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-2', '-q', '-z', 'smtp,tree'])
+    assert 'SMTP' in out, out
+
+
+def tests(ctx):
+    for name in ('01-plain-delivery', '12-large-body', '15-bdat-chunking', '23-lmtp-delivery'):
+        pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
+        yield 'export objects ' + name, (lambda p=pcap: check_export(ctx, p))
+    for name in ('02-unknown-user', '13-errors-bad-sequence', '08-pipelining', '05-greylist-4xx'):
+        pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
+        yield 'expert counts ' + name, (lambda p=pcap: check_experts(ctx, p))
+    for name in ('garbage-port25', 'lost-segment'):
+        pcap = os.path.join(ctx.testdata, 'edge', name + '.pcap')
+        yield 'expert counts ' + name, (lambda p=pcap: check_experts(ctx, p))
+    yield 'meanings for the command answered', lambda: check_meanings(ctx)
+    for name, steps, want in OUTCOMES:
+        yield 'outcome ' + name, (lambda n=name, s=steps, w=want: check_outcome(ctx, n, s, w))
+    # 1000 and more, and LMTP, in the engine's unit tests (tests/unit/test_session.c)
+    yield '100 pipelined RCPTs', lambda: check_many_rcpts(ctx, 100)
+    yield 'STARTTLS then clear text', lambda: check_starttls_clear(ctx)
+    for name, (steps, syn) in secret_variants().items():
+        yield 'secret hidden: ' + name, (lambda n=name, s=steps, y=syn: check_secret(ctx, n, s, y))
+    for n in (1024, 8192, 16000, 17000, 65536):
+        for pipelined in (False, True):
+            for cut in ({"every": 1400}, {"every": 536}, {"cut": [7, 1000, 1400, 3, 4000]}):
+                yield 'long command %d %s %s' % (n, 'pipelined' if pipelined else 'single', cut), \
+                    (lambda a=n, b=pipelined, c=cut: check_long_command(ctx, a, b, c))
