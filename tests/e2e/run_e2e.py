@@ -41,7 +41,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from tsharklib import Skip, Tshark, child_cpu  # noqa: E402
+from tsharklib import Skip, Tshark, cpu_account  # noqa: E402
 
 
 class Ctx:
@@ -82,14 +82,16 @@ class Ctx:
     def run_test(self, index, fn):
         """Runs fn with its own ctx.tmp; returns (status, message, seconds,
         CPU seconds) with status 'ok', 'skip' or 'FAIL'.  The CPU seconds are
-        this thread's and those of the tshark runs of Tshark.run (processes
-        the test starts itself are not counted)."""
+        this thread's and those of the processes run through
+        tsharklib.run_child (every Tshark.run)."""
         tmp = os.path.join(self._shared_tmp, 't%d' % index)
         os.makedirs(tmp)
         os.chmod(tmp, 0o755)
         self._local.tmp = tmp
         start = time.monotonic()
-        cpu = time.thread_time() + child_cpu()
+        cpu = time.thread_time()
+        account = [0.0]
+        cpu_account(account)
         try:
             fn()
         except Skip as e:
@@ -103,8 +105,9 @@ class Ctx:
             result = ('ok', '')
         finally:
             self._local.tmp = None
+            cpu_account(None)
             shutil.rmtree(tmp, ignore_errors=True)
-        return result + (time.monotonic() - start, time.thread_time() + child_cpu() - cpu)
+        return result + (time.monotonic() - start, time.thread_time() - cpu + account[0])
 
 
 def load():

@@ -87,6 +87,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import smtpfields as sf  # noqa: E402
+from tsharklib import cpu_account  # noqa: E402
 
 CAPTURES = ['01-plain-delivery', '04-policy-reject-recipient', '08-pipelining',
             '12-large-body', '15-bdat-chunking', '17-rset']
@@ -176,8 +177,12 @@ def original(ctx, cap):
 
 def run_all(ctx, cap, variants):
     """variants: [(tag, keep)] -> [(tag, keep, frames or exception)]."""
+    account = cpu_account()
+    cpu_account(account)
+
     def one(v):
         tag, keep = v
+        cpu_account(account)    # the tshark CPU counts for this test
         try:
             return tag, keep, dissect(ctx, cap.write(ctx, tag, keep))
         except Exception as e:  # tshark failed or wrote to stderr: (a)

@@ -21,10 +21,20 @@ NOBODY = 65534
 _cpu = threading.local()
 
 
+def cpu_account(account=None):
+    """Makes `account` (a one-element list, [seconds]) where this thread's
+    run_child() calls add their children's CPU time; returns the previous
+    one.  run_e2e.py gives each test its own; a test that runs work on
+    threads of its own passes its account to them (see test_resync)."""
+    old = getattr(_cpu, 'account', None)
+    _cpu.account = account
+    return old
+
+
 def child_cpu():
-    """CPU seconds (user + system) of the processes this thread ran through
-    run_child() (and so Tshark.run) so far."""
-    return getattr(_cpu, 'seconds', 0.0)
+    """CPU seconds (user + system) counted in this thread's account."""
+    acct = getattr(_cpu, 'account', None)
+    return acct[0] if acct else 0.0
 
 
 def run_child(cmd, **kw):
@@ -47,7 +57,9 @@ def run_child(cmd, **kw):
         p.kill()
         p.wait()
         raise
-    _cpu.seconds = child_cpu() + sum(usage)
+    acct = getattr(_cpu, 'account', None)
+    if acct is not None:
+        acct[0] += sum(usage)
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
