@@ -100,16 +100,36 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo, epan_di
     return TAP_PACKET_REDRAW;
 }
 
-/* ---- service response time ---- */
+/* ---- service response time ----
+ *
+ * One row per verb of smtp_verbs.def, in its order, numbered 0, 1, 2, ...
+ * without holes; replies to verbs the engine does not know share the last
+ * row, "(other)".  Rows are made when the table is: Wireshark's
+ * dialog shows only the rows that exist when it resets, and hides those
+ * without calls.  The table's filter_string is the field the dialog would
+ * filter a row by (FIELD==index): no field carries the row number, so there
+ * is none; the -z filter itself never reaches this code (tshark hands it to
+ * the tap listener only), so tshark's "Filter:" line stays empty. */
+
+#define SRT_ROWS (SMTP_VERB_COUNT)  /* every verb but UNKNOWN, then "(other)" */
+
+static int srt_row(unsigned verb_id)
+{
+    if (verb_id == SMTP_VERB_UNKNOWN || verb_id >= SMTP_VERB_COUNT)
+        return SRT_ROWS - 1;
+    return (int)verb_id - (verb_id > SMTP_VERB_UNKNOWN ? 1 : 0);
+}
 
 static void srt_init(struct register_srt *srt, GArray *srt_array)
 {
-    srt_stat_table *table = init_srt_table("SMTP commands", "SMTP", srt_array, SMTP_VERB_COUNT,
+    srt_stat_table *table = init_srt_table("SMTP commands", "SMTP", srt_array, SRT_ROWS,
                                            "Command", NULL, NULL);
-    int i;
+    int v;
 
-    for (i = 0; i < SMTP_VERB_COUNT; i++)
-        init_srt_table_row(table, i, smtp_verb_name((smtp_verb)i));
+    for (v = 0; v < SMTP_VERB_COUNT; v++)
+        if (v != SMTP_VERB_UNKNOWN)
+            init_srt_table_row(table, srt_row((unsigned)v), smtp_verb_name((smtp_verb)v));
+    init_srt_table_row(table, SRT_ROWS - 1, "(other)");
 }
 
 static tap_packet_status srt_packet(void *pss, packet_info *pinfo, epan_dissect_t *edt,
@@ -119,10 +139,10 @@ static tap_packet_status srt_packet(void *pss, packet_info *pinfo, epan_dissect_
     const smtpx_tap_reply *t = (const smtpx_tap_reply *)data;
     srt_stat_table *table;
 
-    if (!t->has_request || t->verb_id >= SMTP_VERB_COUNT)
+    if (!t->has_request)
         return TAP_PACKET_DONT_REDRAW;
     table = g_array_index(d->srt_array, srt_stat_table *, 0);
-    add_srt_table_data(table, t->verb_id, &t->req_ts, pinfo);
+    add_srt_table_data(table, srt_row(t->verb_id), &t->req_ts, pinfo);
     return TAP_PACKET_REDRAW;
 }
 
