@@ -196,12 +196,6 @@ void smtpx_register_taps(void);
  * the user name and, when the reply that ends the exchange is known,
  * its result ("succeeded", "failed", "cancelled"; NULL: not known). */
 void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result);
-/* Until every caller passes a result: smtpx_tap_credential(pinfo, user)
- * still compiles (result NULL). */
-#define SMTPX_CRED_ARGS_(a, b, c, n, ...) n
-#define smtpx_tap_credential(...) \
-    SMTPX_CRED_ARGS_(__VA_ARGS__, smtpx_tap_credential, smtpx_tap_credential2_, ~)(__VA_ARGS__)
-#define smtpx_tap_credential2_(pinfo, user) (smtpx_tap_credential)(pinfo, user, NULL)
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
