@@ -15,10 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One past the last smtp_event_type.
- * TODO(SMTP_EV_COUNT): replace with SMTP_EV_COUNT once src/smtp_session.h
- * has that sentinel; this is the only place that names the last type. */
-#define EVLOG_EV_COUNT (SMTP_EV_TXN_END + 1)
+/* One past the last smtp_event_type: the range comes from the enum. */
+#define EVLOG_EV_COUNT SMTP_EV_COUNT
 
 /* a record type of the log's own, outside the engine's range */
 #define EVLOG_GAP 100
