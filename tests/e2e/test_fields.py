@@ -147,7 +147,28 @@ def t_readme_parser(ctx):
     assert got == {'smtp.a.b.c', 'smtp.a.b.d', 'smtp.a.e.f', 'smtp.z'}, got
 
 
+ENTRY_POINTS = {'plugin_version', 'plugin_want_major', 'plugin_want_minor',
+                'plugin_register', 'plugin_describe'}
+
+
+def t_exports(ctx):
+    """The plugin exports its entry points and nothing else (hf ids, engine
+    functions and the like are hidden: -fvisibility=hidden)."""
+    import glob
+    import shutil
+    import subprocess
+    if shutil.which('nm') is None:
+        raise ctx.Skip('nm (binutils) is not installed')
+    libs = glob.glob(os.path.join(ctx.tshark.plugins, '*', 'epan', '*.so'))
+    assert len(libs) == 1, libs
+    out = subprocess.run(['nm', '-D', '--defined-only', libs[0]], capture_output=True,
+                         text=True, check=True).stdout
+    names = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    assert names == ENTRY_POINTS, 'exported: %r' % sorted(names)
+
+
 def tests(ctx):
+    yield 'only the entry points exported', lambda: t_exports(ctx)
     yield 'no type clash with the built-in', lambda: t_no_type_clash(ctx)
     yield 'smtp.message is FT_STRING', lambda: t_message_is_string(ctx)
     yield '.def tables are what is registered', lambda: t_declared_is_registered(ctx)
