@@ -33,7 +33,7 @@ except ImportError:  # an older runner: a skip is then reported as a failure
 CAPTURE = '13-errors-bad-sequence.pcap'
 FILTER = 'smtp.reply.code >= 500'
 SIZE = (1600, 1000)
-TOOLS = {'Xvfb': 'xvfb', 'wireshark': 'wireshark-qt', 'xdotool': 'xdotool',
+TOOLS = {'Xvfb': 'xvfb', 'wireshark': 'wireshark', 'xdotool': 'xdotool',
          'import': 'imagemagick',
          'tesseract': 'tesseract-ocr'}
 NOBODY = 65534
@@ -64,12 +64,12 @@ def ensure_tools():
         sudo = ['sudo', '-n']
     print('test_gui: installing %s' % ' '.join(pkgs), flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    p = subprocess.run(sudo + ['apt-get', 'install', '-y', '-q', '--no-install-recommends'] + pkgs,
+    p = subprocess.run(sudo + ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-q', '--no-install-recommends'] + pkgs,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if p.returncode:
-        subprocess.run(sudo + ['apt-get', 'update', '-q'], stdout=subprocess.DEVNULL,
+        subprocess.run(sudo + ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'update', '-q'], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env=env)
-        p = subprocess.run(sudo + ['apt-get', 'install', '-y', '-q', '--no-install-recommends'] + pkgs,
+        p = subprocess.run(sudo + ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-q', '--no-install-recommends'] + pkgs,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if p.returncode or missing_tools():
         raise Skip('could not install %s: %s' % (' '.join(pkgs),

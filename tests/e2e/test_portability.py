@@ -31,10 +31,11 @@ def ensure_cc():
         sudo = ['sudo', '-n']
     print('test_portability: installing %s' % PKG, flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    cmd = sudo + ['apt-get', 'install', '-y', '-q', '--no-install-recommends', PKG]
+    cmd = sudo + ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-q',
+                  '--no-install-recommends', PKG]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if p.returncode:
-        subprocess.run(sudo + ['apt-get', 'update', '-q'], stdout=subprocess.DEVNULL,
+        subprocess.run(sudo + ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'update', '-q'], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env=env)
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if p.returncode or not shutil.which(CC):
