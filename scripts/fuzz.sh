@@ -4,7 +4,7 @@
 # Options:
 #   --runs N      stop each target after N executions instead (SECONDS then
 #                 still caps the time; 0 = no cap)
-#   --target T    only fuzz_T (session or parse); repeatable
+#   --target T    only fuzz_T (session, parse or auth); repeatable
 #   --plant N     build with the planted bug N (1: off-by-one in the line
 #                 framer, 2: missed transition out of BDAT) and fuzz from the
 #                 seeds alone, with a fresh corpus: succeeds when the fuzzer
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) secs=$1; shift ;;
     esac
 done
-[ -n "$targets" ] || targets="session parse"
+[ -n "$targets" ] || targets="session parse auth"
 if [ "$plant" != 0 ]; then
     build=${BUILD:-/tmp/build-fuzz-plant$plant}
 else

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Line and branch coverage of the engine by a fuzz target's corpus (llvm-cov).
-#   tests/fuzz/coverage.sh TARGET CORPUS-DIR...     TARGET: session or parse
+#   tests/fuzz/coverage.sh TARGET CORPUS-DIR...     TARGET: session, parse or auth
 # Builds the target's replay program with clang source-based coverage into
 # $BUILD (default /tmp/build-fuzz-cov), replays every input of the folders
 # and prints llvm-cov's report for src/*.c.  Only files in $BUILD are written.
