@@ -319,7 +319,11 @@ package_version() {  # V -> sets RESULT
         setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=$CHROOT_PATH HOME=/tmp/h \
             tshark -G plugins | grep -F \"\$so\"
         test -f /usr/share/wireshark/profiles/SMTP/preferences
-        echo 'global profile: /usr/share/wireshark/profiles/SMTP'
+        cp $src/testdata/real/02-unknown-user.pcap /tmp/h/p.pcap && chmod 644 /tmp/h/p.pcap
+        n=\$(setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=$CHROOT_PATH HOME=/tmp/h \
+            tshark -C SMTP -r /tmp/h/p.pcap -Y 'smtp.reply.code >= 500' -T fields -e smtp.reply.code)
+        test \"\$n\" = 550
+        echo 'global profile /usr/share/wireshark/profiles/SMTP: tshark -C SMTP finds the 550 of 02-unknown-user'
         cd $src && rm -rf build-installed && mkdir -p build-installed/plugins/$v/epan
         cp \"\$so\" build-installed/plugins/$v/epan/
         tests/run-e2e.sh build-installed" || rc=$?
