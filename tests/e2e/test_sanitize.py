@@ -92,6 +92,17 @@ def mutations(ctx, caps, runs):
     assert c[-1] == 0 and rc == 0, 'findings (exit %d):\n%s' % (rc, out[-8000:])
 
 
+def oauthbearer_token_not_user(ctx):
+    """regress/oauthbearer-token-as-user.pcap: a ',a=' inside the bearer
+    token is no user name (found by fuzz_auth)."""
+    pcap = os.path.join(ctx.testdata, 'regress', 'oauthbearer-token-as-user.pcap')
+    rows, _ = ctx.tshark.fields(pcap, ['frame.number', 'smtp.auth.username'])
+    users = [r[1] for r in rows if len(r) > 1 and r[1]]
+    assert users == [], 'token shown as user name: %s' % users
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-q', '-z', 'credentials'])
+    assert 'SECRET' not in out, 'token in -z credentials:\n' + out
+
+
 def spread(items, n):
     if len(items) <= n:
         return list(items)
@@ -120,3 +131,5 @@ def tests(ctx):
     for r in regress:
         yield ('ASan+UBSan plugin on regress/%s' % os.path.basename(r),
                lambda r=r: mutations(ctx, ['--rates', '0', r], 4))
+    yield ('regress/oauthbearer-token-as-user: the token is no user name',
+           lambda: oauthbearer_token_not_user(ctx))
