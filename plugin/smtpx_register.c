@@ -3,17 +3,22 @@
  * smtpx.tcp.port is the set of TCP ports the plugin dissects, as a user of
  * Wireshark expects from a port preference: a port taken out of it goes back
  * to the built-in SMTP dissector (when the built-in's own smtp.tcp.port has
- * it), not to raw TCP.  It is an ordinary range preference (so it is in
- * `tshark -G defaultprefs` and the preferences file), applied here, rather
- * than a Decode As range, whose epan handling only adds ports for a plugin
- * that replaced a built-in's handle.
+ * it), not to raw TCP.  It is an ordinary range preference, applied here
+ * (smtpx_prefs_apply), rather than the Decode As range that
+ * dissector_add_uint_range_with_preference() makes: with that one,
+ * -o smtpx.tcp.port:2525 left the plugin on 25 and 587 as well, and
+ * tshark -G defaultprefs did not list it.
  *
- * The ports point at a small front handle that belongs to the built-in SMTP
- * protocol: it runs the plugin while SMTP-Analysis is enabled and the
- * built-in dissector while it is disabled.  A disabled protocol's own handle
- * in a dissector table dissects nothing (epan skips it and TCP falls back to
- * raw data), on every release 4.0 - 4.6; the front handle is what lets
- * --disable-protocol smtpx leave SMTP to the built-in dissector.
+ * The ports point at a small front handle that runs the plugin while
+ * SMTP-Analysis is enabled and the built-in dissector while it is not.  A
+ * disabled protocol's own handle in a dissector table dissects nothing (epan
+ * skips it and TCP falls back to raw data), on every release 4.0 - 4.6; the
+ * front handle is what lets --disable-protocol smtpx leave SMTP to the
+ * built-in dissector.  Its protocol, smtpx.front, is registered in name only
+ * under the built-in SMTP: enabled with it, never a layer of its own, and
+ * with a name of its own in the port table's Decode As list (a handle of the
+ * built-in protocol there would duplicate "SMTP"; a handle without protocol
+ * crashes 4.0's Decode As list).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
