@@ -270,8 +270,9 @@ def tests(ctx):
     yield 'meanings for the command answered', lambda: check_meanings(ctx)
     for name, steps, want in OUTCOMES:
         yield 'outcome ' + name, (lambda n=name, s=steps, w=want: check_outcome(ctx, n, s, w))
-    # 1000 and more, and LMTP, in the engine's unit tests (tests/unit/test_session.c)
-    yield '100 pipelined RCPTs', lambda: check_many_rcpts(ctx, 100)
+    for n in (100, 1000):
+        yield '%d pipelined RCPTs' % n, (lambda k=n: check_many_rcpts(ctx, k))
+    yield '100 LMTP recipients', lambda: check_many_rcpts(ctx, 100, True)
     yield 'STARTTLS then clear text', lambda: check_starttls_clear(ctx)
     for name, (steps, syn) in secret_variants().items():
         yield 'secret hidden: ' + name, (lambda n=name, s=steps, y=syn: check_secret(ctx, n, s, y))
