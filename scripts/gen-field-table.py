@@ -110,11 +110,13 @@ def split_readme(text):
     return lines[:i], lines[i:j], lines[j:]
 
 
-def diff(readme_path, tshark):
-    """Unified diff from README's table to the generated one ('' if equal)."""
+def diff(readme_path, tshark, want=None):
+    """Unified diff from README's table to the generated one, or to want
+    when given ('' if equal)."""
     with open(readme_path, encoding='utf-8') as f:
         _, current, _ = split_readme(f.read())
-    want = table(tshark)
+    if want is None:
+        want = table(tshark)
     return '\n'.join(difflib.unified_diff(current, want, 'README.md (field table)',
                                          'tshark -G fields', lineterm=''))
 
