@@ -507,7 +507,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
 }
 
 static void track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
-                          const smtp_event *last_reply)
+                          const smtp_event *last_reply) /* tvb NULL: no reply in it */
 {
     smtpx_txn *t = txn_find(c, u->ev.txn);
 
@@ -516,7 +516,7 @@ static void track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtp
     t->outcome = u->ev.code;
     t->end_frame = pinfo->num;
     t->end_ts = pinfo->abs_ts;
-    if (u->ev.dir == SMTP_DIR_SERVER && last_reply->type == SMTP_EV_REPLY) {
+    if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last_reply->type == SMTP_EV_REPLY) {
         const guint8 *lf = tvb_get_ptr(tvb, last_reply->off, last_reply->len);
         guint32 l1 = 0;
         while (l1 < last_reply->len && lf[l1] != '\r' && lf[l1] != '\n')
@@ -713,6 +713,88 @@ static int dissect_smtpx_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
     return dissect_common(tvb, pinfo, tree, NULL, TRUE, smtpx_tls_handle);
 }
 
+/* ---- the end of the connection ---- */
+
+/* TCP's conversation completeness bits (packet-tcp.c, 4.0 - 4.6): the
+ * first frame that sets one carries the first FIN, or a RST */
+#define SMTPX_TCP_COMPLETENESS_FIN 0x10
+#define SMTPX_TCP_COMPLETENESS_RST 0x20
+
+/* What a FIN or RST frame ended, saved on the first pass. */
+#define KEY_CLOSE 8
+
+/* First pass: does this frame end the connection with mail transactions
+ * still open or awaiting their final reply?  A RST resets them all.  The
+ * first FIN closes them all when the server sends it; when the client
+ * sends it, only the open transaction (the server may still answer a
+ * message already sent). */
+static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t *conv)
+{
+    struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
+    int dir = direction(c, pinfo);
+    guint8 now, fresh;
+    unsigned how;
+    smtp_event ev[SMTP_EVENTS_MIN];
+    size_t n, i;
+    smtpx_call *call;
+    smtp_event none;
+
+    if (tcpd == NULL)
+        return NULL;
+    now = tcpd->conversation_completeness;
+    fresh = (guint8)(now & ~c->completeness);
+    c->completeness = now;
+    if (fresh & SMTPX_TCP_COMPLETENESS_RST)
+        how = SMTP_CLOSE_RESET;
+    else if (fresh & SMTPX_TCP_COMPLETENESS_FIN)
+        how = dir == SMTP_DIR_SERVER ? 0 : SMTP_CLOSE_HALF;
+    else
+        return NULL;
+    n = smtp_session_close(&c->sess, dir, how, ev, G_N_ELEMENTS(ev));
+    if (n == 0)
+        return NULL;
+    call = wmem_new0(wmem_file_scope(), smtpx_call);
+    call->dir = (guint8)dir;
+    call->deseg_offset = -1;
+    call->units = wmem_alloc0_array(wmem_file_scope(), smtpx_unit, n);
+    call->nunits = (guint32)n;
+    memset(&none, 0, sizeof none);
+    none.type = SMTP_EV_ANOMALY;
+    for (i = 0; i < n; i++) {
+        smtpx_unit *u = &call->units[i];
+        u->ev = ev[i];
+        track_txn_end(c, pinfo, NULL, u, &none);
+    }
+    return call;
+}
+
+/* A postdissector: TCP hands no payload-less FIN or RST to SMTP, yet that
+ * frame ends the transactions left open.  Cheap for every other frame. */
+static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    conversation_t *conv;
+    smtpx_conv *c;
+    smtpx_call *call;
+
+    if (pinfo->ptype != PT_TCP || !proto_is_protocol_enabled(find_protocol_by_id(proto_smtpx)))
+        return 0;
+    if (PINFO_FD_VISITED(pinfo)) {
+        call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE);
+    } else {
+        conv = find_conversation_pinfo(pinfo, 0);
+        c = conv ? (smtpx_conv *)conversation_get_proto_data(conv, proto_smtpx) : NULL;
+        if (c == NULL)
+            return 0;
+        call = close_call(c, pinfo, conv);
+        if (call != NULL)
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE, call);
+    }
+    if (call == NULL)
+        return 0;
+    smtpx_render_close(tvb, pinfo, tree, call);
+    return 0;
+}
+
 /* ---- registration ---- */
 
 void proto_register_smtpx(void)
@@ -728,6 +810,7 @@ void proto_register_smtpx(void)
 
     smtpx_tcp_handle = register_dissector("smtpx", dissect_smtpx_tcp, proto_smtpx);
     smtpx_tls_handle = register_dissector("smtpx.tls", dissect_smtpx_tls, proto_smtpx);
+    register_postdissector(create_dissector_handle(dissect_smtpx_close, proto_smtpx));
 }
 
 void proto_reg_handoff_smtpx(void)

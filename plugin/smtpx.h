@@ -138,6 +138,7 @@ typedef struct smtpx_conv {
     /* what later transactions of the connection carry */
     const char *helo;         /* last HELO/EHLO/LHLO argument */
     const char *auth_user;    /* user of the last AUTH that succeeded */
+    guint8 completeness;      /* TCP's completeness bits seen (first pass) */
 } smtpx_conv;
 
 /* Preferences (smtpx_register.c) */
@@ -198,6 +199,9 @@ void smtpx_register_taps(void);
 void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result);
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
+/* The transactions a FIN or RST frame ended (a postdissector's tree). */
+void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                        const smtpx_call *call);
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                        const smtpx_call *call, dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle);

@@ -613,7 +613,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
                                rc->status ? rc->status : "",
                                rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");
         proto_item_set_generated(it);
-        rt = proto_item_add_subtree(it, ett_txn);
+        rt = proto_item_add_subtree(it, ett_txn_recipient);
         proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_code, r->tvb, 0, 0, rc->code));
         if (rc->status != NULL)
             proto_item_set_generated(proto_tree_add_string(rt, hf_txn_recipient_status, r->tvb, 0, 0, rc->status));
@@ -787,4 +787,29 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             continue;
         render_unit(&r, call, i, imf_handle, tls_handle, app_handle);
     }
+}
+
+void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                        const smtpx_call *call)
+{
+    render_ctx r;
+    guint32 i;
+
+    memset(&r, 0, sizeof r);
+    r.tvb = tvb;
+    r.pinfo = pinfo;
+    r.tree = tree;
+    r.info = pinfo->cinfo != NULL && col_get_writable(pinfo->cinfo, COL_INFO);
+    if (r.info)
+        col_append_str(pinfo->cinfo, COL_INFO, " ");
+    if (tree != NULL) {
+        proto_item *top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, 0, ENC_NA);
+        r.st = proto_item_add_subtree(top, ett_smtpx);
+        proto_item_set_hidden(proto_tree_add_item(r.st, proto_smtpx, tvb, 0, 0, ENC_NA));
+        proto_item_set_generated(proto_tree_add_item(r.st, hf_connection_closed, tvb, 0, 0, ENC_NA));
+        r.last = top;
+    }
+    for (i = 0; i < call->nunits; i++)
+        if (call->units[i].ev.type == SMTP_EV_TXN_END)
+            render_txn_end(&r, &call->units[i]);
 }

@@ -336,17 +336,24 @@ static void txn_reply(smtp_session *s, sink *o, const smtp_event *ev, const smtp
     }
 }
 
-size_t smtp_session_close(smtp_session *s, int dir, int reset, smtp_event *ev, size_t cap)
+size_t smtp_session_close(smtp_session *s, int dir, unsigned how, smtp_event *ev, size_t cap)
 {
     sink o;
     uint32_t i, last = 0;
-    smtp_txn_outcome why = reset ? SMTP_TXN_RESET : SMTP_TXN_CLOSED;
+    smtp_txn_outcome why = (how & SMTP_CLOSE_RESET) ? SMTP_TXN_RESET : SMTP_TXN_CLOSED;
 
     o.ev = ev;
     o.cap = cap;
     o.n = 0;
     o.base = 0;
     dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+    if ((how & (SMTP_CLOSE_HALF | SMTP_CLOSE_RESET)) == SMTP_CLOSE_HALF) {
+        if (s->_txn != 0 && o.n < o.cap)
+            txn_emit(&o, dir, s->_txn, why, 0, 0);
+        s->_txn = 0;
+        s->_rcpt_ok = s->_rcpt_bad = s->_rcpt_tmp = 0;
+        return o.n;
+    }
     /* messages sent whose final reply never came, oldest first */
     for (i = 0; i < s->_qlen && o.n < o.cap; i++) {
         const smtp_pending *q = qat(s, i);

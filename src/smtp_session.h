@@ -158,10 +158,13 @@ int smtp_session_is_lmtp(const smtp_session *s);
 unsigned smtp_session_pending(const smtp_session *s);
 unsigned smtp_session_queue_capacity(const smtp_session *s);
 
-/* The connection ended (FIN, or RST when reset is set): the open mail
- * transaction and those whose final reply is awaited end as "connection
- * closed" / "connection reset".  Appends TXN_END events (off 0, len 0) to
- * ev (at most cap) and returns how many. */
-size_t smtp_session_close(smtp_session *s, int dir, int reset, smtp_event *ev, size_t cap);
+/* The connection ended: the open mail transaction and those whose final
+ * reply is awaited end as "connection closed" (FIN) or "connection reset"
+ * (how has SMTP_CLOSE_RESET).  With SMTP_CLOSE_HALF (the client's FIN: the
+ * server may still answer) only the open transaction ends.  Appends
+ * TXN_END events (off 0, len 0) to ev (at most cap) and returns how many. */
+#define SMTP_CLOSE_RESET 0x1u
+#define SMTP_CLOSE_HALF  0x2u
+size_t smtp_session_close(smtp_session *s, int dir, unsigned how, smtp_event *ev, size_t cap);
 
 #endif /* SMTP_SESSION_H */

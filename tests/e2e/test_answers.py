@@ -132,6 +132,28 @@ def check_outcome(ctx, name, steps, want):
         assert rows[0][1] == '<>', 'null sender shown as %r' % rows[0][1]
 
 
+def check_closed(ctx, how):
+    """A transaction the connection's end cuts off gets an outcome on the
+    FIN or RST frame, in one pass and two."""
+    steps = [GREET, EHLO, EHLO_OK, ("C", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"),
+             ("S", b"250 ok\r\n250 ok\r\n354 go\r\n"), ("C", b"hi\r\n.\r\n")]
+    c = gen.Conn()
+    c.run(steps)
+    if how == 'reset':
+        c.packet("C", gen.pl.TCP_RST | gen.pl.TCP_ACK)
+    else:
+        c.close("S")
+    pcap = os.path.join(ctx.tmp, 'closed-%s.pcap' % how)
+    gen.pl.write_pcap(pcap, c.frames)
+    for extra in ([], ['-2']):
+        rows = fields(ctx, pcap, ['frame.number', 'tcp.flags.str', 'smtp.transaction.outcome'],
+                      ['-Y', 'smtp.transaction.outcome'] + extra)
+        assert len(rows) == 1 and rows[0][2] == 'connection ' + how, rows
+        assert ('R' if how == 'reset' else 'F') in rows[0][1], rows
+    out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-Y', 'smtp.connection.closed'])
+    assert len(out.splitlines()) == 1, out
+
+
 # ---- many pipelined recipients (the queue grows instead of dropping)
 
 def check_many_rcpts(ctx, n=100, lmtp=False):
@@ -274,6 +296,8 @@ def tests(ctx):
         yield '%d pipelined RCPTs' % n, (lambda k=n: check_many_rcpts(ctx, k))
     yield '100 LMTP recipients', lambda: check_many_rcpts(ctx, 100, True)
     yield 'STARTTLS then clear text', lambda: check_starttls_clear(ctx)
+    yield 'connection closed mid-transaction', lambda: check_closed(ctx, 'closed')
+    yield 'connection reset mid-transaction', lambda: check_closed(ctx, 'reset')
     for name, (steps, syn) in secret_variants().items():
         yield 'secret hidden: ' + name, (lambda n=name, s=steps, y=syn: check_secret(ctx, n, s, y))
     for n in (1024, 8192, 16000, 17000, 65536):

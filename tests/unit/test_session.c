@@ -791,7 +791,7 @@ static void session_close(void)
                       SMTP_EVENTS_MIN, &nev, &need);
     smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)body, strlen(body), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
     /* transaction 1 awaits its final reply, transaction 2 is open */
-    n = smtp_session_close(&s, SMTP_DIR_SERVER, 1, ev, SMTP_EVENTS_MIN);
+    n = smtp_session_close(&s, SMTP_DIR_SERVER, SMTP_CLOSE_RESET, ev, SMTP_EVENTS_MIN);
     CHECK_EQ(n, 2);
     CHECK_EQ(ev[0].type, SMTP_EV_TXN_END);
     CHECK_EQ(ev[0].txn, 1);
@@ -799,6 +799,22 @@ static void session_close(void)
     CHECK_EQ(ev[1].txn, 2);
     CHECK_EQ(ev[1].code, SMTP_TXN_RESET);
     CHECK_EQ(smtp_session_close(&s, SMTP_DIR_SERVER, 0, ev, SMTP_EVENTS_MIN), 0);
+    /* the client half-closes: only the open transaction ends */
+    smtp_session_init(&s, NULL);
+    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)cli, strlen(cli), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"250 a\r\n250 b\r\n354 c\r\n", 21, 0, ev,
+                      SMTP_EVENTS_MIN, &nev, &need);
+    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)body, strlen(body), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    n = smtp_session_close(&s, SMTP_DIR_CLIENT, SMTP_CLOSE_HALF, ev, SMTP_EVENTS_MIN);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ev[0].txn, 2);
+    CHECK_EQ(ev[0].code, SMTP_TXN_CLOSED);
+    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"250 ok\r\n", 8, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    CHECK_EQ(nev, 2);
+    CHECK_EQ(ev[1].type, SMTP_EV_TXN_END);
+    CHECK_EQ(ev[1].txn, 1);
+    CHECK_EQ(ev[1].code, SMTP_TXN_DELIVERED);
     CHECK_STR(smtp_txn_outcome_name(SMTP_TXN_CLOSED), "connection closed");
 }
 
