@@ -321,14 +321,16 @@ static void ehlo_extension(render_ctx *r, proto_tree *t, guint32 off, const guin
     proto_item *it = proto_tree_add_item(t, hf_ehlo_extension, r->tvb, off + rl->text.off, n, ENC_UTF_8);
     proto_tree *et = proto_item_add_subtree(it, ett_command);
 
+    unsigned ext = smtp_ehlo_keyword(x, n); /* the knowledge base's keywords, any case */
+
     while (kw < n && x[kw] != ' ' && x[kw] != '=')
         kw++;
-    if (kw == 4 && g_ascii_strncasecmp((const char *)x, "SIZE", 4) == 0) {
+    if (ext == SMTP_EXT_SIZE) {
         guint64 v = 0;
         for (i = kw + 1; i < n && g_ascii_isdigit(x[i]) && v < G_GUINT64_CONSTANT(100000000000000000); i++)
             v = v * 10 + (guint64)(x[i] - '0');
         proto_tree_add_uint64(et, hf_ehlo_size, r->tvb, off + rl->text.off, n, v);
-    } else if (kw == 4 && g_ascii_strncasecmp((const char *)x, "AUTH", 4) == 0) {
+    } else if (ext == SMTP_EXT_AUTH) {
         i = kw;
         while (i < n) {
             guint32 w;
