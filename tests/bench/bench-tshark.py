@@ -19,6 +19,11 @@ configuration on one packet in list mode, the start-up) on two captures:
 Peak RSS (/usr/bin/time -f %M) in fields mode on many-session captures of
 10 MB and 100 MB (and 1 GB with --big: slow, and large on disk).
 
+In list mode also "bare": nothing with every TCP heuristic dissector off.
+With "nothing", TCP offers port 25 payload to its ~80 heuristic dissectors
+on every segment (about 49k Ir a segment here), which makes "nothing" dearer
+than the built-in; "bare" is the floor a port dissector can be compared to.
+
 Targets printed: list <= 1.05 x nothing; fields and V <= built-in; peak RSS
 <= built-in.
 
@@ -54,11 +59,20 @@ class Env:
         shutil.copytree(os.path.join(build, 'plugins'), self.plug)
         os.makedirs(self.noplug)
         self.root = os.geteuid() == 0
+        # the TCP heuristic dissectors enabled by default: "bare" turns them
+        # off, so that port 25 payload goes straight to "data"
+        out = subprocess.run(['tshark', '-G', 'heuristic-decodes'], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout
+        self.tcp_heur = [f[1] for f in (l.split('\t') for l in out.splitlines())
+                         if len(f) == 3 and f[0] == 'tcp' and f[2] == 'T']
 
     def cmd(self, conf, mode, pcap, wrapper=()):
         args = ['-r', pcap]
-        if conf == 'nothing':
+        if conf in ('nothing', 'bare'):
             args += ['--disable-protocol', 'smtp']
+        if conf == 'bare':
+            for h in self.tcp_heur:
+                args += ['--disable-heuristic', h]
         if mode == 'fields':
             args += ['-T', 'fields', '-e',
                      'smtp.reply.code' if conf == 'plugin' else 'smtp.response.code']
@@ -177,6 +191,8 @@ def main():
     ap.add_argument('--big', action='store_true', help='add 1G to --rss-sizes')
     ap.add_argument('--no-ir', action='store_true')
     ap.add_argument('--no-rss', action='store_true')
+    ap.add_argument('--no-bare', action='store_true',
+                    help='skip the list run of "nothing" with the TCP heuristics off')
     ap.add_argument('--profile', action='store_true',
                     help='plugin runs with --dump-instr=yes; prints its top functions')
     ap.add_argument('--startup', metavar='nothing=IR,built-in=IR,plugin=IR',
@@ -247,12 +263,17 @@ def main():
                         for k in CONFS:
                             prof = a.profile and k == 'plugin' and c == 'sessions'
                             jobs.append(((k, m, c), ex.submit(env.ir, k, m, caps[c], c, prof)))
+                        if m == 'list' and not a.no_bare:
+                            jobs.append((('bare', m, c),
+                                         ex.submit(env.ir, 'bare', m, caps[c], c)))
                 for key, fut in jobs:
                     IR[key] = fut.result()
                 for c in a.captures.split(','):
                     for m in modes:
-                        for k in CONFS:
-                            IR[(k, m, c + '-startup')] = IR[(k, 'startup')]
+                        for k in CONFS + ('bare',):
+                            # bare starts as nothing does (a few more options)
+                            IR[(k, m, c + '-startup')] = IR[(k if k != 'bare' else 'nothing',
+                                                             'startup')]
             for c in a.captures.split(','):
                 pk = packets(caps[c])
                 print('\n### Instructions (callgrind Ir), %s: %s, %d packets\n'
@@ -276,6 +297,14 @@ def main():
                         t['built-in'] / t['nothing'], t['plugin'] / t['nothing'],
                         t['plugin'] / t['built-in'], net['plugin'] / net['built-in'],
                         target))
+                if ('bare', 'list', c) in IR:
+                    b, p = IR[('bare', 'list', c)], IR[('plugin', 'list', c)]
+                    nb = b - IR[('nothing', 'startup')]
+                    np_ = p - IR[('plugin', 'startup')]
+                    print('\nlist, nothing with the %d TCP heuristic dissectors off ("bare"): '
+                          '%.3fG; plugin/bare %.3f (net %.3f): %s' % (
+                              len(env.tcp_heur), b / 1e9, p / b, np_ / nb,
+                              'plugin/bare <= 1.05: ' + ok(p / b, 1.05)))
                 print('\nnet Ir per packet (start-up subtracted): ' + ', '.join(
                     '%s %s %.0f' % (m, k, (IR[(k, m, c)] - IR[(k, m, c + '-startup')]) / pk)
                     for m in modes for k in CONFS))
