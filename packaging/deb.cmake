@@ -4,6 +4,9 @@
 #   cmake -S . -B B -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build B
 #   (cd B && cpack -G DEB)          or: scripts/package.sh
 #
+# scripts/package.sh builds with Debian's hardening flags (dpkg-buildflags
+# with hardening=+all), as a Debian package build would.
+#
 # The package installs the plugin into that release's system plugin folder
 # (Wireshark_PLUGIN_INSTALL_DIR/epan) and the "SMTP" configuration profile into
 # Wireshark's global profiles folder (/usr/share/wireshark/profiles, beside
@@ -99,6 +102,7 @@ set(CPACK_PACKAGE_CONTACT "${SMTPX_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_VENDOR "SMTP plugin maintainers")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES ON)
+set(CPACK_PRE_BUILD_SCRIPTS "${CMAKE_CURRENT_LIST_DIR}/deb-strip.cmake")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${SMTPX_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")

@@ -61,6 +61,10 @@ if [ $HOST -eq 1 ]; then
     trap 'rm -rf "$work"' EXIT
     "$REPO/scripts/deps.sh"
     command -v dpkg-shlibdeps >/dev/null || die "dpkg-dev is needed (apt-get install dpkg-dev file)"
+    # Debian's hardening flags, as a Debian package build would use them
+    export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+    CFLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+    LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \
     cmake -S "$REPO" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTP_WERROR=ON \
           -DSMTP_BUILD_TESTS=OFF >/dev/null
     cmake --build "$work/build" -j"$(nproc)"

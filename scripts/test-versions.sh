@@ -292,8 +292,12 @@ package_version() {  # V -> sets RESULT
     # dpkg-shlibdeps and the DEB generator need dpkg-dev and file
     chroot "$dir" "${inenv[@]}" sh -c "dpkg-query -W dpkg-dev file >/dev/null 2>&1 ||
             { apt-get -q update && apt-get install -y -q --no-install-recommends dpkg-dev file; }" &&
-    chroot "$dir" "${inenv[@]}" sh -c \
-        "cd $src && rm -rf build-deb && cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTP_WERROR=ON -DSMTP_BUILD_TESTS=OFF && cmake --build build-deb -j2 && cd build-deb && cpack -G DEB" ||
+    # Debian's hardening flags, as a Debian package build would use them
+    chroot "$dir" "${inenv[@]}" DEB_BUILD_MAINT_OPTIONS=hardening=+all sh -c \
+        "cd $src && rm -rf build-deb &&
+         CFLAGS=\"\$(dpkg-buildflags --get CFLAGS) \$(dpkg-buildflags --get CPPFLAGS)\" LDFLAGS=\"\$(dpkg-buildflags --get LDFLAGS)\" \
+         cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTP_WERROR=ON -DSMTP_BUILD_TESTS=OFF &&
+         cmake --build build-deb -j2 && cd build-deb && cpack -G DEB" ||
         rc=$?
     local debs=("$dir$src"/build-deb/deb/*.deb)
     if [ $rc -ne 0 ] || [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then
