@@ -38,6 +38,8 @@
 #                    (e.g. nobody; HOME is then /tmp/h)
 #   WS_SOURCE        worktree (default): the work tree as it is, uncommitted
 #                    changes included; head: the last commit (git archive HEAD)
+#   WS_E2E_K         with --package: only the end-to-end tests whose names
+#                    contain one of these words (e.g. "test_gui test_profile")
 #   WS_PASS_ENV      names of host variables to pass into the chroot (the
 #                    build and tests otherwise get a clean environment)
 #
@@ -330,7 +332,8 @@ package_version() {  # V -> sets RESULT
         echo 'global profile /usr/share/wireshark/profiles/SMTP: tshark -C SMTP finds the 550 of 02-unknown-user'
         cd $src && rm -rf build-installed && mkdir -p build-installed/plugins/$v/epan
         cp \"\$so\" build-installed/plugins/$v/epan/
-        tests/run-e2e.sh build-installed" || rc=$?
+        if [ -z '${WS_E2E_K:-}' ]; then tests/run-e2e.sh build-installed; else
+            st=0; for k in ${WS_E2E_K:-}; do tests/run-e2e.sh build-installed -k \$k || st=1; done; exit \$st; fi" || rc=$?
     chroot "$dir" "${inenv[@]}" sh -c "dpkg -r $pkg" >/dev/null || true
     umount_proc "$dir"
     mkdir -p "$PACKAGE_DIR"
