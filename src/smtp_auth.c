@@ -234,15 +234,26 @@ int smtp_sasl_message(smtp_mech mech, unsigned step, const uint8_t *m, size_t n,
         bearer_token(m, n, out);
         return out->has_user || out->has_secret;
     case SMTP_MECH_OAUTHBEARER: { /* n,a=NAME, ^A auth=Bearer TOKEN ^A ^A */
-        const uint8_t *a = n > 2 ? memchr(m, ',', n) : NULL;
-        if (a != NULL && (size_t)(a - m) + 3 < n && a[1] == 'a' && a[2] == '=') {
+        /* the GS2 header ends at the first ^A: the user is only there */
+        const uint8_t *hdr_end = memchr(m, 1, n);
+        size_t hn = hdr_end ? (size_t)(hdr_end - m) : n;
+        const uint8_t *a = hn > 2 ? memchr(m, ',', hn) : NULL;
+        if (a != NULL && (size_t)(a - m) + 3 < hn && a[1] == 'a' && a[2] == '=') {
             size_t s = (size_t)(a - m) + 3, e = s;
-            while (e < n && m[e] != ',' && m[e] != 1)
+            while (e < hn && m[e] != ',')
                 e++;
             set_span(&out->user, s, e - s);
             out->has_user = e > s;
         }
-        bearer_token(m, n, out);
+        {
+            /* key=value pairs come after the GS2 header's ^A, never in it */
+            const uint8_t *k = memchr(m, 1, n);
+            if (k != NULL) {
+                size_t at = (size_t)(k - m) + 1;
+                bearer_token(m + at, n - at, out);
+                out->secret.off += (uint32_t)at;
+            }
+        }
         return out->has_user || out->has_secret;
     }
     default:
