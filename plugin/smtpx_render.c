@@ -678,6 +678,10 @@ static void render_tls(render_ctx *r, const smtpx_unit *u, dissector_handle_t tl
         return;
     ssl_starttls_post_ack(tls, r->pinfo, self);
     t = tvb_new_subset_length(r->tvb, u->ev.off, u->ev.len);
+    /* TLS asks TCP for more of a record split across segments: it may, as
+     * if TCP had called it (calling it uses one level of reassembly) */
+    if (r->pinfo->can_desegment > 0)
+        r->pinfo->can_desegment++;
     call_dissector(tls, t, r->pinfo, r->tree);
     if (r->pinfo->desegment_len != 0)
         r->pinfo->desegment_offset += (int)u->ev.off;
