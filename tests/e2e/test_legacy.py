@@ -50,7 +50,7 @@ def check_values(ctx, pcap):
 def check_tree(ctx, pcap):
     out, err = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-Y', 'smtp', '-O', 'smtp', '-V'])
     assert err == ''
-    assert 'Reply: 250' in out and 'Code: OK (250)' in out, 'plugin tree missing'
+    assert 'Reply: 250' in out and 'Code: 250 (OK)' in out, 'plugin tree missing'
     for old in ('Response code:', 'Response parameter:', 'Command Line:', 'Request: True'):
         assert old not in out, 'old item %r visible' % old
 
