@@ -199,6 +199,18 @@ void smtpx_register_taps(void);
 void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result);
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
+/* smtpx_message.c: feeds a unit's message bytes to the conversation's
+ * collector; the unit that ends a message gets it (UNIT_MSG). */
+void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u);
+
+/* smtpx_track.c: what a unit tells transactions and AUTH exchanges;
+ * last_reply is the call's latest REPLY event (type ANOMALY: none yet). */
+void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
+                      smtpx_unit *u, smtp_event *last_reply);
+/* A transaction ends (tvb NULL: no reply in this data, e.g. a FIN). */
+void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
+                         const smtp_event *last_reply);
+
 /* The transactions a FIN or RST frame ended (a postdissector's tree). */
 void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                         const smtpx_call *call);

@@ -97,3 +97,21 @@ long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
     out->len = (uint32_t)off;
     return (long)off;
 }
+
+size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t i = 0, o = 0;
+
+    while (i < n) {
+        const uint8_t *lf;
+        size_t end;
+        if (src[i] == '.')
+            i++;
+        lf = i < n ? (const uint8_t *)memchr(src + i, '\n', n - i) : NULL;
+        end = lf ? (size_t)(lf - src) + 1 : n;
+        memcpy(dst + o, src + i, end - i);
+        o += end - i;
+        i = end;
+    }
+    return o;
+}

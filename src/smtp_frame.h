@@ -49,4 +49,9 @@ typedef struct smtp_reply_frame {
 long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
                       size_t max_reply, smtp_reply_frame *out);
 
+/* Copies src[0..n) of a DATA body into dst without the dot-stuffing
+ * (RFC 5321 4.5.2: a leading "." of a line is removed); returns the length
+ * written (at most n).  dst and src may not overlap. */
+size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n);
+
 #endif /* SMTP_FRAME_H */

@@ -69,8 +69,23 @@ static void reply_case(const char *name, const char *s, size_t n, size_t max_lin
     }
 }
 
+static void unstuff_case(const char *in, const char *want)
+{
+    uint8_t out[128];
+    size_t n = smtp_unstuff(out, (const uint8_t *)in, strlen(in));
+    CHECK_EQ(n, strlen(want));
+    CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
+}
+
 void tests_frame(void)
 {
+    t_begin("unstuff");
+    unstuff_case("", "");
+    unstuff_case("a\r\n..b\r\n", "a\r\n.b\r\n");
+    unstuff_case(".x\n.\n..\n", "x\n\n.\n");
+    unstuff_case("no.dot.here", "no.dot.here");
+    unstuff_case(".", "");
+
     char big[2048];
 
     line_case("line: CRLF", L("EHLO x\r\nNOOP\r\n"), 1024, 8, 6, 2, 0);

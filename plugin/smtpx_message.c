@@ -1,0 +1,97 @@
+/* smtpx_message.c: messages (DATA without the dot-stuffing, or BDAT chunks)
+ * collected on the first pass, up to smtpx.max_message, and kept with the
+ * unit that completes them for IMF and Export Objects on every pass.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "smtpx.h"
+
+#include <string.h>
+
+#include "smtp_auth.h"
+#include "smtp_codes.h"
+#include "smtp_frame.h"
+#include "smtp_parse.h"
+
+static void message_reset(smtpx_conv *c)
+{
+    if (c->msg_data != NULL)
+        wmem_free(wmem_file_scope(), c->msg_data);
+    c->msg_data = NULL;
+    c->msg_len = c->msg_cap = c->msg_id = c->msg_frames = c->msg_last_frame = 0;
+    c->msg_truncated = FALSE;
+}
+
+static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const guint8 *p, guint32 n)
+{
+    if (id != c->msg_id) {
+        message_reset(c);
+        c->msg_id = id;
+        c->msg_first_frame = pinfo->num;
+    }
+    if (c->msg_last_frame != pinfo->num) {
+        c->msg_last_frame = pinfo->num;
+        c->msg_frames++;
+    }
+    if (n > smtpx_max_message - c->msg_len) {
+        n = smtpx_max_message - c->msg_len;
+        c->msg_truncated = TRUE;
+    }
+    if (n == 0)
+        return;
+    if (c->msg_len + n > c->msg_cap) {
+        guint32 cap = c->msg_cap ? c->msg_cap : 4096;
+        while (cap < c->msg_len + n)
+            cap = cap > G_MAXUINT32 / 2 ? G_MAXUINT32 : cap * 2;
+        c->msg_data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, cap);
+        c->msg_cap = cap;
+    }
+    memcpy(c->msg_data + c->msg_len, p, n);
+    c->msg_len += n;
+}
+
+/* The message ends here: hands it to the unit that completes it. */
+static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 id, gboolean dot_stuffed)
+{
+    smtpx_message *m;
+
+    if (id != c->msg_id) /* an empty message */
+        message_append(c, pinfo, id, NULL, 0);
+    m = wmem_new0(wmem_file_scope(), smtpx_message);
+    m->first_frame = c->msg_first_frame;
+    m->frames = c->msg_frames;
+    m->truncated = c->msg_truncated;
+    if (dot_stuffed && c->msg_len > 0) {
+        m->data = (guint8 *)wmem_alloc(wmem_file_scope(), c->msg_len);
+        m->len = (guint32)smtp_unstuff(m->data, c->msg_data, c->msg_len);
+    } else if (c->msg_len > 0) {
+        m->data = (guint8 *)wmem_memdup(wmem_file_scope(), c->msg_data, c->msg_len);
+        m->len = c->msg_len;
+    }
+    message_reset(c);
+    return m;
+}
+
+/* Feeds message bytes of one unit to the collector. */
+void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u)
+{
+    const smtp_event *ev = &u->ev;
+
+    if (!smtpx_reassemble_body || ev->msg == 0)
+        return; /* msg 0: the capture missed the start of this message */
+    switch (ev->type) {
+    case SMTP_EV_BODY:
+        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
+        break;
+    case SMTP_EV_EOD:
+        u->data = message_finish(c, pinfo, ev->msg, TRUE);
+        break;
+    case SMTP_EV_CHUNK:
+        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
+        if (ev->flags & SMTP_EVF_LAST)
+            u->data = message_finish(c, pinfo, ev->msg, FALSE);
+        break;
+    default:
+        break;
+    }
+}

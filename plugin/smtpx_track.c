@@ -1,0 +1,233 @@
+/* smtpx_track.c: what the first pass learns beyond pairing: mail
+ * transactions (sender, recipients with their codes, the final reply, HELO,
+ * TLS, AUTH user) and AUTH exchanges (user names, how they ended).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "smtpx.h"
+
+#include <string.h>
+
+#include "smtp_auth.h"
+#include "smtp_codes.h"
+#include "smtp_frame.h"
+#include "smtp_parse.h"
+
+/* A string of the capture's, made valid UTF-8. */
+static const char *kept_string(const guint8 *p, gsize n)
+{
+    gchar *valid = g_utf8_make_valid((const gchar *)p, (gssize)n);
+    const char *kept = wmem_strdup(wmem_file_scope(), valid);
+    g_free(valid);
+    return kept;
+}
+
+static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
+{
+    smtpx_txn *t = id ? c->txns[id % G_N_ELEMENTS(c->txns)] : NULL;
+    return (t != NULL && t->id == id) ? t : NULL;
+}
+
+/* A line of the AUTH exchange in progress: what it carried, kept with the
+ * unit (the secret only when the user asked to see secrets). */
+static void auth_line(smtpx_conv *c, packet_info *pinfo, smtpx_unit *u, const guint8 *p, guint32 n)
+{
+    smtpx_authref *ref;
+    guint8 *raw;
+    size_t len;
+    smtp_sasl_info info;
+
+    if (c->auth == NULL)
+        return;
+    ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+    ref->auth = c->auth;
+    u->data = ref;
+    if (n == 0 || (n == 1 && p[0] == '*'))
+        return;
+    raw = (guint8 *)wmem_alloc(pinfo->pool, n + 1);
+    len = smtp_base64_decode(p, n, raw, n + 1);
+    if (len == (size_t)-1 ||
+        !smtp_sasl_message((smtp_mech)c->auth_mech, c->auth_step, raw, len, &info))
+        return;
+    if (info.has_user) {
+        ref->user = kept_string(raw + info.user.off, info.user.len);
+        if (c->auth->user == NULL) {
+            c->auth->user = ref->user;
+            c->auth->user_frame = pinfo->num;
+        }
+    }
+    if (info.has_secret && smtpx_show_auth)
+        ref->secret = kept_string(raw + info.secret.off, info.secret.len);
+}
+
+/* A command line's address (MAIL/RCPT), HELO name, mechanism and user
+ * name (AUTH). */
+static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
+                          smtpx_unit *u)
+{
+    const guint8 *p = buf + u->ev.off;
+    guint32 n = u->ev.len;
+    smtp_command cmd;
+
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    smtp_parse_command(p, n, &cmd);
+    if ((cmd.flags & SMTP_CMD_HAS_PATH) && u->pair != NULL)
+        u->pair->addr = tvb_format_text(wmem_file_scope(), tvb, u->ev.off + cmd.path.off, cmd.path.len);
+    if (cmd.verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
+        smtpx_txn *t = wmem_new0(wmem_file_scope(), smtpx_txn);
+        t->id = u->ev.txn;
+        t->first_frame = pinfo->num;
+        t->start_ts = pinfo->abs_ts;
+        t->sender = u->pair ? u->pair->addr : NULL;
+        t->rcpts = wmem_array_new(wmem_file_scope(), sizeof(smtpx_rcpt));
+        t->helo = c->helo;
+        t->auth_user = c->auth_user;
+        t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
+        c->txns[t->id % G_N_ELEMENTS(c->txns)] = t;
+    } else if ((cmd.verb == SMTP_VERB_HELO || cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_LHLO) &&
+               cmd.arg.len > 0) {
+        c->helo = kept_string(p + cmd.arg.off, cmd.arg.len);
+    } else if (cmd.verb == SMTP_VERB_AUTH) {
+        smtp_auth_cmd a;
+        smtp_auth_parse(p + cmd.arg.off, cmd.arg.len, &a);
+        c->auth = wmem_new0(wmem_file_scope(), smtpx_auth);
+        c->auth->mech = kept_string(p + cmd.arg.off + a.name.off, a.name.len);
+        c->auth_mech = (guint8)a.mech;
+        c->auth_step = a.has_initial ? 1 : 0;
+        auth_line(c, pinfo, u, p + cmd.arg.off + a.initial.off, a.initial.len);
+    }
+}
+
+static void track_sasl(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u)
+{
+    const guint8 *p = buf + u->ev.off;
+    guint32 n = u->ev.len;
+
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    if (c->auth_step < 255)
+        c->auth_step++;
+    auth_line(c, pinfo, u, p, n);
+}
+
+/* The enhanced status of a reply's first line, kept; NULL if none. */
+static const char *reply_status(const guint8 *p, guint32 len)
+{
+    const guint8 *lf = memchr(p, '\n', len);
+    guint32 l1 = lf ? (guint32)(lf - p) : len;
+    smtp_reply_line rl;
+
+    if (l1 > 0 && p[l1 - 1] == '\r')
+        l1--;
+    if (!smtp_parse_reply_line(p, l1, &rl) || rl.status.len == 0)
+        return NULL;
+    return wmem_strndup(wmem_file_scope(), (const char *)p + rl.status.off, rl.status.len);
+}
+
+/* What a reply tells a transaction (a recipient's code and status) or an
+ * AUTH exchange (how it ended). */
+static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u,
+                        smtp_event *last_reply)
+{
+    smtpx_pair *q = u->pair;
+    smtpx_txn *t = q ? txn_find(c, q->txn) : NULL;
+
+    *last_reply = u->ev;
+    if ((u->ev.verb == SMTP_VERB_AUTH || u->ev.verb == SMTP_VERB_SASL) && u->ev.code != 334 &&
+        c->auth != NULL) {
+        /* the reply that ends the exchange */
+        c->auth->result = u->ev.code / 100 == 2 ? "succeeded"
+                          : (c->auth_step > 0 && u->ev.code == 501) ? "cancelled or malformed"
+                          : "failed";
+        c->auth->result_frame = pinfo->num;
+        if (u->ev.code / 100 == 2)
+            c->auth_user = c->auth->user;
+        {
+            smtpx_authref *ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+            ref->auth = c->auth;
+            u->data = ref;
+        }
+        c->auth = NULL;
+    }
+    if (t == NULL)
+        return;
+    if (q->verb_id == SMTP_VERB_RCPT) {
+        smtpx_rcpt r;
+        r.addr = q->addr;
+        r.code = u->ev.code;
+        r.status = reply_status(buf + u->ev.off, u->ev.len);
+        wmem_array_append_one(t->rcpts, r);
+    } else if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
+        /* LMTP: the reply is for the n-th accepted recipient */
+        guint32 i, k = 0, count = wmem_array_get_count(t->rcpts);
+        for (i = 0; i < count; i++) {
+            smtpx_rcpt *r = (smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+            if (r->code / 100 == 2 && k++ == q->lmtp_index) {
+                q->addr = r->addr;
+                break;
+            }
+        }
+    } else if (q->verb_id == SMTP_VERB_EOD && wmem_array_get_count(t->rcpts) > 0) {
+        guint32 i, count = wmem_array_get_count(t->rcpts);
+        for (i = 0; i < count; i++) { /* LMTP's first reply: the first accepted */
+            smtpx_rcpt *r = (smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+            if (r->code / 100 == 2) {
+                if (smtp_session_is_lmtp(&c->sess))
+                    q->addr = r->addr;
+                break;
+            }
+        }
+    }
+}
+
+void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
+                          const smtp_event *last_reply) /* tvb NULL: no reply in it */
+{
+    smtpx_txn *t = txn_find(c, u->ev.txn);
+
+    if (t == NULL)
+        return;
+    t->outcome = u->ev.code;
+    t->end_frame = pinfo->num;
+    t->end_ts = pinfo->abs_ts;
+    if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last_reply->type == SMTP_EV_REPLY) {
+        const guint8 *lf = tvb_get_ptr(tvb, last_reply->off, last_reply->len);
+        guint32 l1 = 0;
+        while (l1 < last_reply->len && lf[l1] != '\r' && lf[l1] != '\n')
+            l1++;
+        t->final_code = last_reply->code;
+        t->final_reply = tvb_format_text(wmem_file_scope(), tvb, last_reply->off, l1);
+        t->final_status = reply_status(lf, last_reply->len);
+    }
+    u->data = t;
+    c->txns[t->id % G_N_ELEMENTS(c->txns)] = NULL;
+}
+
+void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
+                       smtpx_unit *u, smtp_event *last_reply)
+{
+    smtpx_txn *t;
+
+    switch (u->ev.type) {
+    case SMTP_EV_COMMAND:
+        track_command(c, pinfo, tvb, buf, u);
+        break;
+    case SMTP_EV_SASL:
+        track_sasl(c, pinfo, buf, u);
+        break;
+    case SMTP_EV_REPLY:
+        track_reply(c, pinfo, buf, u, last_reply);
+        break;
+    case SMTP_EV_EOD:
+    case SMTP_EV_CHUNK:
+        if (UNIT_MSG(u) != NULL && (t = txn_find(c, u->ev.txn)) != NULL)
+            t->size = UNIT_MSG(u)->len;
+        break;
+    case SMTP_EV_TXN_END:
+        smtpx_track_txn_end(c, pinfo, tvb, u, last_reply);
+        break;
+    default:
+        break;
+    }
+}
