@@ -162,13 +162,14 @@ class Screen:
     def text(self, box, window='root'):
         return self.x('tesseract', self.grab(box, window), '-', '--psm', '6', timeout=60)
 
-    def click_word(self, word, box, what=None):
-        """Clicks the centre of the first OCR word equal to `word`."""
+    def click_word(self, word, box, what=None, prefix=False):
+        """Clicks the centre of the first OCR word equal to `word` (or, with
+        prefix=True, starting with it); returns (x, y, the word read)."""
         ws = self.words(box)
         for t, x, y, w, h in ws:
-            if t == word:
+            if t == word or (prefix and t.startswith(word)):
                 self.x('xdotool', 'mousemove', str(x + w // 2), str(y + h // 2), 'click', '1')
-                return x, y
+                return x, y, t
         raise AssertionError('"%s" not found on screen%s; read: %s'
                              % (word, ' (%s)' % what if what else '',
                                 ' '.join(t for t, *_ in ws)[:400]))
@@ -278,12 +279,16 @@ def run_gui(ctx):
 
         # Statistics > SMTP > Replies and commands, through the menus
         menubar = (0, 0, SIZE[0], 30)
-        sx, _ = scr.click_word('Statistics', menubar, 'menu bar')
+        sx, _, _ = scr.click_word('Statistics', menubar, 'menu bar')
         scr.log('Statistics menu')
         time.sleep(0.5)
-        x, y = scr.click_word('SMTP', (max(0, sx - 20), 30, 420, SIZE[1] - 30), 'Statistics menu')
-        time.sleep(0.5)
-        scr.click_word('Replies', (x, max(0, y - 60), 600, 200), 'SMTP submenu')
+        # 4.0 and 4.2 make "SMTP/Replies and commands" a submenu SMTP; 4.4 and
+        # later list it as one item "SMTP/Replies and commands"
+        x, y, word = scr.click_word('SMTP', (max(0, sx - 20), 30, 420, SIZE[1] - 30),
+                                    'Statistics menu', prefix=True)
+        if word == 'SMTP':
+            time.sleep(0.5)
+            scr.click_word('Replies', (x, max(0, y - 60), 600, 200), 'SMTP submenu')
         scr.log('Replies and commands')
         dlg = scr.wait_window('Replies and commands', timeout=20)
         scr.x('xdotool', 'windowmove', dlg, '0', '0', 'windowsize', dlg, '900', '620')
