@@ -139,13 +139,13 @@ class Screen:
         assert os.path.getsize(path) > 0, 'no screenshot ' + path
         return path
 
-    def grab(self, box, window='root'):
+    def grab(self, box, window='root', scale=1):
         """An uncompressed grab of box=(x, y, w, h) of the screen (or of a
         window), for OCR."""
         self._n = getattr(self, '_n', 0) + 1
         path = os.path.join(self.workdir, 'ocr-%d.ppm' % self._n)
         self.x('import', '-window', window, '-crop', '%dx%d+%d+%d' % (box[2], box[3], box[0], box[1]),
-               '+repage', path)
+               '+repage', *(['-resize', '%d%%' % (100 * scale)] if scale != 1 else []), path)
         return path
 
     def words(self, box, window='root'):
@@ -159,8 +159,8 @@ class Screen:
                 res.append((f[11].strip(), box[0] + x, box[1] + y, w, h))
         return res
 
-    def text(self, box, window='root'):
-        return self.x('tesseract', self.grab(box, window), '-', '--psm', '6', timeout=60)
+    def text(self, box, window='root', scale=1):
+        return self.x('tesseract', self.grab(box, window, scale), '-', '--psm', '6', timeout=60)
 
     def click_word(self, word, box, what=None, prefix=False):
         """Clicks the centre of the first OCR word equal to `word` (or, with
@@ -282,8 +282,8 @@ def run_gui(ctx):
         sx, _, _ = scr.click_word('Statistics', menubar, 'menu bar')
         scr.log('Statistics menu')
         time.sleep(0.5)
-        # 4.0 and 4.2 make "SMTP/Replies and commands" a submenu SMTP; 4.4 and
-        # later list it as one item "SMTP/Replies and commands"
+        # 4.0 makes "SMTP/Replies and commands" a submenu SMTP; 4.4 and 4.6
+        # list it as one item "SMTP/Replies and commands"
         x, y, word = scr.click_word('SMTP', (max(0, sx - 20), 30, 420, SIZE[1] - 30),
                                     'Statistics menu', prefix=True)
         if word == 'SMTP':
@@ -296,7 +296,8 @@ def run_gui(ctx):
         txt = ''
         while time.monotonic() < end:
             time.sleep(0.5)
-            txt = scr.text((0, 0, 420, 620), dlg)
+            # twice the size: read at 1:1, "12" in the Count column can come out as "2"
+            txt = scr.text((0, 0, 440, 620), dlg, scale=2)
             scr.log('stats dialog read')
             m = re.search(r'Replies by category and code\s+(\d+)', txt)
             if m and int(m.group(1)) == want_replies:
