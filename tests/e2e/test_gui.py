@@ -162,12 +162,13 @@ class Screen:
     def text(self, box, window='root', scale=1):
         return self.x('tesseract', self.grab(box, window, scale), '-', '--psm', '6', timeout=60)
 
-    def click_word(self, word, box, what=None, prefix=False):
-        """Clicks the centre of the first OCR word equal to `word` (or, with
-        prefix=True, starting with it); returns (x, y, the word read)."""
+    def click_word(self, word, box, what=None, pattern=None):
+        """Clicks the centre of the first OCR word equal to `word` (or
+        matching the regular expression `pattern`); returns (x, y, the word
+        read)."""
         ws = self.words(box)
         for t, x, y, w, h in ws:
-            if t == word or (prefix and t.startswith(word)):
+            if t == word or (pattern and re.fullmatch(pattern, t)):
                 self.x('xdotool', 'mousemove', str(x + w // 2), str(y + h // 2), 'click', '1')
                 return x, y, t
         raise AssertionError('"%s" not found on screen%s; read: %s'
@@ -284,9 +285,10 @@ def run_gui(ctx):
         time.sleep(0.5)
         # 4.0 makes "SMTP/Replies and commands" a submenu SMTP; 4.4 and 4.6
         # list it as one item "SMTP/Replies and commands"
+        # (tesseract sometimes reads the S of the menu's SMTP as a quote)
         x, y, word = scr.click_word('SMTP', (max(0, sx - 20), 30, 420, SIZE[1] - 30),
-                                    'Statistics menu', prefix=True)
-        if word == 'SMTP':
+                                    'Statistics menu', pattern=r'\W?S?MTP(/\S*)?')
+        if '/' not in word:
             time.sleep(0.5)
             scr.click_word('Replies', (x, max(0, y - 60), 600, 200), 'SMTP submenu')
         scr.log('Replies and commands')
