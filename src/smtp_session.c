@@ -560,6 +560,10 @@ size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t le
         long r;
         o.base = off;
         if ((s->_flags & F_TLS_WAIT) && !(flags & SMTP_FEED_DECRYPTED)) {
+            if (buf[off] == 0x16 && len - off < 2 && !flush) {
+                *need_more = 1; /* the version byte decides */
+                break;
+            }
             s->_flags &= (uint16_t)~F_TLS_WAIT;
             /* a TLS handshake record (type 22, version 3.x) starts TLS */
             if (buf[off] == 0x16 && (len - off < 2 || buf[off + 1] == 0x03))
