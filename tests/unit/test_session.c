@@ -773,6 +773,23 @@ static void many_recipients(int n, int lmtp)
     free(steps);
 }
 
+/* A session whose transaction 1 awaits its final reply while transaction
+ * 2 is open. */
+static void two_transactions(smtp_session *s)
+{
+    static const char cli[] = "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n";
+    static const char body[] = "hi\r\n.\r\nMAIL FROM:<c@x>\r\n";
+    static const char *const feeds[4] = { "220 x\r\n", cli, "250 a\r\n250 b\r\n354 c\r\n", body };
+    smtp_event ev[SMTP_EVENTS_MIN];
+    size_t nev, i;
+    int need;
+
+    smtp_session_init(s, NULL);
+    for (i = 0; i < 4; i++)
+        smtp_session_feed(s, i % 2 ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER, (const uint8_t *)feeds[i],
+                          strlen(feeds[i]), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+}
+
 /* FIN or RST with transactions open or awaiting their final reply. */
 static void session_close(void)
 {
@@ -780,16 +797,9 @@ static void session_close(void)
     smtp_event ev[SMTP_EVENTS_MIN];
     size_t nev, n;
     int need;
-    static const char cli[] = "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n";
-    static const char body[] = "hi\r\n.\r\nMAIL FROM:<c@x>\r\n";
 
     t_begin("session close");
-    smtp_session_init(&s, NULL);
-    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
-    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)cli, strlen(cli), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
-    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"250 a\r\n250 b\r\n354 c\r\n", 21, 0, ev,
-                      SMTP_EVENTS_MIN, &nev, &need);
-    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)body, strlen(body), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    two_transactions(&s);
     /* transaction 1 awaits its final reply, transaction 2 is open */
     n = smtp_session_close(&s, SMTP_DIR_SERVER, SMTP_CLOSE_RESET, ev, SMTP_EVENTS_MIN);
     CHECK_EQ(n, 2);
@@ -800,12 +810,7 @@ static void session_close(void)
     CHECK_EQ(ev[1].code, SMTP_TXN_RESET);
     CHECK_EQ(smtp_session_close(&s, SMTP_DIR_SERVER, 0, ev, SMTP_EVENTS_MIN), 0);
     /* the client half-closes: only the open transaction ends */
-    smtp_session_init(&s, NULL);
-    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"220 x\r\n", 7, 0, ev, SMTP_EVENTS_MIN, &nev, &need);
-    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)cli, strlen(cli), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
-    smtp_session_feed(&s, SMTP_DIR_SERVER, (const uint8_t *)"250 a\r\n250 b\r\n354 c\r\n", 21, 0, ev,
-                      SMTP_EVENTS_MIN, &nev, &need);
-    smtp_session_feed(&s, SMTP_DIR_CLIENT, (const uint8_t *)body, strlen(body), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    two_transactions(&s);
     n = smtp_session_close(&s, SMTP_DIR_CLIENT, SMTP_CLOSE_HALF, ev, SMTP_EVENTS_MIN);
     CHECK_EQ(n, 1);
     CHECK_EQ(ev[0].txn, 2);
