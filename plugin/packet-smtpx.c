@@ -364,7 +364,8 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
         return tvb_captured_length(tvb);
     }
-    c = get_conv(pinfo, tvb);
+    /* later passes read the saved records only: no conversation needed */
+    c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb);
     call = frame_call(c, pinfo, tvb, ti, tls, &first_call);
     if (first_call)
         col_clear(pinfo->cinfo, COL_INFO);

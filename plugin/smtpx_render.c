@@ -152,6 +152,12 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
     proto_tree *t;
     guint32 shown = clen;
 
+    if (r->st == NULL && u->ev.verb != SMTP_VERB_AUTH) {
+        /* no tree: the Info column and the tap need no parse */
+        info_line(r, "C: ", u->ev.off, clen);
+        unanswered(r, u->pair);
+        return;
+    }
     smtp_parse_command(p, clen, &c);
     if (c.verb == SMTP_VERB_AUTH && !smtpx_show_auth) {
         /* AUTH mechanism [initial-response]: the response carries credentials */

@@ -69,6 +69,10 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
     guint32 n = u->ev.len;
     smtp_command cmd;
 
+    /* only these verbs carry what is tracked: the engine said which it is */
+    if (u->ev.verb != SMTP_VERB_MAIL && u->ev.verb != SMTP_VERB_RCPT && u->ev.verb != SMTP_VERB_AUTH &&
+        u->ev.verb != SMTP_VERB_HELO && u->ev.verb != SMTP_VERB_EHLO && u->ev.verb != SMTP_VERB_LHLO)
+        return;
     while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
         n--;
     smtp_parse_command(p, n, &cmd);
