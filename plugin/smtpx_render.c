@@ -758,6 +758,15 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (call->nunits == 0 && call->skip == 0 && !call->gap && call->deseg_offset == 0)
         return;
     memset(&r, 0, sizeof r);
+    if (call->nunits > 0 && call->skip == 0 && !call->gap && call->units[0].ev.type == SMTP_EV_TLS &&
+        !(call->units[0].ev.flags & SMTP_EVF_TLS_NEXT) && call->units[0].ev.off == 0) {
+        /* the first TLS record: the frame is TLS's, as later passes show it */
+        r.tvb = tvb;
+        r.pinfo = pinfo;
+        r.tree = tree;
+        render_tls(&r, &call->units[0], tls_handle, app_handle);
+        return;
+    }
     r.tvb = tvb;
     r.pinfo = pinfo;
     r.tree = tree;
