@@ -61,6 +61,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PROG = 'smtp-batch'
@@ -1574,8 +1575,21 @@ def run_parallel(files, paths, sizes, spec, jobs, ordered, check_format, sshlogi
             # --cleanup removes SCRATCH/<path>, the copy: never the original
             argv += ['--workdir', scratch.dir, '--transferfile', '{}', '--cleanup']
         argv.append(cmd)
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         handled = set()
+
+        def relay_stderr():
+            # parallel's own messages, less the CPU probe's complaints where
+            # /sys is missing (containers, chroots): they say nothing of a file
+            for raw in iter(p.stderr.readline, b''):
+                line = raw.decode('utf-8', 'replace')
+                if line.startswith('lscpu: '):
+                    continue
+                Progress.clear_line()
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        relay = threading.Thread(target=relay_stderr, daemon=True)
+        relay.start()
 
         def harvest():
             if not os.path.exists(joblog):
@@ -1595,6 +1609,7 @@ def run_parallel(files, paths, sizes, spec, jobs, ordered, check_format, sshlogi
         while p.poll() is None:
             time.sleep(0.3)
             harvest()
+        relay.join(timeout=10)
         harvest()
         for seq in range(1, len(seq_index) + 1):
             if seq not in handled:
