@@ -431,8 +431,8 @@ def iso(m):
     return '"frame.time_epoch": "%%s.%%sZ"' %% (t.strftime('%%Y-%%m-%%dT%%H:%%M:%%S'), frac)
 if '%(mode)s' == 'iso':
     out = re.sub(r'"frame.time_epoch": "([0-9.]+)"', iso, out)
-else:
-    out = re.sub(r'"frame.time_epoch": "([0-9.]+)"', '"frame.time_epoch": "yesterday"', out)
+else:  # whatever this tshark writes (4.6 already writes ISO dates)
+    out = re.sub(r'"frame.time_epoch": "([^"]+)"', '"frame.time_epoch": "yesterday"', out)
 sys.stdout.write(out)
 sys.exit(p.returncode)
 '''
