@@ -721,6 +721,9 @@ def finish(reason, parsed, rc):
 
 class Progress:
     active = False
+    HALF_LIFE = 1 / 16  # of the elapsed time: how fast older files stop counting
+    MIN_RECENT = 8      # ... but the last 8 finished files always count
+    LAST = 2000         # files looked at
 
     def __init__(self, total_files, total_bytes, enabled):
         self.nf, self.nb = total_files, total_bytes
@@ -737,39 +740,57 @@ class Progress:
             sys.stderr.write('\r\x1b[K')
             Progress.active = False
 
+    def add_point(self, t, files, nbytes):
+        self.points.append((t, files, nbytes))
+        if len(self.points) > 2 * self.LAST:
+            del self.points[:-self.LAST]
+
     def eta(self):
-        """Seconds left, from the throughput measured so far: elapsed time
-        fitted as a * files + b * bytes (least squares over the finished
-        files; biggest files go first, so both costs show), then applied to
-        what is left.  Falls back to the recent files/s."""
-        pts = self.points[-500:]
-        if len(pts) < 2:
+        """Seconds left, at the recent throughput: the time between one
+        finished file and the next is fitted as a * files + b * bytes
+        (least squares: a cost per file and one per byte; biggest files go
+        first, so both show), each file weighing half as much for every
+        sixteenth of the elapsed time since it finished.  So the time left
+        follows the present pace (other jobs starting or ending, a slow
+        start), not the first files.  When the recent files cannot tell the
+        two costs apart (all of one size): their bytes/s."""
+        pts = self.points[-self.LAST - 1:]
+        if len(pts) <= self.LAST:
+            pts = [(0.0, 0, 0)] + pts     # the start
+        if len(pts) < 3:
             return None
-        sff = sum(f * f for _, f, _ in pts)
-        sfb = sum(f * b for _, f, b in pts)
-        sbb = sum(b * b for _, _, b in pts)
-        stf = sum(t * f for t, f, _ in pts)
-        stb = sum(t * b for t, _, b in pts)
+        now = pts[-1][0]
+        k = max(1, len(pts) - 1 - self.MIN_RECENT)
+        half = max(self.HALF_LIFE * now, (now - pts[k][0]) / 2, 1e-9)
+        sff = sfb = sbb = stf = stb = st = sf = sb = 0.0
+        for (t0, f0, b0), (t1, f1, b1) in zip(pts, pts[1:]):
+            w = 0.5 ** ((now - t1) / half)
+            dt, df, db = t1 - t0, f1 - f0, (b1 - b0) / 1e6
+            sff += w * df * df
+            sfb += w * df * db
+            sbb += w * db * db
+            stf += w * dt * df
+            stb += w * dt * db
+            st += w * dt
+            sf += w * df
+            sb += w * db
+        left_f, left_mb = self.nf - self.f, (self.nb - self.b) / 1e6
         det = sff * sbb - sfb * sfb
-        left_f, left_b = self.nf - self.f, self.nb - self.b
-        if det > 1e-6 * sff * sbb:
+        if det > 1e-6 * sff * sbb > 0:
             a = (stf * sbb - stb * sfb) / det
             b = (sff * stb - sfb * stf) / det
             if a >= 0 and b >= 0:
-                return a * left_f + b * left_b
-        # all files so far of one size: bytes/s over the last quarter of them
-        t0, _, b0 = pts[len(pts) * 3 // 4 if len(pts) > 4 else 0]
-        t1, _, b1 = pts[-1]
-        if b1 > b0 and t1 > t0:
-            return left_b * (t1 - t0) / (b1 - b0)
-        return None
+                return a * left_f + b * left_mb
+        if sb > 0:
+            return left_mb * st / sb
+        return left_f * st / sf if sf > 0 else None
 
     def update(self, files, nbytes, final=False):
         self.f += files
         self.b += nbytes
         now = time.monotonic()
         if files:
-            self.points.append((now - self.t0, self.f, self.b))
+            self.add_point(now - self.t0, self.f, self.b)
         if not self.enabled:
             return
         interval = 0.2 if self.tty else 10.0
