@@ -197,6 +197,59 @@ static void bearer_token(const uint8_t *m, size_t n, smtp_sasl_info *out)
     }
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A security buffer (length, allocated length, offset) at m[at]. */
+static int ntlm_field(const uint8_t *m, size_t n, size_t at, smtp_span *out)
+{
+    uint32_t len = (uint32_t)m[at] | (uint32_t)m[at + 1] << 8, off = le32(m + at + 4);
+
+    if (len == 0) {
+        set_span(out, 0, 0);
+        return 1;
+    }
+    if (off > n || len > n - off)
+        return 0;
+    set_span(out, off, len);
+    return 1;
+}
+
+unsigned smtp_ntlm_parse(const uint8_t *m, size_t n, smtp_ntlm_msg *out)
+{
+    static const uint8_t sig[8] = { 'N', 'T', 'L', 'M', 'S', 'S', 'P', 0 };
+    uint32_t type;
+
+    memset(out, 0, sizeof *out);
+    if (n < 12 || memcmp(m, sig, sizeof sig) != 0)
+        return 0;
+    type = le32(m + 8);
+    if (type == 1 || type == 2) {
+        out->type = type;
+        return type;
+    }
+    /* AUTHENTICATE: LM response, NT response, domain, user, workstation
+     * fields at 12, 20, 28, 36, 44; the flags at 60 when the header is the
+     * full 64 bytes (the first payload starts at or after 64) */
+    if (type != 3 || n < 52 || !ntlm_field(m, n, 28, &out->domain) ||
+        !ntlm_field(m, n, 36, &out->user) || !ntlm_field(m, n, 44, &out->host))
+        return 0;
+    if (n >= 64) {
+        uint32_t first = (uint32_t)n;
+        size_t at;
+        for (at = 12; at <= 44; at += 8) {
+            uint32_t len = (uint32_t)m[at] | (uint32_t)m[at + 1] << 8;
+            if (len > 0 && le32(m + at + 4) < first)
+                first = le32(m + at + 4);
+        }
+        out->unicode = first >= 64 ? (int)(le32(m + 60) & 1u) : 0;
+    }
+    out->type = 3;
+    return 3;
+}
+
 int smtp_sasl_message(smtp_mech mech, unsigned step, const uint8_t *m, size_t n,
                       smtp_sasl_info *out)
 {
@@ -255,6 +308,15 @@ int smtp_sasl_message(smtp_mech mech, unsigned step, const uint8_t *m, size_t n,
             }
         }
         return out->has_user || out->has_secret;
+    }
+    case SMTP_MECH_NTLM: { /* the user of an AUTHENTICATE message (the
+                            * domain and encoding: smtp_ntlm_parse) */
+        smtp_ntlm_msg nm;
+        if (smtp_ntlm_parse(m, n, &nm) != 3 || nm.user.len == 0)
+            return 0;
+        out->user = nm.user;
+        out->has_user = 1;
+        return 1;
     }
     default:
         return 0;

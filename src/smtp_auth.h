@@ -60,4 +60,19 @@ typedef struct smtp_sasl_info {
 int smtp_sasl_message(smtp_mech mech, unsigned step, const uint8_t *msg, size_t n,
                       smtp_sasl_info *out);
 
+/* NTLM (MS-NLMP 2.2.1): a decoded NTLMSSP message's type and, in an
+ * AUTHENTICATE message, the domain, user and workstation names (spans into
+ * msg; UTF-16LE when unicode is set, OEM otherwise).  The challenge
+ * responses are not reported: they are password equivalents for offline
+ * guessing. */
+typedef struct smtp_ntlm_msg {
+    unsigned type;   /* 1 NEGOTIATE, 2 CHALLENGE, 3 AUTHENTICATE; 0: not NTLMSSP */
+    int unicode;
+    smtp_span domain, user, host;  /* AUTHENTICATE only; len 0: absent */
+} smtp_ntlm_msg;
+
+/* Returns the message type (0 when msg is not an NTLMSSP message or a
+ * name field points outside it). */
+unsigned smtp_ntlm_parse(const uint8_t *msg, size_t n, smtp_ntlm_msg *out);
+
 #endif /* SMTP_AUTH_H */

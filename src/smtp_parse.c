@@ -276,3 +276,15 @@ int smtp_parse_reply_line(const uint8_t *line, size_t len, smtp_reply_line *out)
     }
     return 1;
 }
+
+smtp_span smtp_reply_domain(const uint8_t *text, size_t n)
+{
+    smtp_span s;
+    size_t w = 0;
+
+    while (w < n && text[w] != ' ' && text[w] != '\t')
+        w++;
+    s.off = 0;
+    s.len = (uint32_t)w;
+    return s;
+}

@@ -63,4 +63,9 @@ int smtp_parse_reply_line(const uint8_t *line, size_t len, smtp_reply_line *out)
 size_t smtp_parse_status(const uint8_t *s, size_t len, uint8_t *cls,
                          uint16_t *subject, uint16_t *detail);
 
+/* The host name a greeting (220) or EHLO reply starts its text with (RFC
+ * 5321 4.2: "220 domain SP text"): the span up to the first space or tab,
+ * offsets into text. */
+smtp_span smtp_reply_domain(const uint8_t *text, size_t n);
+
 #endif /* SMTP_PARSE_H */

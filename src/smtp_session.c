@@ -291,7 +291,7 @@ static const smtp_pending *skip_lost_replies(smtp_session *s, unsigned code)
 {
     unsigned i, n = s->_qlen;
 
-    s->_ext &= (uint8_t)~X_SGAP_REPLY;
+    s->_sgap_reply = 0;
     for (i = 0; i < n; i++) {
         const smtp_pending *q = sx_qat(s, i);
         if (smtp_reply_allowed(code, (smtp_verb)q->verb))
@@ -325,7 +325,7 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smt
         s->_flags |= F_MIDSESSION;
         h = sx_peek(s);
     }
-    if (h != NULL && (s->_ext & X_SGAP_REPLY))
+    if (h != NULL && s->_sgap_reply)
         h = skip_lost_replies(s, ev->code);
     if (h != NULL) {
         ev->seq = h->seq;
@@ -606,7 +606,7 @@ void smtp_session_gap(smtp_session *s, int dir, uint64_t lost)
         s->_cmode = CM_COMMAND;
     if (dir == SMTP_DIR_SERVER) {
         s->_sgap_seq = s->_next_seq;
-        s->_ext |= X_SGAP_REPLY;
+        s->_sgap_reply = 1;
     }
     s->_sync[dir] = SYNC_NO;
 }

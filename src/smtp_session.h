@@ -117,6 +117,7 @@ typedef struct smtp_session {
                              server shows (SMTP_AUTH_UNKNOWN: until its reply) */
     uint8_t  _lmtp;       /* LHLO seen: one reply per accepted recipient after the dot */
     uint8_t  _ext;        /* what the EHLO reply advertised, and what was reported */
+    uint8_t  _sgap_reply; /* the next reply is the first after lost server bytes */
     uint32_t _sgap_seq;   /* server bytes were lost: commands before this number
                              may have had their replies lost (0: no gap) */
     uint32_t _bdat_seq;

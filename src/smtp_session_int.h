@@ -34,7 +34,6 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define X_CHUNKING    0x04u
 #define X_PIPE_SAID   0x08u /* pipelining anomaly already reported */
 #define X_CHUNK_SAID  0x10u
-#define X_SGAP_REPLY  0x20u /* next reply is the first after lost server bytes */
 
 /* DATA body scanner (_body) */
 #define B_BOL   0x01u /* at the beginning of a line */

@@ -138,6 +138,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         !(mech == SMTP_MECH_OAUTHBEARER && skip_oauthbearer_overlap()))
         CHECK(si.user.off + si.user.len <= si.secret.off ||
               si.secret.off + si.secret.len <= si.user.off);
+    /* NTLM: the names inside the message, only in AUTHENTICATE */
+    {
+        smtp_ntlm_msg nm;
+        unsigned ty = smtp_ntlm_parse(p, len, &nm);
+        CHECK(ty == nm.type && ty <= 3);
+        span_in(nm.domain, len);
+        span_in(nm.user, len);
+        span_in(nm.host, len);
+        if (ty != 3)
+            CHECK(nm.user.len == 0 && nm.domain.len == 0 && nm.host.len == 0 && !nm.unicode);
+    }
     free(p);
     return 0;
 }

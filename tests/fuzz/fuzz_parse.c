@@ -60,6 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         span_in(rl.status, len);
         if (rl.status.len)
             CHECK(rl.st_class == 2 || rl.st_class == 4 || rl.st_class == 5);
+        {
+            /* the domain a greeting starts with: inside the text, no blank */
+            smtp_span d = smtp_reply_domain(p + rl.text.off, rl.text.len);
+            CHECK(d.off == 0 && d.len <= rl.text.len);
+            CHECK(memchr(p + rl.text.off, ' ', d.len) == NULL);
+        }
     }
     {
         uint8_t cls;

@@ -100,6 +100,89 @@ static void sasl_case(smtp_mech mech, unsigned step, const char *b64, const char
     CHECK_STR(sec, secret);
 }
 
+/* An NTLM AUTHENTICATE message (MS-NLMP 2.2.1.3): 64-byte header, then
+ * domain, user and workstation, UTF-16LE when unicode; hdr 52 drops the
+ * session key and flags fields (old clients). */
+static size_t ntlm_auth_msg(uint8_t *m, int unicode, size_t hdr, const char *dom,
+                            const char *user, const char *host)
+{
+    const char *names[3] = { dom, user, host };
+    size_t at = hdr, i, k;
+
+    memset(m, 0, hdr);
+    memcpy(m, "NTLMSSP", 8);
+    m[8] = 3;
+    for (i = 0; i < 3; i++) {
+        size_t l = strlen(names[i]) * (unicode ? 2 : 1);
+        uint8_t *f = m + 28 + 8 * i;
+        f[0] = (uint8_t)l, f[2] = (uint8_t)l, f[4] = (uint8_t)at;
+        for (k = 0; k < strlen(names[i]); k++) {
+            m[at++] = (uint8_t)names[i][k];
+            if (unicode)
+                m[at++] = 0;
+        }
+    }
+    m[12] = 24, m[14] = 24, m[16] = (uint8_t)at; /* LM response: 24 zero bytes */
+    memset(m + at, 0, 24);
+    at += 24;
+    if (hdr >= 64)
+        m[60] = unicode ? 0x01 : 0x02; /* NEGOTIATE_UNICODE / NEGOTIATE_OEM */
+    return at;
+}
+
+static void domain_case(const char *text, const char *want)
+{
+    smtp_span s = smtp_reply_domain((const uint8_t *)text, strlen(text));
+    char got[64] = "";
+
+    CHECK_EQ(s.off, 0);
+    if (s.len < sizeof got)
+        memcpy(got, text, s.len), got[s.len] = 0;
+    CHECK_STR(got, want);
+}
+
+static void ntlm_tests(void)
+{
+    uint8_t m[256];
+    smtp_ntlm_msg nm;
+    smtp_sasl_info info;
+    size_t n;
+
+    t_begin("ntlm");
+    n = ntlm_auth_msg(m, 1, 64, "DOM", "alice", "WS1");
+    CHECK_EQ(smtp_ntlm_parse(m, n, &nm), 3);
+    CHECK(nm.unicode);
+    CHECK_EQ(nm.domain.off, 64), CHECK_EQ(nm.domain.len, 6);
+    CHECK_EQ(nm.user.off, 70), CHECK_EQ(nm.user.len, 10);
+    CHECK_EQ(nm.host.off, 80), CHECK_EQ(nm.host.len, 6);
+    CHECK(smtp_sasl_message(SMTP_MECH_NTLM, 2, m, n, &info));
+    CHECK(info.has_user && !info.has_secret);
+    CHECK_EQ(info.user.off, 70);
+    n = ntlm_auth_msg(m, 0, 64, "DOM", "bob", "");
+    CHECK_EQ(smtp_ntlm_parse(m, n, &nm), 3);
+    CHECK(!nm.unicode);
+    CHECK_EQ(nm.user.len, 3);
+    CHECK_EQ(nm.host.len, 0);
+    n = ntlm_auth_msg(m, 1, 52, "D", "u", "h"); /* no flags: taken as OEM */
+    CHECK_EQ(smtp_ntlm_parse(m, n, &nm), 3);
+    CHECK(!nm.unicode);
+    CHECK_EQ(nm.user.off, 54);
+    /* a name outside the message, a short message, another signature */
+    n = ntlm_auth_msg(m, 1, 64, "DOM", "alice", "WS1");
+    CHECK_EQ(smtp_ntlm_parse(m, 75, &nm), 0);
+    CHECK(!smtp_sasl_message(SMTP_MECH_NTLM, 2, m, 75, &info));
+    CHECK_EQ(smtp_ntlm_parse(m, 40, &nm), 0);
+    m[8] = 1;
+    CHECK_EQ(smtp_ntlm_parse(m, 12, &nm), 1);
+    CHECK(!smtp_sasl_message(SMTP_MECH_NTLM, 1, m, 12, &info));
+    m[8] = 2;
+    CHECK_EQ(smtp_ntlm_parse(m, 12, &nm), 2);
+    m[8] = 4;
+    CHECK_EQ(smtp_ntlm_parse(m, n, &nm), 0);
+    m[0] = 'X';
+    CHECK_EQ(smtp_ntlm_parse(m, n, &nm), 0);
+}
+
 static void auth_tests(void)
 {
     smtp_auth_cmd a;
@@ -339,4 +422,11 @@ void tests_parse(void)
     status_case("5", 0, 0, 0, 0);
     status_case("", 0, 0, 0, 0);
     auth_tests();
+    ntlm_tests();
+    t_begin("reply domain");
+    domain_case("mx.example.org ESMTP Postfix", "mx.example.org");
+    domain_case("mx.example.org\tESMTP", "mx.example.org");
+    domain_case("mx.example.org", "mx.example.org");
+    domain_case("", "");
+    domain_case(" ESMTP", "");
 }
