@@ -9,7 +9,7 @@
 # sweeps are sampled deterministically.  --full (or SMTP_TEST_FULL=1) runs
 # them all: every re-cut of every capture, valgrind on every capture, and
 # libFuzzer on each target for SMTP_FUZZ_SECONDS (default 300) seconds
-# (scripts/fuzz.sh; needs clang).  SMTP_TEST_JOBS sets how many end-to-end
+# (tests/tools/fuzz.sh; needs clang).  SMTP_TEST_JOBS sets how many end-to-end
 # tests run at once (default 2).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,9 +29,9 @@ status=0
 echo "== unit tests (ctest)"
 (cd "$build" && ctest -j"${SMTP_TEST_JOBS:-2}" --output-on-failure) || status=1
 if [ "$full" = 1 ]; then
-    echo "== fuzzing (scripts/fuzz.sh, ${SMTP_FUZZ_SECONDS:-300} s per target)"
+    echo "== fuzzing (tests/tools/fuzz.sh, ${SMTP_FUZZ_SECONDS:-300} s per target)"
     if command -v clang >/dev/null; then
-        "$top/scripts/fuzz.sh" "${SMTP_FUZZ_SECONDS:-300}" || status=1
+        "$top/tests/tools/fuzz.sh" "${SMTP_FUZZ_SECONDS:-300}" || status=1
     else
         echo "skip fuzzing: no clang (apt-get install clang libclang-rt-14-dev)"
     fi

@@ -15,7 +15,7 @@ Instruction counts (callgrind, total Ir; "net" subtracts a run of the same
 configuration on one packet in list mode, the start-up) on two captures:
   sessions  tests/bench/gen-sessions.py -n 2000 (about 5 MB, 38k packets)
   corpus    COPIES rounds of testdata/real (all but 09-starttls), the corpus
-            of the former scripts/bench-plugin.sh
+            of the former bench-plugin.sh
 Peak RSS (/usr/bin/time -f %M) in fields mode on many-session captures of
 10 MB and 100 MB (and 1 GB with --big: slow, and large on disk).
 
@@ -46,7 +46,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, 'scripts'))
+sys.path.insert(0, os.path.join(TOP, 'tests', 'tools'))
 
 CONFS = ('nothing', 'built-in', 'plugin')
 MODES = ('list', 'fields', 'V')

@@ -41,6 +41,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import toolpath  # noqa: E402  (tests/tools on sys.path)
 from tsharklib import Skip, Tshark, cpu_account  # noqa: E402
 
 
@@ -51,6 +52,7 @@ class Ctx:
         self.repo = os.path.dirname(os.path.dirname(HERE))
         self.testdata = os.path.join(self.repo, 'testdata')
         self.scripts = os.path.join(self.repo, 'scripts')
+        self.tools = toolpath.TOOLS
         corpus = os.environ.get('SMTP_CORPUS') or os.path.join(self.repo, '..', 'shared', 'corpus')
         self.corpus = os.path.abspath(corpus) if os.path.isdir(corpus) else None
         self.tshark = Tshark(build, jobs)

@@ -6,19 +6,15 @@ show_auth off, and long commands cut across segments (which once made the
 second pass read past its buffer) dissected alike in one pass and two.
 
 Captures are generated into the test's own folder with the edge-case
-generator's connection builder (scripts/gen-edge-captures.py).
+generator's connection builder (tests/tools/gen-edge-captures.py).
 """
 import base64
-import importlib.util
 import os
 import re
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-_spec = importlib.util.spec_from_file_location(
-    'gen_edge', os.path.join(REPO, 'scripts', 'gen-edge-captures.py'))
-gen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen)
+import toolpath
+
+gen = toolpath.load('gen-edge-captures.py')
 
 GREET, EHLO, EHLO_OK, QUIT = gen.GREETING, gen.EHLO, gen.EHLO_OK, gen.QUIT
 

@@ -17,6 +17,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import smtpfields as sf  # noqa: E402
+import toolpath  # noqa: E402,F401  (tests/tools on sys.path)
+import pcaplib as pl  # noqa: E402
 
 LINE_FIELDS = ['frame.number', 'tcp.stream', 'smtp.command', 'smtp.command.verb',
                'smtp.command.response_in', 'smtp.reply.code', 'smtp.reply.line',
@@ -270,8 +272,6 @@ class Conn:
 
 
 def make_noise_capture(ctx):
-    sys.path.insert(0, ctx.scripts)
-    import pcaplib as pl
     rng = random.Random(64025)
     frames = []
     noise = Conn(pl, frames, 40100, 1700000000 * 10**9)

@@ -1,25 +1,22 @@
-"""README's field table is the one scripts/gen-field-table.py makes from
+"""README's field table is the one tests/tools/gen-field-table.py makes from
 `tshark -G fields` with the plugin: it fails, with the diff, when a field is
 added, removed, renamed, retyped or its blurb changes without README
-following (scripts/gen-field-table.py BUILD --write brings README up to
+following (tests/tools/gen-field-table.py BUILD --write brings README up to
 date)."""
-import importlib.util
 import os
+
+import toolpath
 
 
 def load_generator(ctx):
-    path = os.path.join(ctx.scripts, 'gen-field-table.py')
-    spec = importlib.util.spec_from_file_location('gen_field_table', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return toolpath.load('gen-field-table.py')
 
 
 def check(ctx):
     gen = load_generator(ctx)
     d = gen.diff(os.path.join(ctx.repo, 'README.md'), ctx.tshark)
     assert not d, ('README.md\'s field table differs from the registered fields '
-                   '(scripts/gen-field-table.py BUILD --write):\n' + d)
+                   '(tests/tools/gen-field-table.py BUILD --write):\n' + d)
 
 
 def check_generator(ctx):

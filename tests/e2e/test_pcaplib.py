@@ -1,5 +1,5 @@
-"""The capture tools the other tests are built on (scripts/pcaplib.py and
-scripts/resegment.py), with tshark as the referee.  (This was
+"""The capture tools the other tests are built on (tests/tools/pcaplib.py
+and tests/tools/resegment.py), with tshark as the referee.  (This was
 scripts/pcap_selftest.py, which no runner called.)
 
 * variant/NAME: a small SMTP session written in every link-layer flavour
@@ -21,12 +21,10 @@ import glob
 import os
 import struct
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'scripts'))
-import pcaplib as pl  # noqa: E402
-import resegment  # noqa: E402
+import toolpath  # noqa: F401  (tests/tools on sys.path)
+import pcaplib as pl
+import resegment
 
 CAPTURE_EXT = ('.pcap', '.pcapng', '.trace', '.cap')
 SEED, KMAX = 7, 40

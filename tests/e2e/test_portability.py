@@ -1,5 +1,5 @@
 """The engine (src/) cross-compiles for Windows with MinGW-w64 and -Werror
-(scripts/mingw-check.sh): no Linux-only calls or headers in it.
+(tests/tools/mingw-check.sh): no Linux-only calls or headers in it.
 
 Needs x86_64-w64-mingw32-gcc (Debian: gcc-mingw-w64-x86-64). When it is
 missing and this runs as root (or with password-less sudo) it is installed
@@ -7,6 +7,8 @@ with apt-get; otherwise the test is skipped with the reason."""
 import os
 import shutil
 import subprocess
+
+import toolpath
 
 try:
     from tsharklib import Skip
@@ -45,7 +47,7 @@ def ensure_cc():
 def check(ctx):
     ensure_cc()
     out = os.path.join(ctx.tmp, 'mingw')
-    p = subprocess.run([os.path.join(ctx.scripts, 'mingw-check.sh'), out],
+    p = subprocess.run([toolpath.path('mingw-check.sh'), out],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     text = p.stdout.decode('utf-8', 'replace')
     assert p.returncode == 0, text[-3000:]

@@ -1,6 +1,6 @@
 """Resynchronisation: captures that start mid-session or lose a segment.
 
-Made from real captures (CAPTURES) with scripts/pcaplib.py, packets kept
+Made from real captures (CAPTURES) with tests/tools/pcaplib.py, packets kept
 byte for byte, and dissected with one tshark -T json run each (smtpfields):
 
 * midsession/NAME: for every data-carrying packet index k, the capture
@@ -87,6 +87,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import smtpfields as sf  # noqa: E402
+import toolpath  # noqa: E402,F401  (tests/tools on sys.path)
+import pcaplib as pl  # noqa: E402
 from tsharklib import cpu_account  # noqa: E402
 
 CAPTURES = ['01-plain-delivery', '04-policy-reject-recipient', '08-pipelining',
@@ -113,19 +115,12 @@ EXCEPTION_EXPERTS = ['_ws.malformed.expert', '_ws.malformed.dissector_bug',
 UNPAIRED_EXPERTS = ('smtp.unsynchronized', 'smtp.reply.no_command')
 
 
-def pcaplib():
-    sys.path.insert(0, os.path.join(sf.REPO, 'scripts'))
-    import pcaplib as pl
-    return pl
-
-
 # ---- captures and their variants ----
 
 class Capture:
     """The packets of a capture: which carry data, in which direction."""
 
     def __init__(self, path):
-        pl = pcaplib()
         self.path = path
         self.name = os.path.splitext(os.path.basename(path))[0]
         self.packets, segs = pl.read_tcp_segments(path)
@@ -141,7 +136,6 @@ class Capture:
 
     def write(self, ctx, tag, keep):
         """A capture of the packets with indices in keep, unchanged."""
-        pl = pcaplib()
         out = os.path.join(ctx.tmp, 'resync-%s-%s.pcap' % (self.name, tag))
         pl.write_pcap(out, [(self.packets[i].ts_ns, self.packets[i].data) for i in keep],
                       self.packets[0].linktype)

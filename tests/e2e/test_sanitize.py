@@ -1,11 +1,11 @@
 """The plugin built with AddressSanitizer and UBSan inside the real tshark,
-over editcap -E mutations of captures (scripts/sanitize-tshark.py).
+over editcap -E mutations of captures (tests/tools/sanitize-tshark.py).
 
 By default a short, deterministic run: 5 mutations (20 tshark runs: -V,
 -2 -V, -T fields, -z smtp,tree) of captures spread over testdata/real,
 testdata/edge and the shared corpus (4 without it), plus every capture in testdata/regress
 unmutated.  With --full (ctx.full) 100 mutations.  The long campaign is
-`scripts/sanitize-tshark.py --runs N` (see README).
+`tests/tools/sanitize-tshark.py --runs N` (see README).
 
 The sanitized plugin is built into BUILD/asan-plugin (cmake -DSMTP_SANITIZE=ON
 -DSMTP_BUILD_TESTS=OFF).  A first test checks that it really is
@@ -19,9 +19,10 @@ import subprocess
 import sys
 import threading
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-SCRIPT = os.path.join(ROOT, 'scripts', 'sanitize-tshark.py')
+import toolpath
+
+ROOT = toolpath.REPO
+SCRIPT = toolpath.path('sanitize-tshark.py')
 SUMMARY = re.compile(r'^(\d+) runs on (\d+) mutations in \d+ s: (\d+) sanitizer reports, (\d+) SMTP '
                      r'dissector bugs, (\d+) SMTP malformed, (\d+) other-dissector bugs only with the '
                      r'plugin \((\d+) also with the built-in\), (\d+) runs past \d+ s, (\d+) crashes; '
@@ -121,7 +122,7 @@ def tests(ctx):
     else:
         n = len(caps)
         ctx.defer('sanitize-tshark: 100 mutations with --full, the campaign with '
-                  'scripts/sanitize-tshark.py --runs N')
+                  'tests/tools/sanitize-tshark.py --runs N')
     yield ('ASan+UBSan plugin over %d mutations (%d tshark runs)' % (n, 4 * n),
            lambda: mutations(ctx, caps, 4 * n))
     regress = sorted(os.path.join(ctx.testdata, 'regress', f)

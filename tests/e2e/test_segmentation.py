@@ -1,5 +1,5 @@
 """Segmentation invariance: re-cutting the TCP payload of a capture
-(scripts/resegment.py) must not change what the plugin dissects.
+(tests/tools/resegment.py) must not change what the plugin dissects.
 
 Every capture in testdata/real and testdata/edge, and a sample of the corpus
 captures on port 24/25/587 (ctx.corpus), is re-cut (see plan()): one byte per
@@ -58,6 +58,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import smtpfields as sf  # noqa: E402
+import toolpath  # noqa: E402
+import pcaplib as pl  # noqa: E402
 from tsharklib import run_child  # noqa: E402
 
 SEQ_FIELDS = [
@@ -159,7 +161,7 @@ def link_problems(json_frames):
 def recut(ctx, pcap, mode, seed, kmax):
     out = os.path.join(ctx.tmp, 'seg-%s-%s-%s-%s.pcap' % (
         os.path.splitext(os.path.basename(pcap))[0], mode, seed, kmax))
-    cmd = [sys.executable, os.path.join(ctx.scripts, 'resegment.py'), pcap, out,
+    cmd = [sys.executable, toolpath.path('resegment.py'), pcap, out,
            '--mode', mode, '--seed', str(seed)]
     if kmax is not None:
         cmd += ['--max', str(kmax)]
@@ -182,12 +184,6 @@ def diff(a, b, name_a, name_b, fields):
         msgs.append('%s: %d vs %d values, first difference at #%d: %s %r / %s %r' % (
             f, len(a[f]), len(b[f]), n, name_a, a[f][n:n + 2], name_b, b[f][n:n + 2]))
     return '\n'.join(msgs)
-
-
-def pcaplib():
-    sys.path.insert(0, os.path.join(sf.REPO, 'scripts'))
-    import pcaplib as pl
-    return pl
 
 
 def is_subsequence(small, big):
@@ -214,7 +210,6 @@ class Capture:
     truncated payload (irregular), and its features (see the docstring)."""
 
     def __init__(self, path):
-        pl = pcaplib()
         self.path = path
         self.payload = 0
         self.irregular = False

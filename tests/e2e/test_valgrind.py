@@ -20,6 +20,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import toolpath  # noqa: E402
+import pcaplib as pl  # noqa: E402
 from tsharklib import run_child  # noqa: E402
 
 SUPP = os.path.join(HERE, 'valgrind.supp')
@@ -72,7 +74,7 @@ def run_valgrind(ctx, pcap):
 
 def recut_one(ctx, pcap):
     out = os.path.join(ctx.tmp, 'valgrind-one-' + os.path.basename(pcap))
-    p = run_child([sys.executable, os.path.join(ctx.scripts, 'resegment.py'), pcap, out,
+    p = run_child([sys.executable, toolpath.path('resegment.py'), pcap, out,
                    '--mode', 'one'])
     assert p.returncode == 0, 'resegment.py: %s' % p.stderr.decode('utf-8', 'replace')
     return out
@@ -85,8 +87,6 @@ FULL_ONE_MAX = 4096
 
 
 def payload_bytes(pcap):
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'scripts'))
-    import pcaplib as pl
     return sum(len(s.payload) for s in pl.read_tcp_segments(pcap)[1] if s is not None)
 
 

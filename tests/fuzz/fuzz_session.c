@@ -8,7 +8,7 @@
  * confused.  The control value is ctl = h - 1: bit 0 server, bit 1 feed the
  * chunk's end with SMTP_FEED_FLUSH, bit 2 a gap of (ctl >> 3) * 7 bytes
  * before it.  Bytes before the first record are a client chunk.
- * scripts/pcap2seed.py writes this format from a capture.
+ * tests/tools/pcap2seed.py writes this format from a capture.
  *
  * The chunks are fed twice to two sessions the way a desegmenting caller
  * does (unconsumed bytes kept and fed again joined with the next ones):

@@ -2,14 +2,14 @@
 # Measures scripts/smtp-batch.py: a corpus of N captures (copies of
 # testdata/real/*.pcap, default N=300) run on one core (-j 1) and on all
 # cores; prints files/s and MB/s for each.
-# Usage: scripts/bench-batch.sh [N]
+# Usage: tests/bench/bench-batch.sh [N]
 #   LARGE=K    instead: K large captures (tests/bench/gen-sessions.py,
 #              2000 sessions, about 5 MB each; each one different)
 #   BUILD=DIR  use the plugin built in DIR (DIR/plugins) instead of the
 #              installed one; as root tshark then runs as user nobody,
 #              because tshark as root ignores WIRESHARK_PLUGIN_DIR.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:-300}
 work=$(mktemp -d /tmp/smtp-bench-batch.XXXXXX)
 trap 'rm -rf "$work"' EXIT

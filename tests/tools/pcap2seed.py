@@ -2,7 +2,7 @@
 """Turns the TCP connections of a capture into seeds for the session fuzzer
 (tests/fuzz/fuzz_session.c).
 
-    scripts/pcap2seed.py [-o DIR] [--max-bytes N] [--header HEX] CAPTURE...
+    tests/tools/pcap2seed.py [-o DIR] [--max-bytes N] [--header HEX] CAPTURE...
 
 Each TCP connection that carries payload becomes one seed file in DIR
 (default: the current folder), named after the capture and the connection's
@@ -18,11 +18,11 @@ side whose first bytes start with a reply code), bit 2 a gap (lost bytes
 before the segment, (ctl >> 3) * 7 of them, rounded up and capped at 217),
 bit 1 feeds the segment's end with SMTP_FEED_FLUSH (the last segment before a
 FIN).  Retransmitted bytes are dropped.  A seed is cut after --max-bytes
-bytes of payload (default 4096, libFuzzer's -max_len in scripts/fuzz.sh).
+bytes of payload (default 4096, libFuzzer's -max_len in tests/tools/fuzz.sh).
 
 It only creates files: an existing file of the same name is left alone.
 
-    scripts/pcap2seed.py --check SEED-OR-FOLDER...
+    tests/tools/pcap2seed.py --check SEED-OR-FOLDER...
 
 reads seeds back the way the fuzzer does and prints, for each, its records
 and the client and server bytes it feeds; it fails when a seed feeds no

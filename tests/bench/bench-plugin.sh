@@ -12,7 +12,7 @@
 # Any other argument is passed on (for example --big, --no-rss, --modes list).
 # The pathological inputs of issue 11: tests/bench/bench-pathological.py.
 set -eu
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 args=""
 while [ $# -gt 0 ]; do
     case $1 in

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """README's field table, from the fields the plugin registers.
 
-    scripts/gen-field-table.py BUILD              print the table
-    scripts/gen-field-table.py BUILD --write      rewrite the table in README.md
-    scripts/gen-field-table.py BUILD --check      exit 1 (with a diff) when README.md's differs
+    tests/tools/gen-field-table.py BUILD              print the table
+    tests/tools/gen-field-table.py BUILD --write      rewrite the table in README.md
+    tests/tools/gen-field-table.py BUILD --check      exit 1 (with a diff) when README.md's differs
 
 BUILD is a build folder with the plugin (BUILD/plugins/X.Y/epan). tshark is
 run with the plugin and without it (`-G fields`); the plugin's fields are
@@ -25,7 +25,7 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'e2e'))
 
 HEADING = '## Field reference'
@@ -137,7 +137,7 @@ def main():
             if d:
                 print(d)
                 print('README.md\'s field table differs from the registered fields: '
-                      'scripts/gen-field-table.py BUILD --write', file=sys.stderr)
+                      'tests/tools/gen-field-table.py BUILD --write', file=sys.stderr)
                 return 1
             return 0
         lines = table(tshark)

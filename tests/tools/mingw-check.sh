@@ -4,11 +4,11 @@
 # calls and headers. It also links a small program that uses every object
 # (so a missing function shows up as a link error).
 #
-#   scripts/mingw-check.sh [OUTDIR]      (Debian: apt-get install gcc-mingw-w64-x86-64)
+#   tests/tools/mingw-check.sh [OUTDIR]      (Debian: apt-get install gcc-mingw-w64-x86-64)
 #
 # CC defaults to x86_64-w64-mingw32-gcc. Exit status 0 when everything built.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 cc=${MINGW_CC:-x86_64-w64-mingw32-gcc}
 command -v "$cc" >/dev/null 2>&1 || { echo "mingw-check: $cc not found (apt-get install gcc-mingw-w64-x86-64)" >&2; exit 2; }
 out=${1:-}

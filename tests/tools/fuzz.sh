@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the engine's libFuzzer targets (clang, ASan+UBSan) and runs each.
-#   scripts/fuzz.sh [options] [SECONDS]      SECONDS per target, default 60
+#   tests/tools/fuzz.sh [options] [SECONDS]      SECONDS per target, default 60
 # Options:
 #   --runs N      stop each target after N executions instead (SECONDS then
 #                 still caps the time; 0 = no cap)
@@ -17,7 +17,7 @@
 # $BUILD/fuzz-<target>.log.
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=60 runs=0 plant=0 jobs=1 targets=""
 while [ $# -gt 0 ]; do
     case $1 in

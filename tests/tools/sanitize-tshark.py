@@ -3,7 +3,7 @@
 tshark over random mutations of captures, the way Wireshark's own
 tools/fuzz-test.sh does.
 
-    scripts/sanitize-tshark.py [--runs N] [--rates 0.02,0.05,0.005]
+    tests/tools/sanitize-tshark.py [--runs N] [--rates 0.02,0.05,0.005]
         [--build DIR] [--keep DIR] [--seed S] [--timeout 60]
         [--no-corpus] [--max-size BYTES] [--report FILE] [--max-seconds S]
         [CAPTURE-OR-FOLDER...]
@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOBODY = 65534
 MODES = (('-V',), ('-2', '-V'), ('-T', 'fields', '-e', 'smtp.reply.code'),
          ('-q', '-z', 'smtp,tree'))
