@@ -8,7 +8,14 @@
 #
 # Postfix runs from its own configuration directory (created in a temporary
 # directory, removed at the end); the system /etc/postfix is not modified.
-# Local users alice, bob and carol are created if missing (no login shell).
+# Local users alice, bob and carol are created if missing (no login shell),
+# and their mailboxes in /var/mail when there are none; an existing mailbox
+# is left as it is (scripts/lab.sh, shared with record-auth-lmtp.sh, says
+# what the lab touches).  The captures are recorded and verified in the
+# temporary directory; only when all of them verify are they copied into
+# OUTDIR, replacing the files of the same names (01-* .. 18-*) and nothing
+# else (otherwise OUTDIR is left as it was and the temporary directory is
+# kept, saying where).
 #
 # Listeners (all port 25 captures use the same port, the special behaviour is
 # selected by the loopback address):
@@ -17,52 +24,22 @@
 #   127.0.0.2:25            smtpd_hard_error_limit=3  (421 give-up)
 #   127.0.0.3:25            smtpd_recipient_limit=3, message_size_limit=10240
 set -euo pipefail
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "run as root (sudo $0)" >&2
-    exit 1
-fi
-
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${1:-$REPO/testdata/real}
-CLIENT=$REPO/scripts/smtp_raw_client.py
-PY=/usr/bin/python3
-export DEBIAN_FRONTEND=noninteractive
-export LC_ALL=C.UTF-8
-START=$(date +%s)
-
-log() { echo "== $*"; }
+# shellcheck source=scripts/lab.sh
+. "$(dirname "$0")/lab.sh"
 
 # --------------------------------------------------------------------------
 # 1. packages
-need=()
-for pair in postfix:/usr/sbin/postfix swaks:/usr/bin/swaks tcpdump:/usr/bin/tcpdump \
-            openssl:/usr/bin/openssl python3:/usr/bin/python3 tshark:/usr/bin/tshark \
-            libio-socket-inet6-perl:/usr/share/perl5/IO/Socket/INET6.pm \
-            ethtool:/usr/sbin/ethtool; do
-    [ -e "${pair#*:}" ] || need+=("${pair%%:*}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]}"
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-    apt-get install -y --no-install-recommends "${need[@]}" ||
-        { apt-get update && apt-get install -y --no-install-recommends "${need[@]}"; }
-fi
+lab_packages postfix:/usr/sbin/postfix swaks:/usr/bin/swaks tcpdump:/usr/bin/tcpdump \
+             openssl:/usr/bin/openssl python3:/usr/bin/python3 tshark:/usr/bin/tshark \
+             libio-socket-inet6-perl:/usr/share/perl5/IO/Socket/INET6.pm \
+             ethtool:/usr/sbin/ethtool
 
 # --------------------------------------------------------------------------
 # 2. throw-away Postfix configuration
-for u in alice bob carol; do
-    id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
-                                        --shell /usr/sbin/nologin "$u"
-    : > "/var/mail/$u"; chown "$u:mail" "/var/mail/$u"; chmod 600 "/var/mail/$u"
-done
-
-WORK=$(mktemp -d /tmp/record-captures.XXXXXX)
-chmod 755 "$WORK"
+lab_users alice bob carol
+lab_workdir record-captures
 CONF=$WORK/postfix
-mkdir -p "$CONF" "$WORK/pcap"
-TCPDUMP_PID=
+mkdir -p "$CONF"
 LO_OFFLOAD=        # "tso on gso on" while segmentation offload on lo is switched off
 
 # On lo the kernel passes TCP data as big GSO packets and tcpdump sees them
@@ -82,21 +59,13 @@ lo_offload_restore() {
     fi
 }
 
-cleanup() {
+# shellcheck disable=SC2317  # called by lab_cleanup
+lab_stop_servers() {
     lo_offload_restore
-    if [ -n "$TCPDUMP_PID" ]; then kill -INT "$TCPDUMP_PID" 2>/dev/null || true; wait "$TCPDUMP_PID" 2>/dev/null || true; fi
     if [ -f "$CONF/main.cf" ]; then postfix -c "$CONF" stop >/dev/null 2>&1 || true; fi
-    rm -rf "$WORK"
 }
-trap cleanup EXIT
 
-for p in 25 587; do
-    if ss -Hltn "sport = :$p" | grep -q .; then
-        echo "port $p is already in use; stop the other SMTP server first" >&2
-        ss -ltnp "sport = :$p" >&2
-        exit 1
-    fi
-done
+lab_ports 25 587
 
 log "self-signed certificate"
 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mx.example.test" \
@@ -185,30 +154,10 @@ done
 ss -Hltn '( sport = :25 or sport = :587 )'
 
 # --------------------------------------------------------------------------
-# 3. recording helpers
-mkdir -p "$OUT"
-rm -f "$OUT"/*.pcap "$OUT"/*.transcript "$OUT"/*.keys
-
-start_capture() {   # NAME
-    CAP=$WORK/pcap/$1.pcap
-    : > "$WORK/tcpdump.err"
-    tcpdump -i lo -U -s 0 -Z root -w "$CAP" 'tcp port 25 or tcp port 587' 2>"$WORK/tcpdump.err" &
-    TCPDUMP_PID=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$WORK/tcpdump.err" && break
-        kill -0 "$TCPDUMP_PID" || { cat "$WORK/tcpdump.err" >&2; exit 1; }
-        sleep 0.05
-    done
-    sleep 0.3
-}
-
-stop_capture() {    # NAME
-    sleep 0.7                   # let the last FIN/ACKs pass
-    kill -INT "$TCPDUMP_PID"
-    wait "$TCPDUMP_PID" || true
-    TCPDUMP_PID=
-    cp "$CAP" "$OUT/$1.pcap"
-}
+# 3. recording helpers (outputs in $WORK/out until they are verified)
+W=$WORK/out
+NAMES=()
+FILTER='tcp port 25 or tcp port 587'
 
 SWAKS_COMMON=(--helo client.example.test --from alice@example.test --timeout 20
               --header "Message-Id: <swaks-test@client.example.test>"
@@ -219,21 +168,23 @@ SWAKS_COMMON=(--helo client.example.test --from alice@example.test --timeout 20
 swaks_capture() {
     local name=$1; shift
     log "$name (swaks $*)"
-    start_capture "$name"
+    NAMES+=("$name")
+    lab_start_capture "$name" "$FILTER"
     swaks "${SWAKS_COMMON[@]}" "$@" > "$WORK/$name.swaks" 2>&1 || true
-    stop_capture "$name"
+    lab_stop_capture "$name"
     local args="$*"
     { echo "# swaks ${args//$'\n'/\\n}"; "$PY" "$CLIENT" swaks2transcript < "$WORK/$name.swaks"; } \
-        > "$OUT/$name.transcript"
+        > "$W/$name.transcript"
 }
 
 # raw NAME SCENARIO CLIENT-ARGS...
 raw_capture() {
     local name=$1 scenario=$2; shift 2
     log "$name (raw client $scenario $*)"
-    start_capture "$name"
-    "$PY" "$CLIENT" run "$scenario" --transcript "$OUT/$name.transcript" "$@"
-    stop_capture "$name"
+    NAMES+=("$name")
+    lab_start_capture "$name" "$FILTER"
+    "$PY" "$CLIENT" run "$scenario" --transcript "$W/$name.transcript" "$@"
+    lab_stop_capture "$name"
 }
 
 # --------------------------------------------------------------------------
@@ -247,7 +198,7 @@ swaks_capture 06-too-many-recipients --server 127.0.0.3 \
     --to alice@example.test,bob@example.test,carol@example.test,alice+4@example.test,bob+5@example.test
 raw_capture   07-message-too-big  too-big --host 127.0.0.3
 raw_capture   08-pipelining       pipelining
-raw_capture   09-starttls         starttls --keylog "$OUT/09-starttls.keys"
+raw_capture   09-starttls         starttls --keylog "$W/09-starttls.keys"
 swaks_capture 10-ipv6             --server ::1 -6 --to carol@example.test
 swaks_capture 11-submission-587   --server 127.0.0.1 --port 587 --to bob@example.test \
     --body "Sent to the submission port.
@@ -267,10 +218,12 @@ postfix -c "$CONF" stop
 sleep 0.5
 
 # --------------------------------------------------------------------------
-# 5. verification: every capture opens and its bytes match the transcript
+# 5. verification: every capture opens and its bytes match the transcript;
+# then the captures go into OUT, or (one failed) OUT is left as it was
 fail=0
-for t in "$OUT"/*.transcript; do
-    n=${t%.transcript}; b=$(basename "$n")
+for b in "${NAMES[@]}"; do
+    n=$W/$b
+    t=$n.transcript
     extra=()
     [ -f "$n.keys" ] && extra+=(--keylog "$n.keys")
     case $b in
@@ -284,6 +237,12 @@ for t in "$OUT"/*.transcript; do
 done
 echo "--- Postfix log (last lines)"
 tail -n 5 "$WORK/maillog" 2>/dev/null || true
-ls -l "$OUT"
+if [ "$fail" = 0 ]; then
+    lab_install "${NAMES[@]}"
+    for b in "${NAMES[@]}"; do ls -l "$OUT/$b".*; done
+else
+    LAB_KEEP=1
+    echo "verification failed: $OUT left as it was; the new captures are in $W" >&2
+fi
 log "done in $(( $(date +%s) - START )) s"
 exit $fail
