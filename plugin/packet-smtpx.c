@@ -25,6 +25,7 @@ static dissector_handle_t smtpx_tcp_handle; /* over TCP: data is struct tcpinfo 
 static dissector_handle_t smtpx_tls_handle; /* inside TLS: data is not ours */
 static dissector_handle_t imf_handle;
 static dissector_handle_t tls_handle;
+dissector_handle_t smtpx_ntlmssp_handle;
 
 /* proto data keys: per call of a frame (file scope), and the call counter
  * of the frame being dissected (packet scope) */
@@ -494,5 +495,6 @@ void proto_reg_handoff_smtpx(void)
     smtpx_register_ports(); /* smtpx_register.c: TCP ports, TLS port */
     imf_handle = find_dissector_add_dependency("imf", proto_smtpx);
     tls_handle = find_dissector_add_dependency("tls", proto_smtpx);
+    smtpx_ntlmssp_handle = find_dissector_add_dependency("ntlmssp", proto_smtpx);
     smtpx_imf_tap = find_tap_id("imf_eo"); /* register_export_object names it <proto>_eo */
 }

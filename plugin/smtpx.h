@@ -15,6 +15,7 @@ void proto_reg_handoff_smtpx(void);
 /* One AUTH exchange: what the client's messages carried and how it ended. */
 typedef struct smtpx_auth {
     const char *mech;      /* as sent */
+    guint8 mech_id;        /* smtp_mech */
     const char *user;      /* decoded user name, NULL if none seen */
     guint32 user_frame;    /* where the user name was */
     const char *result;    /* "succeeded", "failed", "cancelled"; NULL: no reply (yet) */
@@ -74,8 +75,15 @@ typedef struct smtpx_message {
 
 /* What an AUTH command or response carried, or how the exchange a reply
  * ends came out. */
+typedef enum smtpx_authref_role {
+    SMTPX_AUTH_CLIENT = 0, /* the AUTH command or a client response */
+    SMTPX_AUTH_CHALLENGE,  /* a 334 reply */
+    SMTPX_AUTH_END         /* the reply that ends the exchange */
+} smtpx_authref_role;
+
 typedef struct smtpx_authref {
     smtpx_auth *auth;      /* the exchange */
+    guint8 role;           /* smtpx_authref_role */
     const char *user;      /* the user name this line carried, NULL if none */
     const char *secret;    /* its password/token, only with show_auth */
 } smtpx_authref;
@@ -147,6 +155,10 @@ extern smtpx_pref_bool smtpx_show_auth;
 extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
 extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
 extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */
+extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if none */
+/* A name of an NTLM AUTHENTICATE message (UTF-16LE or OEM) as UTF-8. */
+const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
+                            gboolean unicode);
 extern int smtpx_imf_tap; /* IMF's Export Objects tap, -1 if none */
 
 /* Bounds of the numeric preferences: a value outside is taken as the
@@ -196,7 +208,7 @@ void smtpx_register_taps(void);
 /* Feeds an AUTH attempt to tshark's -z credentials (Tools > Credentials):
  * the user name and, when the reply that ends the exchange is known,
  * its result ("succeeded", "failed", "cancelled"; NULL: not known). */
-void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result);
+void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result, guint mech);
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
 /* smtpx_message.c: feeds a unit's message bytes to the conversation's

@@ -8,7 +8,9 @@
 
 #include <string.h>
 
+#include <epan/exceptions.h>
 #include <epan/proto_data.h>
+#include <epan/show_exception.h>
 #include <epan/tap.h>
 
 #include "smtp_auth.h"
@@ -135,7 +137,7 @@ static void auth_items(render_ctx *r, proto_tree *t, const smtpx_unit *u, guint3
     /* a user name whose exchange got no reply in the whole capture goes to
      * -z credentials here; the others with the reply that ends them */
     if (a->user != NULL && a->auth->result == NULL && PINFO_FD_VISITED(r->pinfo))
-        smtpx_tap_credential(r->pinfo, a->user, "no reply in the capture");
+        smtpx_tap_credential(r->pinfo, a->user, "no reply in the capture", a->auth->mech_id);
     if (t == NULL)
         return;
     if (a->user != NULL)
@@ -144,11 +146,70 @@ static void auth_items(render_ctx *r, proto_tree *t, const smtpx_unit *u, guint3
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_password, r->tvb, u->ev.off, clen, a->secret));
 }
 
+/* Is this unit part of an NTLM exchange? */
+static gboolean is_ntlm(const smtpx_unit *u)
+{
+    const smtpx_authref *a = UNIT_AUTH(u);
+    return a != NULL && a->auth->mech_id == SMTP_MECH_NTLM;
+}
+
+/* An NTLM message (MS-NLMP), BASE64 at off..off+len of the call's bytes:
+ * decoded into a data source of its own and handed to Wireshark's NTLMSSP
+ * dissector, as the built-in SMTP dissector does, on every pass with or
+ * without a tree (NTLMSSP keeps the challenge for the AUTHENTICATE message
+ * and reports credentials).  An AUTHENTICATE message carries the challenge
+ * responses, which are password equivalents for offline guessing: only with
+ * the show_auth preference; otherwise its domain, user and host are shown
+ * here.  Returns the message type (0: not NTLMSSP). */
+static unsigned render_ntlm(render_ctx *r, proto_tree *t, const smtpx_unit *u, guint32 off, guint32 len)
+{
+    guint8 *raw;
+    size_t n;
+    smtp_ntlm_msg nm;
+    tvbuff_t *nt;
+
+    if (len == 0)
+        return 0;
+    raw = (guint8 *)wmem_alloc(r->pinfo->pool, len);
+    n = smtp_base64_decode(r->buf + off, len, raw, len);
+    if (n == (size_t)-1 || smtp_ntlm_parse(raw, n, &nm) == 0)
+        return 0;
+    if (nm.type == 3 && !smtpx_show_auth) {
+        const smtpx_authref *a = UNIT_AUTH(u);
+        if (r->info)
+            col_append_fstr(r->pinfo->cinfo, COL_INFO, ", NTLMSSP_AUTH, User: %s",
+                            a != NULL && a->user != NULL ? a->user : "");
+        if (t != NULL) {
+            if (nm.domain.len > 0)
+                proto_item_set_generated(proto_tree_add_string(t, hf_auth_domain, r->tvb, off, len,
+                    smtpx_ntlm_name(r->pinfo->pool, raw, nm.domain.off, nm.domain.len, nm.unicode)));
+            if (nm.host.len > 0)
+                proto_item_set_generated(proto_tree_add_string(t, hf_auth_host, r->tvb, off, len,
+                    smtpx_ntlm_name(r->pinfo->pool, raw, nm.host.off, nm.host.len, nm.unicode)));
+        }
+        return 3;
+    }
+    if (smtpx_ntlmssp_handle == NULL)
+        return nm.type;
+    nt = tvb_new_child_real_data(r->tvb, raw, (guint)n, (gint)n);
+    add_new_data_source(r->pinfo, nt, "Decoded NTLMSSP");
+    TRY {
+        call_dissector(smtpx_ntlmssp_handle, nt, r->pinfo, t);
+    }
+    CATCH_NONFATAL_ERRORS {
+        /* a malformed message: said here; the frame's other lines go on */
+        show_exception(nt, r->pinfo, t, EXCEPT_CODE, GET_MESSAGE);
+    }
+    ENDTRY;
+    return nm.type;
+}
+
 static void render_command(render_ctx *r, const smtpx_unit *u)
 {
     const guint8 *p = r->buf + u->ev.off;
     guint32 clen = content_len(p, u->ev.len);
     smtp_command c;
+    smtp_auth_cmd a;
     proto_tree *t;
     guint32 shown = clen;
 
@@ -159,11 +220,11 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
         return;
     }
     smtp_parse_command(p, clen, &c);
-    if (c.verb == SMTP_VERB_AUTH && !smtpx_show_auth) {
+    memset(&a, 0, sizeof a);
+    if (c.verb == SMTP_VERB_AUTH) {
         /* AUTH mechanism [initial-response]: the response carries credentials */
-        smtp_auth_cmd a;
         smtp_auth_parse(p + c.arg.off, c.arg.len, &a);
-        if (a.has_initial) {
+        if (a.has_initial && !smtpx_show_auth && a.mech != SMTP_MECH_NTLM) {
             shown = c.arg.off + a.name.off + a.name.len;
             c.arg.len = shown - c.arg.off;
         }
@@ -171,27 +232,27 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
     info_line(r, "C: ", u->ev.off, shown);
     if (r->info && shown < clen)
         col_append_str(r->pinfo->cinfo, COL_INFO, " (initial response hidden)");
-    if (r->st == NULL) {
-        auth_items(r, NULL, u, clen);
-        unanswered(r, u->pair);
-        return;
-    }
-    r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, shown, ENC_UTF_8);
-    if (shown < clen)
-        proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
-    t = proto_item_add_subtree(r->last, ett_command);
-    command_details(r, t, u->ev.off, &c);
-    if ((c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO || c.verb == SMTP_VERB_LHLO) &&
-        c.arg.len > 0)
-        proto_tree_add_item(t, hf_helo, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
-    if (c.verb == SMTP_VERB_AUTH && c.arg.len > 0) {
-        smtp_auth_cmd a;
-        smtp_auth_parse(p + c.arg.off, c.arg.len, &a);
-        if (a.name.len > 0)
+    t = NULL;
+    if (r->st != NULL) {
+        r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, shown, ENC_UTF_8);
+        if (shown < clen)
+            proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
+        t = proto_item_add_subtree(r->last, ett_command);
+        command_details(r, t, u->ev.off, &c);
+        if ((c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO || c.verb == SMTP_VERB_LHLO) &&
+            c.arg.len > 0)
+            proto_tree_add_item(t, hf_helo, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
+        if (c.verb == SMTP_VERB_AUTH && a.name.len > 0)
             proto_tree_add_item(t, hf_auth_mechanism, r->tvb, u->ev.off + c.arg.off + a.name.off,
                                 a.name.len, ENC_UTF_8);
     }
+    if (c.verb == SMTP_VERB_AUTH && a.mech == SMTP_MECH_NTLM && a.initial.len > 0)
+        render_ntlm(r, t, u, u->ev.off + c.arg.off + a.initial.off, a.initial.len);
     auth_items(r, t, u, clen);
+    if (t == NULL) {
+        unanswered(r, u->pair);
+        return;
+    }
     if (r->legacy)
         legacy_command(r, t, u->ev.off, shown, &c);
     unanswered(r, u->pair);
@@ -201,26 +262,33 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
 static void render_sasl(render_ctx *r, const smtpx_unit *u)
 {
     guint32 clen = content_len(r->buf + u->ev.off, u->ev.len);
-    proto_tree *t;
+    /* NTLM's messages carry no password: NTLMSSP (or render_ntlm) says
+     * what they are; the others are hidden without show_auth */
+    gboolean ntlm = is_ntlm(u);
+    proto_tree *t = NULL;
 
     if (r->info) {
         if (smtpx_show_auth)
             info_line(r, "C: AUTH response: ", u->ev.off, clen);
         else
-            col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: AUTH response (hidden)", info_sep(r));
+            col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: AUTH response%s", info_sep(r),
+                            ntlm ? "" : " (hidden)");
     }
-    if (r->st == NULL) {
-        auth_items(r, NULL, u, clen);
+    if (r->st != NULL) {
+        r->last = proto_tree_add_none_format(r->st, hf_auth_response, r->tvb, u->ev.off, u->ev.len,
+                                             "AUTH response: %u bytes%s", clen,
+                                             smtpx_show_auth || ntlm ? "" : " (hidden; see the show_auth preference)");
+        t = proto_item_add_subtree(r->last, ett_command);
+        if (smtpx_show_auth)
+            proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
+    }
+    if (ntlm && render_ntlm(r, t, u, u->ev.off, clen) == 3 && !smtpx_show_auth && t != NULL)
+        proto_item_append_text(r->last, ", NTLMSSP_AUTH (its challenge responses hidden; see the show_auth preference)");
+    auth_items(r, t, u, clen);
+    if (t == NULL) {
         unanswered(r, u->pair);
         return;
     }
-    r->last = proto_tree_add_none_format(r->st, hf_auth_response, r->tvb, u->ev.off, u->ev.len,
-                                         "AUTH response: %u bytes%s", clen,
-                                         smtpx_show_auth ? "" : " (hidden; see the show_auth preference)");
-    t = proto_item_add_subtree(r->last, ett_command);
-    if (smtpx_show_auth)
-        proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
-    auth_items(r, t, u, clen);
     if (r->legacy)
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, u->ev.off, 0, TRUE));
     unanswered(r, u->pair);
@@ -439,9 +507,12 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
     }
     queue_tap(r, u, p, l1);
     /* the reply that ends an AUTH exchange: -z credentials learns how */
-    if (auth != NULL && auth->auth->user != NULL)
-        smtpx_tap_credential(r->pinfo, auth->auth->user, auth->auth->result);
+    if (auth != NULL && auth->role == SMTPX_AUTH_END && auth->auth->user != NULL)
+        smtpx_tap_credential(r->pinfo, auth->auth->user, auth->auth->result, auth->auth->mech_id);
     if (r->st == NULL) {
+        if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) &&
+            smtp_parse_reply_line(p, l1, &first))
+            render_ntlm(r, NULL, u, u->ev.off + first.text.off, first.text.len);
         reply_expert(r, u);
         return;
     }
@@ -460,18 +531,17 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
     render_code(r, t, u->ev.off, u->ev.code, ctx);
     memset(&first, 0, sizeof first);
     render_reply_lines(r, t, u, &first);
-    if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0) {
-        guint32 w = 0;
-        while (w < first.text.len && p[first.text.off + w] != ' ')
-            w++;
-        proto_tree_add_item(t, hf_greeting_host, r->tvb, u->ev.off + first.text.off, w, ENC_UTF_8);
-    }
+    if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
+        proto_tree_add_item(t, hf_greeting_host, r->tvb, u->ev.off + first.text.off,
+                            smtp_reply_domain(p + first.text.off, first.text.len).len, ENC_UTF_8);
     if (ctx == SMTP_VERB_EOD && u->pair != NULL && u->pair->addr != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_reply_recipient, r->tvb, u->ev.off,
                                                        u->ev.len, u->pair->addr));
     if (first.status.len > 0)
         render_status(r, t, u->ev.off, &first);
-    if (auth != NULL && auth->auth->result != NULL)
+    if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first.text.len > 0)
+        render_ntlm(r, t, u, u->ev.off + first.text.off, first.text.len);
+    if (auth != NULL && auth->role == SMTPX_AUTH_END && auth->auth->result != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_result, r->tvb, u->ev.off, 3,
                                                        auth->auth->result));
     render_pairing(r, t, u->pair, &u->ev);

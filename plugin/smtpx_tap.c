@@ -6,6 +6,8 @@
  */
 #include "smtpx.h"
 
+#include "smtp_auth.h"
+
 #include <stdio.h>
 
 #include <epan/stats_tree.h>
@@ -32,11 +34,15 @@ typedef struct smtpx_credential {
  * out when the caller knows it (the reply that ends the exchange: 235
  * succeeded, 535 and other failures failed, 501 to "*" cancelled), and
  * where to find the password. */
-void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result)
+void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *result, guint mech)
 {
     smtpx_credential *c;
-    const char *pw = smtpx_show_auth ? "password: smtp.auth.password"
-                                     : "password hidden: see smtpx.show_auth";
+    /* NTLM sends no password: its challenge responses stand for it */
+    const char *pw = mech == SMTP_MECH_NTLM
+                         ? (smtpx_show_auth ? "NTLM: the challenge responses are in ntlmssp.auth.ntresponse"
+                                            : "NTLM: challenge responses hidden: see smtpx.show_auth")
+                         : smtpx_show_auth ? "password: smtp.auth.password"
+                                           : "password hidden: see smtpx.show_auth";
 
     if (credentials_tap < 0)
         credentials_tap = find_tap_id("credentials");

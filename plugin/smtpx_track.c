@@ -28,6 +28,41 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
     return (t != NULL && t->id == id) ? t : NULL;
 }
 
+const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
+                            gboolean unicode)
+{
+    const char *name;
+    gchar *utf8;
+
+    if (!unicode) {
+        utf8 = g_utf8_make_valid((const gchar *)msg + off, (gssize)len);
+    } else {
+        gunichar2 *u16 = g_new(gunichar2, len / 2 + 1);
+        guint32 i;
+        for (i = 0; i < len / 2; i++)
+            u16[i] = (gunichar2)(msg[off + 2 * i] | msg[off + 2 * i + 1] << 8);
+        utf8 = g_utf16_to_utf8(u16, (glong)(len / 2), NULL, NULL, NULL);
+        g_free(u16);
+        if (utf8 == NULL) /* unpaired surrogates: the bytes as they are, made valid */
+            utf8 = g_utf8_make_valid((const gchar *)msg + off, (gssize)len);
+    }
+    name = wmem_strdup(scope, utf8);
+    g_free(utf8);
+    return name;
+}
+
+/* An NTLM AUTHENTICATE message's user as Windows writes it: DOMAIN\user. */
+static const char *ntlm_user(wmem_allocator_t *tmp, const guint8 *raw, const smtp_ntlm_msg *nm)
+{
+    const char *user = smtpx_ntlm_name(wmem_file_scope(), raw, nm->user.off, nm->user.len, nm->unicode);
+
+    if (nm->domain.len == 0)
+        return user;
+    return wmem_strdup_printf(wmem_file_scope(), "%s\\%s",
+                              smtpx_ntlm_name(tmp, raw, nm->domain.off, nm->domain.len,
+                                              nm->unicode), user);
+}
+
 /* A line of the AUTH exchange in progress: what it carried, kept with the
  * unit (the secret only when the user asked to see secrets). */
 static void auth_line(smtpx_conv *c, packet_info *pinfo, smtpx_unit *u, const guint8 *p, guint32 n)
@@ -50,7 +85,11 @@ static void auth_line(smtpx_conv *c, packet_info *pinfo, smtpx_unit *u, const gu
         !smtp_sasl_message((smtp_mech)c->auth_mech, c->auth_step, raw, len, &info))
         return;
     if (info.has_user) {
-        ref->user = kept_string(raw + info.user.off, info.user.len);
+        smtp_ntlm_msg nm;
+        if (c->auth_mech == SMTP_MECH_NTLM && smtp_ntlm_parse(raw, len, &nm) == 3)
+            ref->user = ntlm_user(pinfo->pool, raw, &nm);
+        else
+            ref->user = kept_string(raw + info.user.off, info.user.len);
         if (c->auth->user == NULL) {
             c->auth->user = ref->user;
             c->auth->user_frame = pinfo->num;
@@ -98,6 +137,7 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         c->auth = wmem_new0(wmem_file_scope(), smtpx_auth);
         c->auth->mech = kept_string(p + cmd.arg.off + a.name.off, a.name.len);
         c->auth_mech = (guint8)a.mech;
+        c->auth->mech_id = (guint8)a.mech;
         c->auth_step = a.has_initial ? 1 : 0;
         auth_line(c, pinfo, u, p + cmd.arg.off + a.initial.off, a.initial.len);
     }
@@ -138,6 +178,14 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
     smtpx_txn *t = q ? txn_find(c, q->txn) : NULL;
 
     *last_reply = u->ev;
+    if ((u->ev.verb == SMTP_VERB_AUTH || u->ev.verb == SMTP_VERB_SASL) && u->ev.code == 334 &&
+        c->auth != NULL) {
+        /* a challenge: its exchange's mechanism tells how to show it */
+        smtpx_authref *ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+        ref->auth = c->auth;
+        ref->role = SMTPX_AUTH_CHALLENGE;
+        u->data = ref;
+    }
     if ((u->ev.verb == SMTP_VERB_AUTH || u->ev.verb == SMTP_VERB_SASL) && u->ev.code != 334 &&
         c->auth != NULL) {
         /* the reply that ends the exchange */
@@ -150,6 +198,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
         {
             smtpx_authref *ref = wmem_new0(wmem_file_scope(), smtpx_authref);
             ref->auth = c->auth;
+            ref->role = SMTPX_AUTH_END;
             u->data = ref;
         }
         c->auth = NULL;
