@@ -1,0 +1,263 @@
+"""Overlapping TCP retransmissions whose bytes differ from the first copy:
+no crash, an expert info says so, the copy shown is the one Wireshark's TCP
+gave the plugin, and the next good line is dissected; the same in one pass
+and with -2.
+
+Three captures, generated into the test's folder with the edge-case
+generator's connection builder (tests/tools/gen-edge-captures.py); after
+EHLO the client sends
+
+  same-range      "MAIL FROM:<a@x>\\r\\n" (frame 7), then a retransmission of
+                  the same 17 bytes reading "MAIL FROM:<b@y>\\r\\n" (frame 8);
+                  250, RCPT TO:<c@z>, 250, QUIT, 221.
+  pending-line    "MAIL FROM:<a@" (frame 7, the line not yet ended), then
+                  "MAIL FROM:<b@y>\\r\\n" from the same sequence number
+                  (frame 8); 250, RCPT TO:<c@z>, 250, QUIT, 221.
+  with-new-bytes  "MAIL FROM:<a@x>\\r\\n" (frame 7), then a retransmission
+                  from the same sequence number reading "MAIL FROM:<b@y>\\r\\n"
+                  and carrying the next line "RCPT TO:<c@z>\\r\\n" (frame 8);
+                  the two 250s in one segment, QUIT, 221.
+
+What Wireshark 4.0's TCP does decides what the plugin sees.  With the
+default preferences (analyze_sequence_numbers on, no_subdissector_on_error
+on, reassemble_out_of_order off):
+
+  same-range      frame 8 is a retransmission (tcp.analysis.retransmission,
+                  TCP's expert info "This frame is a (suspected)
+                  retransmission") and is not handed to SMTP: the first copy,
+                  <a@x>, is the one shown, the second is not dissected.
+  pending-line    frame 8 is out of order (tcp.analysis.out_of_order) and its
+                  bytes conflict with the 13 TCP holds for the unfinished
+                  line (tcp.segment.overlap.conflict, "[Illegal Segments]",
+                  tcp.segment.error): TCP hands neither copy to SMTP, so no
+                  MAIL is shown.  The plugin reports the loss: the 250 has
+                  no pending command (smtp.reply.no_command), and the RCPT
+                  frame starts after the bytes it lost (smtp.unsynchronized;
+                  smtp.command.out_of_sequence since it saw no MAIL).
+  with-new-bytes  frame 8 is out of order and not handed to SMTP, new bytes
+                  included: MAIL <a@x> is shown, the RCPT is lost, the
+                  second 250 has no pending command and the QUIT frame is
+                  unsynchronized.
+
+With -o tcp.no_subdissector_on_error:FALSE, TCP hands SMTP what it flags:
+
+  same-range      the same (a whole-segment retransmission is never handed
+                  on): <a@x> shown.
+  pending-line    SMTP gets TCP's reassembly, a splice of the two copies:
+                  the first copy's 13 bytes "MAIL FROM:<a@", then the second
+                  copy's "y>\\r\\n": MAIL FROM:<a@y> is shown, paired with
+                  its 250; TCP's overlap conflict is the only warning.
+  with-new-bytes  the plugin skips the 17 bytes it has seen (its expert info
+                  smtp.retransmitted.data, "Retransmitted SMTP bytes,
+                  dissected where first seen": the first copy, <a@x>,
+                  stays) and dissects the new line, RCPT TO:<c@z>; both 250s
+                  are paired.
+
+In every case QUIT and its 221 are dissected and paired, no frame is
+malformed and tshark writes nothing on stderr.
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import smtpfields as sf  # noqa: E402
+import toolpath  # noqa: E402
+
+gen = toolpath.load('gen-edge-captures.py')
+
+GREET, EHLO, EHLO_OK, QUIT = gen.GREETING, gen.EHLO, gen.EHLO_OK, gen.QUIT
+OK_MAIL = ('S', b'250 2.1.0 Ok\r\n')
+RCPT = ('C', b'RCPT TO:<c@z>\r\n')
+OK_RCPT = ('S', b'250 2.1.5 Ok\r\n')
+
+FIELDS = ['frame.number', 'smtp.command', 'smtp.command.address', 'smtp.reply.code',
+          'smtp.reply.command', 'smtp.reply.request_in', 'smtp.command.response_in',
+          'smtp.transaction.sender', 'smtp.retransmitted', 'tcp.analysis.retransmission',
+          'tcp.analysis.out_of_order', 'tcp.segment.overlap.conflict', 'tcp.segment.error',
+          '_ws.expert.message', '_ws.malformed']
+
+# TCP's expert infos, as _ws.expert.message gives them
+TCP_RETRANS = 'This frame is a (suspected) retransmission'
+TCP_OOO = 'This frame is a (suspected) out-of-order segment'
+TCP_UNSEEN = "ACKed segment that wasn't captured (common at capture start)"
+NO_COMMAND = 'Reply with no pending command'
+UNSYNC = 'Bytes before the dissector could synchronise (capture starts mid-session or data lost)'
+OUT_OF_SEQ = 'Command out of sequence (RCPT or DATA without an open mail transaction)'
+RETRANSMITTED = 'Retransmitted SMTP bytes, dissected where first seen'
+# TCP hands SMTP the segments it flags (retransmission, out of order) and
+# the PDUs whose reassembly found conflicting bytes
+TO_SMTP_ANYWAY = ['-o', 'tcp.no_subdissector_on_error:FALSE']
+
+
+def capture(ctx, name):
+    """Writes the capture NAME (see the module's text); returns its path."""
+    c = gen.Conn()
+    c.run([GREET, EHLO, EHLO_OK])
+    at = c.nxt['C']                      # where MAIL starts in the client's stream
+    if name == 'same-range':
+        c.send('C', b'MAIL FROM:<a@x>\r\n', {})
+        c.nxt['C'] = at
+        c.send('C', b'MAIL FROM:<b@y>\r\n', {})
+        c.run([OK_MAIL, RCPT, OK_RCPT] + QUIT, syn=False)
+    elif name == 'pending-line':
+        c.send('C', b'MAIL FROM:<a@', {})
+        c.nxt['C'] = at
+        c.send('C', b'MAIL FROM:<b@y>\r\n', {})
+        c.run([OK_MAIL, RCPT, OK_RCPT] + QUIT, syn=False)
+    elif name == 'with-new-bytes':
+        c.send('C', b'MAIL FROM:<a@x>\r\n', {})
+        c.nxt['C'] = at
+        c.send('C', b'MAIL FROM:<b@y>\r\nRCPT TO:<c@z>\r\n', {})
+        c.run([('S', OK_MAIL[1] + OK_RCPT[1])] + QUIT, syn=False)
+    else:
+        raise ValueError(name)
+    path = os.path.join(ctx.tmp, 'overlap-%s.pcap' % name)
+    gen.pl.write_pcap(path, c.frames)
+    return path
+
+
+def table(ctx, pcap, two_pass, prefs=()):
+    """frame number -> {field: values} for frames 7 on (after EHLO's 250),
+    without the TCP connection's own SYN/FIN chat."""
+    rows = sf.frames(ctx, pcap, FIELDS, extra=prefs, two_pass=two_pass)
+    out = {}
+    for fr in rows:
+        n = int(fr['frame.number'][0])
+        if n < 7:
+            continue
+        fr = dict(fr)
+        del fr['frame.number']
+        msgs = [m for m in fr.get('_ws.expert.message', [])
+                if not m.startswith('Connection finish') and 'connection closing' not in m]
+        if msgs:
+            fr['_ws.expert.message'] = msgs
+        else:
+            fr.pop('_ws.expert.message', None)
+        if fr:
+            out[n] = fr
+    return out
+
+
+def merge(*tables):
+    out = {}
+    for t in tables:
+        out.update(t)
+    return out
+
+
+def eq(got, want, what):
+    assert got == want, '%s:\n  got  %r\n  want %r' % (what, got, want)
+
+
+def check(ctx, name, want, prefs=()):
+    pcap = capture(ctx, name)
+    for two_pass in (False, True):
+        got = table(ctx, pcap, two_pass, prefs)
+        # a command's link to its reply is known from the second pass on
+        want1 = want if two_pass else {
+            n: {k: v for k, v in fr.items() if k != 'smtp.command.response_in'}
+            for n, fr in want.items()}
+        what = '%s%s, %s' % (name, ' ' + ' '.join(prefs) if prefs else '',
+                              'two passes (-2)' if two_pass else 'one pass')
+        for n in sorted(set(got) | set(want1)):
+            eq(got.get(n), want1.get(n), '%s: frame %d' % (what, n))
+    # the second copy's bytes never reach SMTP
+    out, err = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-2', '-V', '-O', 'smtpx,smtp']
+                              + list(prefs))
+    eq(err, '', 'stderr of -2 -V')
+    assert 'b@y' not in out, 'the second copy (<b@y>) is dissected'
+    for bad in ('Malformed Packet', 'Dissector bug'):
+        assert bad not in out, '%s: %s in -2 -V' % (name, bad)
+
+
+SAME_RANGE = {
+    7: {'smtp.command': ['MAIL FROM:<a@x>'], 'smtp.command.address': ['a@x'],
+        'smtp.command.response_in': ['9']},
+    8: {'tcp.analysis.retransmission': ['1'], '_ws.expert.message': [TCP_RETRANS]},
+    9: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['MAIL'],
+        'smtp.reply.request_in': ['7']},
+    10: {'smtp.command': ['RCPT TO:<c@z>'], 'smtp.command.address': ['c@z'],
+         'smtp.command.response_in': ['11']},
+    11: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['RCPT'],
+         'smtp.reply.request_in': ['10']},
+    12: {'smtp.command': ['QUIT'], 'smtp.command.response_in': ['13'],
+         'smtp.transaction.sender': ['a@x']},
+    13: {'smtp.reply.code': ['221'], 'smtp.reply.command': ['QUIT'],
+         'smtp.reply.request_in': ['12']},
+}
+
+QUIT_AFTER_RCPT = {
+    11: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['RCPT'],
+         'smtp.reply.request_in': ['10']},
+    12: {'smtp.command': ['QUIT'], 'smtp.command.response_in': ['13']},
+    13: {'smtp.reply.code': ['221'], 'smtp.reply.command': ['QUIT'],
+         'smtp.reply.request_in': ['12']},
+}
+
+
+def t_same_range(ctx):
+    # a whole-segment retransmission never reaches SMTP, whatever the
+    # preference: the first copy is shown
+    check(ctx, 'same-range', SAME_RANGE)
+    check(ctx, 'same-range', SAME_RANGE, TO_SMTP_ANYWAY)
+
+
+def t_pending_line(ctx):
+    tcp8 = {'tcp.analysis.out_of_order': ['1'], 'tcp.segment.overlap.conflict': ['1'],
+            'tcp.segment.error': ['8'], '_ws.expert.message': [TCP_OOO]}
+    # by default TCP drops the conflicting reassembly: no MAIL at all
+    check(ctx, 'pending-line', merge(QUIT_AFTER_RCPT, {
+        8: tcp8,
+        9: {'smtp.reply.code': ['250'], '_ws.expert.message': [TCP_UNSEEN, NO_COMMAND]},
+        10: {'smtp.command': ['RCPT TO:<c@z>'], 'smtp.command.address': ['c@z'],
+             'smtp.command.response_in': ['11'], '_ws.expert.message': [UNSYNC, OUT_OF_SEQ]},
+    }))
+    # handed to SMTP anyway, the reassembled line is TCP's splice of the two
+    # copies: the first copy's 13 bytes "MAIL FROM:<a@", then the second
+    # copy's last 4 "y>\r\n"; TCP's overlap conflict is the only warning
+    want = merge(QUIT_AFTER_RCPT, {
+        8: dict(tcp8, **{'smtp.command': ['MAIL FROM:<a@y>'], 'smtp.command.address': ['a@y'],
+                         'smtp.command.response_in': ['9']}),
+        9: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['MAIL'],
+            'smtp.reply.request_in': ['8'], '_ws.expert.message': [TCP_UNSEEN]},
+        10: {'smtp.command': ['RCPT TO:<c@z>'], 'smtp.command.address': ['c@z'],
+             'smtp.command.response_in': ['11']},
+    })
+    want[12] = dict(want[12], **{'smtp.transaction.sender': ['a@y']})
+    check(ctx, 'pending-line', want, TO_SMTP_ANYWAY)
+
+
+def t_with_new_bytes(ctx):
+    mail = {'smtp.command': ['MAIL FROM:<a@x>'], 'smtp.command.address': ['a@x'],
+            'smtp.command.response_in': ['9']}
+    quit_ = {11: {'smtp.reply.code': ['221'], 'smtp.reply.command': ['QUIT'],
+                  'smtp.reply.request_in': ['10']}}
+    # by default TCP drops the whole segment, its new bytes (the RCPT) too
+    check(ctx, 'with-new-bytes', merge(quit_, {
+        7: mail,
+        8: {'tcp.analysis.out_of_order': ['1'], '_ws.expert.message': [TCP_OOO]},
+        9: {'smtp.reply.code': ['250', '250'], 'smtp.reply.command': ['MAIL'],
+            'smtp.reply.request_in': ['7'], '_ws.expert.message': [TCP_UNSEEN, NO_COMMAND]},
+        10: {'smtp.command': ['QUIT'], 'smtp.command.response_in': ['11'],
+             'smtp.transaction.sender': ['a@x'], '_ws.expert.message': [UNSYNC]},
+    }))
+    # handed to SMTP, the plugin skips the 17 bytes it has seen (its expert
+    # info; the first copy, <a@x>, stays) and dissects the new RCPT line
+    check(ctx, 'with-new-bytes', merge(quit_, {
+        7: mail,
+        8: {'smtp.command': ['RCPT TO:<c@z>'], 'smtp.command.address': ['c@z'],
+            'smtp.command.response_in': ['9'], 'smtp.retransmitted': ['1'],
+            'tcp.analysis.out_of_order': ['1'], '_ws.expert.message': [TCP_OOO, RETRANSMITTED]},
+        9: {'smtp.reply.code': ['250', '250'], 'smtp.reply.command': ['MAIL', 'RCPT'],
+            'smtp.reply.request_in': ['7', '8'], '_ws.expert.message': [TCP_UNSEEN]},
+        10: {'smtp.command': ['QUIT'], 'smtp.command.response_in': ['11'],
+             'smtp.transaction.sender': ['a@x']},
+    }), TO_SMTP_ANYWAY)
+
+
+def tests(ctx):
+    for name, fn in [('retransmission of the same bytes, different', t_same_range),
+                     ('unfinished line retransmitted longer, different', t_pending_line),
+                     ('retransmission with different and new bytes', t_with_new_bytes)]:
+        yield name, (lambda f=fn: f(ctx))
