@@ -16,6 +16,7 @@
 #include "smtp_codes.h"
 #include "smtp_parse.h"
 
+#include <stddef.h>
 #include <string.h>
 
 
@@ -172,7 +173,7 @@ static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     p->verb_id = ev->verb;
     p->txn = ev->txn;
     if (ev->type == SMTP_EV_COMMAND && ev->verb == SMTP_VERB_UNKNOWN && verb_len > 0)
-        p->verb = (const char *)tvb_format_text(wmem_file_scope(), tvb, ev->off, verb_len);
+        p->verb = smtpx_kept_text(pinfo, tvb, ev->off, (guint32)verb_len);
     else
         p->verb = smtp_verb_name((smtp_verb)ev->verb);
     ring_put(c, p);
@@ -254,8 +255,18 @@ static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
     return skip;
 }
 
-static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
-                       const struct tcpinfo *ti)
+smtpx_call *smtpx_call_new(const smtpx_call *head, guint32 n)
+{
+    smtpx_call *call = (smtpx_call *)wmem_alloc(wmem_file_scope(),
+                                                offsetof(smtpx_call, units) + n * sizeof(smtpx_unit));
+    *call = *head;
+    call->nunits = n;
+    return call;
+}
+
+/* Runs the engine over the call's data; the units it made (pinfo's pool). */
+static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
+                                const struct tcpinfo *ti)
 {
     guint32 len = tvb_captured_length(tvb);
     guint32 off;
@@ -300,11 +311,7 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
         c->next_seq[dir] = ti->seq + off;
         c->next_seq_valid[dir] = 1;
     }
-    call->nunits = wmem_array_get_count(units);
-    call->units = call->nunits
-        ? (smtpx_unit *)wmem_memdup(wmem_file_scope(), wmem_array_get_raw(units),
-                                    call->nunits * sizeof(smtpx_unit))
-        : NULL;
+    return units;
 }
 
 /* The saved record for this call of this frame: made on the first pass,
@@ -337,13 +344,23 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
         }
         return NULL;
     }
-    call = wmem_new0(wmem_file_scope(), smtpx_call);
-    call->dir = (guint8)direction(c, pinfo);
-    call->seq = seq;
-    call->tls = (guint8)tls;
-    call->used = *gen;
-    run_engine(c, pinfo, tvb, call, ti);
-    call->end = call->deseg_offset >= 0 ? (guint32)call->deseg_offset : len;
+    {
+        smtpx_call made;
+        wmem_array_t *units;
+        guint32 n;
+
+        memset(&made, 0, sizeof made);
+        made.dir = (guint8)direction(c, pinfo);
+        made.seq = seq;
+        made.tls = (guint8)tls;
+        made.used = *gen;
+        units = run_engine(c, pinfo, tvb, &made, ti);
+        made.end = made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len;
+        n = wmem_array_get_count(units);
+        call = smtpx_call_new(&made, n);
+        if (n > 0)
+            memcpy(call->units, wmem_array_get_raw(units), n * sizeof(smtpx_unit));
+    }
     for (tail = &head; *tail != NULL; tail = &(*tail)->next)
         ;
     *tail = call;
@@ -430,11 +447,14 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
     n = smtp_session_close(&c->sess, dir, how, ev, G_N_ELEMENTS(ev));
     if (n == 0)
         return NULL;
-    call = wmem_new0(wmem_file_scope(), smtpx_call);
-    call->dir = (guint8)dir;
-    call->deseg_offset = -1;
-    call->units = wmem_alloc0_array(wmem_file_scope(), smtpx_unit, n);
-    call->nunits = (guint32)n;
+    {
+        smtpx_call made;
+        memset(&made, 0, sizeof made);
+        made.dir = (guint8)dir;
+        made.deseg_offset = -1;
+        call = smtpx_call_new(&made, (guint32)n);
+        memset(call->units, 0, n * sizeof(smtpx_unit));
+    }
     memset(&none, 0, sizeof none);
     none.type = SMTP_EV_ANOMALY;
     for (i = 0; i < n; i++) {

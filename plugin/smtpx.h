@@ -110,7 +110,7 @@ typedef struct smtpx_unit {
  * with the start of the next PDU, later passes without it), and its spans
  * are checked against the tvb it is rendered with. */
 typedef struct smtpx_call {
-    smtpx_unit *units;
+    struct smtpx_call *next; /* the frame's next record */
     guint32 nunits;
     guint32 skip;         /* leading bytes seen before (retransmission) */
     gint32 deseg_offset;  /* where a desegmentation request starts, -1 if none */
@@ -121,8 +121,11 @@ typedef struct smtpx_call {
     guint8 dir;           /* SMTP_DIR_* */
     guint8 gap;           /* lost bytes precede this data */
     guint8 tls;           /* made from decrypted TLS data */
-    struct smtpx_call *next; /* the frame's next record */
+    smtpx_unit units[];   /* in the same allocation */
 } smtpx_call;
+
+/* A call record with room for n units, kept for the capture's lifetime. */
+smtpx_call *smtpx_call_new(const smtpx_call *head, guint32 n);
 
 /* The plugin's per-conversation state: bounded by what is pending. */
 typedef struct smtpx_conv {
@@ -155,6 +158,9 @@ extern smtpx_pref_bool smtpx_show_auth;
 extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
 extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
 extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */
+/* Bytes of the tvb as printable text (as tvb_format_text), kept for the
+ * capture's lifetime in exactly the room it needs. */
+const char *smtpx_kept_text(packet_info *pinfo, tvbuff_t *tvb, guint32 off, guint32 len);
 extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if none */
 /* A name of an NTLM AUTHENTICATE message (UTF-16LE or OEM) as UTF-8. */
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,

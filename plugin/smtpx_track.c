@@ -28,6 +28,12 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
     return (t != NULL && t->id == id) ? t : NULL;
 }
 
+const char *smtpx_kept_text(packet_info *pinfo, tvbuff_t *tvb, guint32 off, guint32 len)
+{
+    /* tvb_format_text allocates for the worst case (every byte escaped) */
+    return wmem_strdup(wmem_file_scope(), tvb_format_text(pinfo->pool, tvb, off, len));
+}
+
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
                             gboolean unicode)
 {
@@ -116,7 +122,7 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         n--;
     smtp_parse_command(p, n, &cmd);
     if ((cmd.flags & SMTP_CMD_HAS_PATH) && u->pair != NULL)
-        u->pair->addr = tvb_format_text(wmem_file_scope(), tvb, u->ev.off + cmd.path.off, cmd.path.len);
+        u->pair->addr = smtpx_kept_text(pinfo, tvb, u->ev.off + cmd.path.off, cmd.path.len);
     if (cmd.verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
         smtpx_txn *t = wmem_new0(wmem_file_scope(), smtpx_txn);
         t->id = u->ev.txn;
@@ -250,7 +256,7 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
         while (l1 < last_reply->len && lf[l1] != '\r' && lf[l1] != '\n')
             l1++;
         t->final_code = last_reply->code;
-        t->final_reply = tvb_format_text(wmem_file_scope(), tvb, last_reply->off, l1);
+        t->final_reply = smtpx_kept_text(pinfo, tvb, last_reply->off, l1);
         t->final_status = reply_status(lf, last_reply->len);
     }
     u->data = t;
