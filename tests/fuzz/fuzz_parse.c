@@ -1,6 +1,6 @@
 /* fuzz_parse.c: libFuzzer target for the stateless parts: command and reply
- * line parsers, status codes, line and reply framing.  The first byte picks
- * the framing limits; the rest is the input.
+ * line parsers, status codes, line and reply framing, dot-unstuffing.  The
+ * first byte picks the framing limits; the rest is the input.
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #include "smtp_frame.h"
 #include "smtp_parse.h"
@@ -98,6 +98,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else {
         CHECK(len < max_reply + max_line);
+    }
+
+    {
+        /* dot-unstuffing of a DATA body: the leading "." of every line
+         * dropped, as a byte-by-byte reference says; the output buffer
+         * exactly as long as the input, so writing past it shows */
+        uint8_t *u = malloc(len ? len : 1);
+        size_t un, k, o = 0;
+        int start = 1;
+
+        CHECK(u != NULL);
+        un = smtp_unstuff(u, p, len);
+        CHECK(un <= len);
+        for (k = 0; k < len; k++) {
+            if (start && p[k] == '.') {
+                start = 0;
+                continue;
+            }
+            CHECK(o < un && u[o] == p[k]);
+            o++;
+            start = p[k] == '\n';
+        }
+        CHECK(o == un);
+        free(u);
     }
     free(p);
     return 0;
