@@ -25,6 +25,7 @@ import os
 
 from test_batch import Batch, corpus_captures
 
+START_FIRST = True    # a long test: run_e2e.py starts it first
 TOOL = 'smtp-batch.py'
 OUTPUTS = ('replies.csv', 'replies.jsonl', 'transactions.csv', 'transactions.jsonl',
            'summary.json', 'summary.txt')
