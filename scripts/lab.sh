@@ -162,6 +162,9 @@ lab_install() {
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 lab_cleanup() {
+    local rc=$?
+    # a failed run keeps its folder (logs, transcripts, captures) for a look
+    [ "$rc" = 0 ] || LAB_KEEP=1
     if [ -n "$TCPDUMP_PID" ]; then
         kill -INT "$TCPDUMP_PID" 2>/dev/null || true
         wait "$TCPDUMP_PID" 2>/dev/null || true

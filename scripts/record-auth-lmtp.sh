@@ -2,9 +2,10 @@
 # Record real SMTP AUTH (RFC 4954) and LMTP (RFC 2033) sessions, the same way
 # as scripts/record-captures.sh: scripts/smtp_raw_client.py against real,
 # throw-away servers listening on loopback only, tcpdump on "lo". Output:
-# testdata/real/19..24-name.pcap plus NN-name.transcript.
+# testdata/real/19..25-name.pcap plus NN-name.transcript.
 #
-# Run as root:   sudo scripts/record-auth-lmtp.sh [OUTDIR]
+# Run as root:   sudo scripts/record-auth-lmtp.sh [OUTDIR [NAME...]]
+# (NAMEs, e.g. 25-auth-ntlm: record only these)
 #
 # Servers (configuration in a temporary directory, removed at the end; the
 # system /etc/postfix and /etc/dovecot are neither read nor modified):
@@ -16,11 +17,15 @@
 #              socket above), smtpd_sasl_auth_enable = yes; mail for the local
 #              users alice, bob, carol (created if missing, as
 #              record-captures.sh does) goes to /var/mail
+#   Postfix    127.0.0.2:587 with Cyrus SASL instead (Dovecot 2.3 has no
+#              NTLM): mechanism NTLM, Cyrus' ntlm plugin checking against a
+#              sasldb in the temporary directory (alice, password s3cret);
+#              the client's NTLM messages are made by libntlm
 # The lab (packages, users and mailboxes, ports, temporary directory, tcpdump)
 # is scripts/lab.sh, shared with record-captures.sh.  The captures are
 # recorded and verified in the temporary directory; only when all of them
 # verify are they copied into OUTDIR, replacing the files of the same names
-# (19-* .. 24-*) and nothing else (otherwise OUTDIR is left as it was and the
+# (19-* .. 25-*) and nothing else (otherwise OUTDIR is left as it was and the
 # temporary directory is kept, saying where).
 set -euo pipefail
 # shellcheck source=scripts/lab.sh
@@ -32,7 +37,10 @@ LMTP_PORT=24
 # 1. packages
 lab_packages postfix:/usr/sbin/postfix dovecot-core:/usr/sbin/dovecot \
              dovecot-lmtpd:/usr/lib/dovecot/lmtp tcpdump:/usr/bin/tcpdump \
-             python3:/usr/bin/python3 tshark:/usr/bin/tshark
+             python3:/usr/bin/python3 tshark:/usr/bin/tshark \
+             libntlm0:/usr/lib/x86_64-linux-gnu/libntlm.so.0 \
+             libsasl2-modules:/usr/lib/x86_64-linux-gnu/sasl2/libntlm.so.2 \
+             sasl2-bin:/usr/sbin/saslpasswd2
 
 lab_ports $AUTH_PORT $LMTP_PORT
 
@@ -165,7 +173,16 @@ postconf -c "$CONF" -F '*/*/chroot = n'
 postconf -c "$CONF" -M \
     "127.0.0.1:submission/inet = 127.0.0.1:submission inet n - n - - smtpd -o syslog_name=postfix/submission -o smtpd_sasl_auth_enable=yes"
 
-log "starting Postfix ($(postconf -h mail_version)) from $CONF"
+# Cyrus SASL for the NTLM listener: its own configuration folder and sasldb
+mkdir -p "$CONF/sasl"
+printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" \
+       "sasldb_path: $WORK/sasldb2" "mech_list: NTLM" > "$CONF/sasl/smtpd.conf"
+echo s3cret | saslpasswd2 -p -c -f "$WORK/sasldb2" -u example.test alice
+chown postfix "$WORK/sasldb2"
+postconf -c "$CONF" -M \
+    "127.0.0.2:submission/inet = 127.0.0.2:submission inet n - n - - smtpd -o syslog_name=postfix/ntlm -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=cyrus -o smtpd_sasl_path=smtpd -o cyrus_sasl_config_path=$CONF/sasl -o smtpd_sasl_local_domain=example.test"
+
+log "starting Postfix ($(postconf -c "$CONF" -h mail_version)) from $CONF"
 if ! postfix -c "$CONF" check || ! postfix -c "$CONF" start; then
     echo "Postfix did not start; its log:" >&2
     cat "$WORK/maillog" >&2 2>/dev/null || true
@@ -182,25 +199,33 @@ ss -Hltn "( sport = :$AUTH_PORT or sport = :$LMTP_PORT )"
 # tcpdump filter is the port of the server under test)
 W=$WORK/out
 
-# raw NAME PORT SCENARIO
+# raw NAME PORT SCENARIO [HOST]
 raw_capture() {
-    local name=$1 port=$2 scenario=$3
-    log "$name (raw client $scenario, port $port)"
+    local name=$1 port=$2 scenario=$3 host=${4:-127.0.0.1}
+    log "$name (raw client $scenario, $host port $port)"
     lab_start_capture "$name" "tcp port $port"
-    "$PY" "$CLIENT" run "$scenario" --port "$port" --transcript "$W/$name.transcript"
+    "$PY" "$CLIENT" run "$scenario" --host "$host" --port "$port" --transcript "$W/$name.transcript"
     lab_stop_capture "$name"
 }
 
 # --------------------------------------------------------------------------
 # 5. scenarios
-NAMES=(19-auth-plain 20-auth-login 21-auth-cram-md5 22-auth-failures
-       23-lmtp-delivery 24-lmtp-pipelined)
-raw_capture 19-auth-plain     $AUTH_PORT auth-plain
-raw_capture 20-auth-login     $AUTH_PORT auth-login
-raw_capture 21-auth-cram-md5  $AUTH_PORT auth-cram-md5
-raw_capture 22-auth-failures  $AUTH_PORT auth-failures
-raw_capture 23-lmtp-delivery  $LMTP_PORT lmtp
-raw_capture 24-lmtp-pipelined $LMTP_PORT lmtp-pipelined
+ALL=(19-auth-plain 20-auth-login 21-auth-cram-md5 22-auth-failures
+     23-lmtp-delivery 24-lmtp-pipelined 25-auth-ntlm)
+shift || true
+if [ $# -gt 0 ]; then NAMES=("$@"); else NAMES=("${ALL[@]}"); fi
+for b in "${NAMES[@]}"; do
+    case $b in
+        19-auth-plain)     raw_capture "$b" $AUTH_PORT auth-plain ;;
+        20-auth-login)     raw_capture "$b" $AUTH_PORT auth-login ;;
+        21-auth-cram-md5)  raw_capture "$b" $AUTH_PORT auth-cram-md5 ;;
+        22-auth-failures)  raw_capture "$b" $AUTH_PORT auth-failures ;;
+        23-lmtp-delivery)  raw_capture "$b" $LMTP_PORT lmtp ;;
+        24-lmtp-pipelined) raw_capture "$b" $LMTP_PORT lmtp-pipelined ;;
+        25-auth-ntlm)      raw_capture "$b" $AUTH_PORT auth-ntlm 127.0.0.2 ;;
+        *) echo "unknown capture $b (one of ${ALL[*]})" >&2; exit 2 ;;
+    esac
+done
 
 log "stopping Postfix and Dovecot"
 postfix -c "$CONF" stop

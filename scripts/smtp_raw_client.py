@@ -44,6 +44,7 @@ import os
 import re
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -558,6 +559,69 @@ def sc_auth_failures(s, a):
     s.wait_close()
 
 
+class Libntlm:
+    """NTLM (MS-NLMP) messages made by libntlm (Debian's libntlm0), through
+    ctypes: the NEGOTIATE message, and the AUTHENTICATE message that answers
+    a server's CHALLENGE.  Its structures are a fixed header, a 1024-byte
+    buffer and the buffer's fill (ntlm.h); SmbLength = header + fill."""
+    BUF = 1024
+
+    def __init__(self):
+        import ctypes
+        import ctypes.util
+        self.ct = ctypes
+        name = ctypes.util.find_library("ntlm") or "libntlm.so.0"
+        self.lib = ctypes.CDLL(name)
+
+    def _msg(self, raw, header):
+        fill = struct.unpack_from("<I", raw, header + self.BUF)[0]
+        return raw[:header + fill]
+
+    def negotiate(self, user, domain):
+        req = self.ct.create_string_buffer(32 + self.BUF + 4)
+        self.lib.buildSmbNtlmAuthRequest(req, user.encode(), domain.encode())
+        return self._msg(req.raw, 32)
+
+    def authenticate(self, challenge, user, password):
+        chal = self.ct.create_string_buffer(challenge[:48 + self.BUF].ljust(48 + self.BUF + 4, b"\0"))
+        rsp = self.ct.create_string_buffer(64 + self.BUF + 4)
+        self.lib.buildSmbNtlmAuthResponse(chal, rsp, user.encode(), password.encode())
+        return self._msg(rsp.raw, 64)
+
+
+NTLM_USER, NTLM_DOMAIN = "alice", "EXAMPLE"
+
+
+def ntlm_attempt(s, ntlm, password):
+    """AUTH NTLM with the NEGOTIATE message as initial response, then the
+    AUTHENTICATE message for the server's challenge.  Returns the last code."""
+    code, lines = s.cmd("AUTH NTLM " + b64(ntlm.negotiate(NTLM_USER, NTLM_DOMAIN)))
+    if code != 334:
+        return code
+    challenge = base64.b64decode(lines[-1][4:])
+    code, _ = s.cmd(b64(ntlm.authenticate(challenge, NTLM_USER, password)))
+    return code
+
+
+def sc_auth_ntlm(s, a):
+    ntlm = Libntlm()
+    s.read_reply()
+    if "NTLM" not in ehlo_auth(s):
+        raise SystemExit("server does not offer AUTH NTLM")
+    s.note("AUTH NTLM (libntlm): user %s, a wrong password first" % NTLM_USER)
+    if ntlm_attempt(s, ntlm, "wrong") != 535:
+        raise SystemExit("a wrong NTLM password was not refused")
+    s.note("AUTH NTLM again with the right password")
+    if ntlm_attempt(s, ntlm, AUTH_PASS) != 235:
+        raise SystemExit("NTLM authentication failed")
+    s.cmd("MAIL FROM:<alice@example.test>")
+    s.cmd("RCPT TO:<bob@example.test>")
+    data(s, message("alice@example.test", "bob@example.test", "sent after AUTH NTLM",
+                    ["Hello Bob,", "this one was submitted after NTLM authentication."]))
+    s.cmd("QUIT")
+    s.wait_close()
+
+
 def lmtp_lhlo(s, need_pipelining=False):
     _, lines = s.cmd("LHLO " + HELO)
     if need_pipelining and not any(l[4:].upper().startswith(b"PIPELINING") for l in lines):
@@ -625,6 +689,7 @@ SCENARIOS = {
     "auth-login": sc_auth_login,
     "auth-cram-md5": sc_auth_cram_md5,
     "auth-failures": sc_auth_failures,
+    "auth-ntlm": sc_auth_ntlm,
     "lmtp": sc_lmtp,
     "lmtp-pipelined": sc_lmtp_pipelined,
 }
