@@ -264,9 +264,10 @@ smtpx_call *smtpx_call_new(const smtpx_call *head, guint32 n)
     return call;
 }
 
-/* Runs the engine over the call's data; the units it made (pinfo's pool). */
+/* Runs the engine over the call's data; the units it made (pinfo's pool),
+ * and in parsed (when not NULL) the engine's parse of each COMMAND unit. */
 static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
-                                const struct tcpinfo *ti)
+                                const struct tcpinfo *ti, wmem_array_t *parsed)
 {
     guint32 len = tvb_captured_length(tvb);
     guint32 off;
@@ -285,10 +286,11 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
     buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     while (off < len) {
         smtp_event ev[64];
+        smtp_command cmd[G_N_ELEMENTS(ev)];
         size_t nev = 0, i;
         int need_more = 0;
-        size_t used = smtp_session_feed(&c->sess, dir, buf + off, len - off, flags,
-                                        ev, G_N_ELEMENTS(ev), &nev, &need_more);
+        size_t used = smtp_session_feed_parsed(&c->sess, dir, buf + off, len - off, flags,
+                                               ev, cmd, G_N_ELEMENTS(ev), &nev, &need_more);
         for (i = 0; i < nev; i++) {
             smtpx_unit u;
             u.ev = ev[i];
@@ -296,7 +298,14 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
             u.data = NULL;
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
             smtpx_collect_message(c, pinfo, buf, &u);
-            smtpx_track_unit(c, pinfo, tvb, buf, &u, &last_reply);
+            smtpx_track_unit(c, pinfo, tvb, buf, &u, &cmd[i], &last_reply);
+            if (parsed != NULL) {
+                /* rendering on this pass takes the engine's parse too */
+                const smtp_command *pc = ev[i].type == SMTP_EV_COMMAND
+                                             ? (const smtp_command *)wmem_memdup(pinfo->pool, &cmd[i], sizeof cmd[i])
+                                             : NULL;
+                wmem_array_append_one(parsed, pc);
+            }
             wmem_array_append_one(units, u);
         }
         off += (guint32)used;
@@ -319,7 +328,8 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
  * length, clear or TLS), each record used once per dissection of the
  * frame.  NULL when the first pass never saw this data. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
-                                    const struct tcpinfo *ti, gboolean tls, gboolean *first_call)
+                                    const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
+                                    const smtp_command *const **parsed)
 {
     static guint32 dissections; /* tells one dissection of a frame from the next */
     guint32 *gen = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
@@ -354,7 +364,9 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
         made.seq = seq;
         made.tls = (guint8)tls;
         made.used = *gen;
-        units = run_engine(c, pinfo, tvb, &made, ti);
+        wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_command *));
+        units = run_engine(c, pinfo, tvb, &made, ti, cmds);
+        *parsed = (const smtp_command *const *)wmem_array_get_raw(cmds);
         made.end = made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len;
         n = wmem_array_get_count(units);
         call = smtpx_call_new(&made, n);
@@ -374,6 +386,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 {
     smtpx_conv *c;
     const smtpx_call *call;
+    const smtp_command *const *parsed = NULL;
     gboolean first_call;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
@@ -384,12 +397,12 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     /* later passes read the saved records only: no conversation needed */
     c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb);
-    call = frame_call(c, pinfo, tvb, ti, tls, &first_call);
+    call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &parsed);
     if (first_call)
         col_clear(pinfo->cinfo, COL_INFO);
     if (call == NULL)
         return tvb_captured_length(tvb);
-    smtpx_render_call(tvb, pinfo, tree, call, imf_handle, tls_handle, self);
+    smtpx_render_call(tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
     if (call->deseg_offset >= 0 && (guint32)call->deseg_offset < tvb_captured_length(tvb)) {
         pinfo->desegment_offset = call->deseg_offset;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;

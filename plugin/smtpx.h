@@ -222,9 +222,10 @@ void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *resu
 void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u);
 
 /* smtpx_track.c: what a unit tells transactions and AUTH exchanges;
- * last_reply is the call's latest REPLY event (type ANOMALY: none yet). */
+ * cmd is the engine's parse of a COMMAND unit's line; last_reply is the
+ * call's latest REPLY event (type ANOMALY: none yet). */
 void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
-                      smtpx_unit *u, smtp_event *last_reply);
+                      smtpx_unit *u, const smtp_command *cmd, smtp_event *last_reply);
 /* A transaction ends (tvb NULL: no reply in this data, e.g. a FIN). */
 void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
                          const smtp_event *last_reply);
@@ -232,8 +233,11 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
 /* The transactions a FIN or RST frame ended (a postdissector's tree). */
 void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                         const smtpx_call *call);
+/* parsed: the first pass's parse of each COMMAND unit (by unit index; NULL
+ * on later passes, which parse the line once themselves) */
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                       const smtpx_call *call, dissector_handle_t imf_handle,
+                       const smtpx_call *call, const smtp_command *const *parsed,
+                       dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle);
 
 #endif /* SMTPX_H */

@@ -30,6 +30,7 @@ typedef struct render_ctx {
     gboolean info;     /* the Info column is wanted */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     const guint8 *buf; /* the call's bytes */
+    const smtp_command *const *parsed; /* the first pass's parse of COMMAND units, or NULL */
 } render_ctx;
 
 /* Content length of a line span: without its LF or CRLF. */
@@ -204,7 +205,7 @@ static unsigned render_ntlm(render_ctx *r, proto_tree *t, const smtpx_unit *u, g
     return nm.type;
 }
 
-static void render_command(render_ctx *r, const smtpx_unit *u)
+static void render_command(render_ctx *r, const smtpx_unit *u, const smtp_command *pc)
 {
     const guint8 *p = r->buf + u->ev.off;
     guint32 clen = content_len(p, u->ev.len);
@@ -219,7 +220,10 @@ static void render_command(render_ctx *r, const smtpx_unit *u)
         unanswered(r, u->pair);
         return;
     }
-    smtp_parse_command(p, clen, &c);
+    if (pc != NULL)
+        c = *pc; /* the engine's parse of this line, on the first pass */
+    else
+        smtp_parse_command(p, clen, &c);
     memset(&a, 0, sizeof a);
     if (c.verb == SMTP_VERB_AUTH) {
         /* AUTH mechanism [initial-response]: the response carries credentials */
@@ -772,7 +776,7 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
 
     switch (u->ev.type) {
     case SMTP_EV_COMMAND:
-        render_command(r, u);
+        render_command(r, u, r->parsed != NULL ? r->parsed[i] : NULL);
         break;
     case SMTP_EV_SASL:
         render_sasl(r, u);
@@ -816,7 +820,8 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
 }
 
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                       const smtpx_call *call, dissector_handle_t imf_handle,
+                       const smtpx_call *call, const smtp_command *const *parsed,
+                       dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle)
 {
     render_ctx r;
@@ -841,6 +846,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     r.pinfo = pinfo;
     r.tree = tree;
     r.buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    r.parsed = parsed;
     r.info = pinfo->cinfo != NULL && col_get_writable(pinfo->cinfo, COL_INFO);
     if (tree != NULL) {
         proto_item *mine;

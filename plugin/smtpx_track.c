@@ -108,22 +108,18 @@ static void auth_line(smtpx_conv *c, packet_info *pinfo, smtpx_unit *u, const gu
 /* A command line's address (MAIL/RCPT), HELO name, mechanism and user
  * name (AUTH). */
 static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
-                          smtpx_unit *u)
+                          smtpx_unit *u, const smtp_command *pc)
 {
     const guint8 *p = buf + u->ev.off;
-    guint32 n = u->ev.len;
-    smtp_command cmd;
+    const smtp_command *cmd = pc;
 
     /* only these verbs carry what is tracked: the engine said which it is */
     if (u->ev.verb != SMTP_VERB_MAIL && u->ev.verb != SMTP_VERB_RCPT && u->ev.verb != SMTP_VERB_AUTH &&
         u->ev.verb != SMTP_VERB_HELO && u->ev.verb != SMTP_VERB_EHLO && u->ev.verb != SMTP_VERB_LHLO)
         return;
-    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-        n--;
-    smtp_parse_command(p, n, &cmd);
-    if ((cmd.flags & SMTP_CMD_HAS_PATH) && u->pair != NULL)
-        u->pair->addr = smtpx_kept_text(pinfo, tvb, u->ev.off + cmd.path.off, cmd.path.len);
-    if (cmd.verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
+    if ((cmd->flags & SMTP_CMD_HAS_PATH) && u->pair != NULL)
+        u->pair->addr = smtpx_kept_text(pinfo, tvb, u->ev.off + cmd->path.off, cmd->path.len);
+    if (cmd->verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
         smtpx_txn *t = wmem_new0(wmem_file_scope(), smtpx_txn);
         t->id = u->ev.txn;
         t->first_frame = pinfo->num;
@@ -134,18 +130,18 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         t->auth_user = c->auth_user;
         t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
         c->txns[t->id % G_N_ELEMENTS(c->txns)] = t;
-    } else if ((cmd.verb == SMTP_VERB_HELO || cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_LHLO) &&
-               cmd.arg.len > 0) {
-        c->helo = kept_string(p + cmd.arg.off, cmd.arg.len);
-    } else if (cmd.verb == SMTP_VERB_AUTH) {
+    } else if ((cmd->verb == SMTP_VERB_HELO || cmd->verb == SMTP_VERB_EHLO || cmd->verb == SMTP_VERB_LHLO) &&
+               cmd->arg.len > 0) {
+        c->helo = kept_string(p + cmd->arg.off, cmd->arg.len);
+    } else if (cmd->verb == SMTP_VERB_AUTH) {
         smtp_auth_cmd a;
-        smtp_auth_parse(p + cmd.arg.off, cmd.arg.len, &a);
+        smtp_auth_parse(p + cmd->arg.off, cmd->arg.len, &a);
         c->auth = wmem_new0(wmem_file_scope(), smtpx_auth);
-        c->auth->mech = kept_string(p + cmd.arg.off + a.name.off, a.name.len);
+        c->auth->mech = kept_string(p + cmd->arg.off + a.name.off, a.name.len);
         c->auth_mech = (guint8)a.mech;
         c->auth->mech_id = (guint8)a.mech;
         c->auth_step = a.has_initial ? 1 : 0;
-        auth_line(c, pinfo, u, p + cmd.arg.off + a.initial.off, a.initial.len);
+        auth_line(c, pinfo, u, p + cmd->arg.off + a.initial.off, a.initial.len);
     }
 }
 
@@ -264,13 +260,13 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
 }
 
 void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
-                       smtpx_unit *u, smtp_event *last_reply)
+                       smtpx_unit *u, const smtp_command *cmd, smtp_event *last_reply)
 {
     smtpx_txn *t;
 
     switch (u->ev.type) {
     case SMTP_EV_COMMAND:
-        track_command(c, pinfo, tvb, buf, u);
+        track_command(c, pinfo, tvb, buf, u, cmd);
         break;
     case SMTP_EV_SASL:
         track_sasl(c, pinfo, buf, u);

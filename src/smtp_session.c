@@ -214,12 +214,14 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     size_t all = (size_t)ln->len + ln->eol;
     smtp_command c;
     smtp_event *ev;
+    int parsed = 0;
 
     if (s->_cmode != CM_SASL && s->_sasl_left == SMTP_AUTH_UNKNOWN) {
         /* a mechanism of unknown length without a 334 in sight: a line
          * that is a plausible command ends the exchange (BASE64 has no
          * space; a bare verb such as QUIT is taken for itself) */
         smtp_parse_command(p, ln->len, &c);
+        parsed = 1;
         if (c.verb != SMTP_VERB_UNKNOWN && smtp_command_plausible(&c))
             s->_sasl_left = 0;
     }
@@ -236,7 +238,8 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
         line_anomalies(o, SMTP_DIR_CLIENT, ln, 12288); /* RFC 4954 4: 12288 octets */
         return;
     }
-    smtp_parse_command(p, ln->len, &c);
+    if (!parsed)
+        smtp_parse_command(p, ln->len, &c);
     if (s->_sync[SMTP_DIR_CLIENT] != SYNC_YES) {
         if (is_lone_dot(p, ln)) {
             s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
@@ -251,6 +254,8 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     }
     ev = sx_emit(o, SMTP_EV_COMMAND, SMTP_DIR_CLIENT, 0, all);
     ev->verb = (uint16_t)c.verb;
+    if (o->cmd != NULL)
+        o->cmd[ev - o->ev] = c;
     if (c.flags & SMTP_CMD_BAD_ARGS)
         ev->flags |= SMTP_EVF_BADARGS;
     command_checks(s, o, &c, all);
@@ -544,11 +549,19 @@ size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t le
                          unsigned flags, smtp_event *ev, size_t cap, size_t *nev,
                          int *need_more)
 {
+    return smtp_session_feed_parsed(s, dir, buf, len, flags, ev, NULL, cap, nev, need_more);
+}
+
+size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
+                                unsigned flags, smtp_event *ev, smtp_command *cmd, size_t cap,
+                                size_t *nev, int *need_more)
+{
     sink o;
     size_t off = 0;
     int flush = (flags & SMTP_FEED_FLUSH) != 0;
 
     o.ev = ev;
+    o.cmd = cmd;
     o.cap = cap;
     o.n = 0;
     o.base = 0;

@@ -21,6 +21,7 @@
 #define SMTP_SESSION_H
 
 #include "smtp.h"
+#include "smtp_parse.h"
 
 #define SMTP_PENDING_INLINE 8     /* queue entries inside the session */
 #define SMTP_PENDING_DEFAULT 100000u /* default cfg.max_pending */
@@ -143,6 +144,15 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg);
 size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
                          unsigned flags, smtp_event *ev, size_t cap, size_t *nev,
                          int *need_more);
+
+/* As smtp_session_feed, and cmd (room for cap entries, or NULL) receives
+ * the parsed line of every COMMAND event: cmd[i] for ev[i], spans relative
+ * to the line's first byte, as smtp_parse_command gives them for the
+ * line without its end of line.  Entries of other events are left as they
+ * were.  The caller need not parse a command line again. */
+size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
+                                unsigned flags, smtp_event *ev, smtp_command *cmd, size_t cap,
+                                size_t *nev, int *need_more);
 
 /* Tells the engine that lost bytes of the stream of dir precede the next
  * feed.  It drops synchronisation of that direction (or, inside a BDAT

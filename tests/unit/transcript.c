@@ -15,6 +15,7 @@ typedef struct run {
     smtp_session s;
     const run_opts *o;
     smtp_event *ev;
+    smtp_command *cmd; /* the engine's parse of each COMMAND event */
     uint8_t *rest[2];
     size_t nrest[2];
     uint64_t pos[2]; /* stream offset of the next byte the engine gets */
@@ -47,6 +48,24 @@ static void fail(run *r, const char *fmt, ...)
     r->err = errbuf;
 }
 
+static int same_span(smtp_span a, smtp_span b)
+{
+    return a.off == b.off && a.len == b.len;
+}
+
+static int same_command(const smtp_command *a, const smtp_command *b)
+{
+    unsigned i;
+
+    if (a->verb != b->verb || a->flags != b->flags || a->nparams != b->nparams || a->size != b->size ||
+        !same_span(a->verb_span, b->verb_span) || !same_span(a->arg, b->arg) || !same_span(a->path, b->path))
+        return 0;
+    for (i = 0; i < a->nparams && i < SMTP_MAX_PARAMS; i++)
+        if (!same_span(a->params[i], b->params[i]))
+            return 0;
+    return 1;
+}
+
 /* Feeds the rest of dir joined with bytes, the way a desegmenting caller does. */
 static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
 {
@@ -62,10 +81,10 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
     while (off < len) {
         size_t nev = 99999, k;
         int need = -1;
-        size_t got = smtp_session_feed(&r->s, dir, p + off, len - off,
-                                       (flush ? SMTP_FEED_FLUSH : 0) |
-                                           (r->decrypted ? SMTP_FEED_DECRYPTED : 0),
-                                       r->ev, r->o->evcap, &nev, &need);
+        size_t got = smtp_session_feed_parsed(&r->s, dir, p + off, len - off,
+                                              (flush ? SMTP_FEED_FLUSH : 0) |
+                                                  (r->decrypted ? SMTP_FEED_DECRYPTED : 0),
+                                              r->ev, r->cmd, r->o->evcap, &nev, &need);
         if (got > len - off)
             fail(r, "consumed %zu of %zu", got, len - off);
         if (nev > r->o->evcap)
@@ -81,6 +100,19 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
             if (bad)
                 fail(r, "%s", bad);
             evlog_add(&r->log, &r->ev[k], r->pos[dir] + r->ev[k].off);
+            if (r->ev[k].type == SMTP_EV_COMMAND) {
+                /* the engine's parse is the line's, as a caller would make it */
+                smtp_command again;
+                size_t cl = r->ev[k].len;
+                const uint8_t *line = p + off + r->ev[k].off;
+                if (cl > 0 && line[cl - 1] == '\n')
+                    cl--;
+                if (cl > 0 && line[cl - 1] == '\r')
+                    cl--;
+                smtp_parse_command(line, cl, &again);
+                if (!same_command(&again, &r->cmd[k]))
+                    fail(r, "COMMAND event %zu: the engine's parse differs from the line's", k);
+            }
         }
         off += got;
         r->pos[dir] += got;
@@ -135,6 +167,7 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
     memset(&r, 0, sizeof r);
     r.o = o;
     r.ev = calloc(o->evcap, sizeof *r.ev);
+    r.cmd = calloc(o->evcap, sizeof *r.cmd);
     memset(&cfg, 0, sizeof cfg);
     cfg.max_line = o->max_line ? o->max_line : 16384;
     cfg.max_reply = 65536;
@@ -177,6 +210,7 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
     out = evlog_render(&r.log, r.nrest[0], r.nrest[1]);
     *err = r.err;
     free(r.ev);
+    free(r.cmd);
     free(r.queue);
     evlog_free(&r.log);
     free(r.rest[0]);
