@@ -7,7 +7,7 @@
 # trap (lab_cleanup).  What it gives:
 #   log TEXT                    "== TEXT"
 #   lab_packages PKG:PATH ...   installs the packages whose PATH is missing
-#   lab_users USER ...          local users and their mailboxes, when missing
+#   lab_users USER ...          local users (when missing) and their mailboxes in WORK/mail
 #   lab_ports PORT ...          exits when something listens on a port
 #   lab_workdir NAME            WORK: a fresh folder /tmp/NAME.XXXXXX
 #   lab_start_capture NAME FILTER / lab_stop_capture NAME
@@ -17,7 +17,8 @@
 #
 # What it touches outside WORK: packages it installs (with a policy-rc.d of
 # its own while apt-get runs, only where there is none, so that no service
-# starts), system users alice, bob, carol and their /var/mail mailboxes
+# starts), system users alice, bob, carol (their mail goes to mailboxes in
+# WORK/mail: Postfix's mail_spool_directory, never /var/mail)
 # (created when missing; an existing mailbox is neither emptied nor chowned),
 # and in OUT the files named after its own captures.  Nothing else is
 # deleted, moved or rewritten.
@@ -83,19 +84,19 @@ lab_policy_remove() {
 }
 
 # lab_users USER ...: system users without login shell, created when
-# missing, and the mailbox local(8) delivers to (/var/mail/USER, owner
-# USER:mail, mode 600), created when there is none.  An existing mailbox
-# (or anything else by that name) is left exactly as it is.
+# missing, and the mailbox local(8) delivers to in the lab's own spool
+# (LAB_MAIL_DIR = WORK/mail, mode 1777; the recorders' Postfix has
+# mail_spool_directory = LAB_MAIL_DIR): the test mail never reaches a real
+# mailbox of a user who exists already.  Call after lab_workdir.
 lab_users() {
     local u mbox
     for u in "$@"; do
         id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
                                             --shell /usr/sbin/nologin "$u"
-        mbox=${LAB_MAIL_DIR:-/var/mail}/$u
-        if [ ! -e "$mbox" ] && [ ! -L "$mbox" ] && (set -C; : > "$mbox") 2>/dev/null; then
-            chown "$u:mail" "$mbox"
-            chmod 600 "$mbox"
-        fi
+        mbox=$LAB_MAIL_DIR/$u
+        : > "$mbox"
+        chown "$u:mail" "$mbox"
+        chmod 600 "$mbox"
     done
 }
 
@@ -117,6 +118,8 @@ lab_workdir() {
     WORK=$(mktemp -d "/tmp/$1.XXXXXX")
     chmod 755 "$WORK"
     mkdir -p "$WORK/pcap" "$WORK/out"
+    LAB_MAIL_DIR=$WORK/mail
+    install -d -m 1777 "$LAB_MAIL_DIR"
 }
 
 # lab_start_capture NAME FILTER: tcpdump on lo, returns once it listens.

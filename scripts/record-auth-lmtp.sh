@@ -16,7 +16,8 @@
 #   Postfix    127.0.0.1:587 only, smtpd_sasl_type = dovecot (the Dovecot auth
 #              socket above), smtpd_sasl_auth_enable = yes; mail for the local
 #              users alice, bob, carol (created if missing, as
-#              record-captures.sh does) goes to /var/mail
+#              record-captures.sh does) goes to mailboxes in the temporary
+#              directory (mail_spool_directory), never to /var/mail
 #   Postfix    127.0.0.2:587 with Cyrus SASL instead (Dovecot 2.3 has no
 #              NTLM): mechanism NTLM, Cyrus' ntlm plugin checking against a
 #              sasldb in the temporary directory (alice, password s3cret);
@@ -151,6 +152,7 @@ alias_database =
 local_recipient_maps = proxy:unix:passwd.byname
 recipient_delimiter = +
 mailbox_size_limit = 0
+mail_spool_directory = $LAB_MAIL_DIR
 relayhost =
 default_transport = error:outbound mail is disabled in this test setup
 relay_transport = error:outbound mail is disabled in this test setup

@@ -8,9 +8,9 @@
 #
 # Postfix runs from its own configuration directory (created in a temporary
 # directory, removed at the end); the system /etc/postfix is not modified.
-# Local users alice, bob and carol are created if missing (no login shell),
-# and their mailboxes in /var/mail when there are none; an existing mailbox
-# is left as it is (scripts/lab.sh, shared with record-auth-lmtp.sh, says
+# Local users alice, bob and carol are created if missing (no login shell);
+# their mail goes to mailboxes in the temporary directory, never to
+# /var/mail (scripts/lab.sh, shared with record-auth-lmtp.sh, says
 # what the lab touches).  The captures are recorded and verified in the
 # temporary directory; only when all of them verify are they copied into
 # OUTDIR, replacing the files of the same names (01-* .. 18-*) and nothing
@@ -36,8 +36,8 @@ lab_packages postfix:/usr/sbin/postfix swaks:/usr/bin/swaks tcpdump:/usr/bin/tcp
 
 # --------------------------------------------------------------------------
 # 2. throw-away Postfix configuration
-lab_users alice bob carol
 lab_workdir record-captures
+lab_users alice bob carol
 CONF=$WORK/postfix
 mkdir -p "$CONF"
 LO_OFFLOAD=        # "tso on gso on" while segmentation offload on lo is switched off
@@ -109,6 +109,7 @@ alias_database =
 local_recipient_maps = proxy:unix:passwd.byname
 recipient_delimiter = +
 mailbox_size_limit = 0
+mail_spool_directory = $LAB_MAIL_DIR
 relayhost =
 default_transport = error:outbound mail is disabled in this test setup
 relay_transport = error:outbound mail is disabled in this test setup

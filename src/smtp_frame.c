@@ -7,7 +7,7 @@
 long smtp_frame_line(const uint8_t *buf, size_t n, size_t max, smtp_line *out)
 {
 #if SMTP_PLANT_BUG == 1
-    /* planted bug for the fuzzers (tests/fuzz, scripts/fuzz.sh --plant 1):
+    /* planted bug for the fuzzers (tests/fuzz, tests/tools/fuzz.sh --plant 1):
      * an off-by-one in the line framer that frames every reply line */
     size_t scan = n < max ? n : max + 1;
 #else
