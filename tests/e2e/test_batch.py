@@ -142,7 +142,7 @@ def connection_id(ctx, path):
     """The documented connection id of a one-connection capture, from its
     bytes: 'C' + the first 16 hex digits of sha1('client|server|first frame
     time in ns')."""
-    sys.path.insert(0, ctx.scripts)
+    import toolpath  # noqa: F401  (tests/tools on the path)
     import pcaplib
     pk, segs = pcaplib.read_tcp_segments(path)
     syn = segs[0]

@@ -63,7 +63,7 @@ UNKNOWN_USER = '550 5.1.1 <nosuchuser@example.test>: Recipient address rejected:
 
 
 def pcaplib(ctx):
-    sys.path.insert(0, ctx.scripts)
+    import toolpath  # noqa: F401  (tests/tools on the path)
     import pcaplib as pl
     return pl
 
