@@ -9,6 +9,7 @@
 #include "smtp_auth.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <epan/stats_tree.h>
 #include <epan/srt_table.h>
@@ -108,34 +109,41 @@ static tap_packet_status tree_packet(stats_tree *st, packet_info *pinfo, epan_di
 
 /* ---- service response time ----
  *
- * One row per verb of smtp_verbs.def, in its order, numbered 0, 1, 2, ...
- * without holes; replies to verbs the engine does not know share the last
- * row, "(other)".  Rows are made when the table is: Wireshark's
- * dialog shows only the rows that exist when it resets, and hides those
- * without calls.  The table's filter_string is the field the dialog would
- * filter a row by (FIELD==index): no field carries the row number, so there
- * is none; the -z filter itself never reaches this code (tshark hands it to
- * the tap listener only), so tshark's "Filter:" line stays empty. */
+ * One row per command verb answered in the capture, numbered 0, 1, 2, ...
+ * in the order their first replies come, so that the index has no holes
+ * whatever the capture holds; replies to verbs the engine does not know
+ * share one row, "(other)".  The table is made with a row for every verb
+ * of smtp_verbs.def and "(other)" (their most), unnamed; a row gets its name
+ * with its first call, and rows without calls are not shown (tshark prints
+ * only rows with calls, Wireshark's dialog hides them).  A reset keeps the
+ * names, so a retap numbers the rows as before.  The -z filter itself never
+ * reaches this code (tshark hands it to the tap listener only), so tshark's
+ * "Filter:" line stays empty. */
 
 #define SRT_ROWS (SMTP_VERB_COUNT)  /* every verb but UNKNOWN, then "(other)" */
 
-static int srt_row(unsigned verb_id)
-{
-    if (verb_id == SMTP_VERB_UNKNOWN || verb_id >= SMTP_VERB_COUNT)
-        return SRT_ROWS - 1;
-    return (int)verb_id - (verb_id > SMTP_VERB_UNKNOWN ? 1 : 0);
-}
-
 static void srt_init(struct register_srt *srt, GArray *srt_array)
 {
-    srt_stat_table *table = init_srt_table("SMTP commands", "SMTP", srt_array, SRT_ROWS,
-                                           "Command", NULL, NULL);
-    int v;
+    init_srt_table("SMTP commands", "SMTP", srt_array, SRT_ROWS, "Command", NULL, NULL);
+}
 
-    for (v = 0; v < SMTP_VERB_COUNT; v++)
-        if (v != SMTP_VERB_UNKNOWN)
-            init_srt_table_row(table, srt_row((unsigned)v), smtp_verb_name((smtp_verb)v));
-    init_srt_table_row(table, SRT_ROWS - 1, "(other)");
+/* The row of a verb: the one named after it, else the first unnamed one,
+ * named now. */
+static int srt_row(srt_stat_table *table, unsigned verb_id)
+{
+    const char *name = (verb_id == SMTP_VERB_UNKNOWN || verb_id >= SMTP_VERB_COUNT)
+                           ? "(other)" : smtp_verb_name((smtp_verb)verb_id);
+    int i;
+
+    for (i = 0; i < table->num_procs; i++) {
+        if (table->procedures[i].procedure == NULL) {
+            init_srt_table_row(table, i, name);
+            return i;
+        }
+        if (strcmp(table->procedures[i].procedure, name) == 0)
+            return i;
+    }
+    return -1; /* cannot happen: a row for every verb */
 }
 
 static tap_packet_status srt_packet(void *pss, packet_info *pinfo, epan_dissect_t *edt,
@@ -144,11 +152,15 @@ static tap_packet_status srt_packet(void *pss, packet_info *pinfo, epan_dissect_
     srt_data_t *d = (srt_data_t *)pss;
     const smtpx_tap_reply *t = (const smtpx_tap_reply *)data;
     srt_stat_table *table;
+    int row;
 
     if (!t->has_request)
         return TAP_PACKET_DONT_REDRAW;
     table = g_array_index(d->srt_array, srt_stat_table *, 0);
-    add_srt_table_data(table, srt_row(t->verb_id), &t->req_ts, pinfo);
+    row = srt_row(table, t->verb_id);
+    if (row < 0)
+        return TAP_PACKET_DONT_REDRAW;
+    add_srt_table_data(table, row, &t->req_ts, pinfo);
     return TAP_PACKET_REDRAW;
 }
 
