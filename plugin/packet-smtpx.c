@@ -276,17 +276,17 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
     unsigned flags = (pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH) |
                      (call->tls ? SMTP_FEED_DECRYPTED : 0);
     int dir = call->dir;
-    smtp_event last_reply;
+    smtpx_last_reply last_reply;
 
     memset(&last_reply, 0, sizeof last_reply);
-    last_reply.type = SMTP_EV_ANOMALY; /* none yet */
+    last_reply.ev.type = SMTP_EV_ANOMALY; /* none yet */
     call->deseg_offset = -1;
     call->skip = stream_position(c, dir, ti, len, call);
     off = call->skip;
     buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     while (off < len) {
         smtp_event ev[64];
-        smtp_command cmd[G_N_ELEMENTS(ev)];
+        smtp_parsed cmd[G_N_ELEMENTS(ev)];
         size_t nev = 0, i;
         int need_more = 0;
         size_t used = smtp_session_feed_parsed(&c->sess, dir, buf + off, len - off, flags,
@@ -301,9 +301,9 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
             smtpx_track_unit(c, pinfo, tvb, buf, &u, &cmd[i], &last_reply);
             if (parsed != NULL) {
                 /* rendering on this pass takes the engine's parse too */
-                const smtp_command *pc = ev[i].type == SMTP_EV_COMMAND
-                                             ? (const smtp_command *)wmem_memdup(pinfo->pool, &cmd[i], sizeof cmd[i])
-                                             : NULL;
+                const smtp_parsed *pc = ev[i].type == SMTP_EV_COMMAND || ev[i].type == SMTP_EV_REPLY
+                                            ? (const smtp_parsed *)wmem_memdup(pinfo->pool, &cmd[i], sizeof cmd[i])
+                                            : NULL;
                 wmem_array_append_one(parsed, pc);
             }
             wmem_array_append_one(units, u);
@@ -329,7 +329,7 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
  * frame.  NULL when the first pass never saw this data. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
-                                    const smtp_command *const **parsed)
+                                    const smtp_parsed *const **parsed)
 {
     static guint32 dissections; /* tells one dissection of a frame from the next */
     guint32 *gen = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
@@ -364,9 +364,9 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
         made.seq = seq;
         made.tls = (guint8)tls;
         made.used = *gen;
-        wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_command *));
+        wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_parsed *));
         units = run_engine(c, pinfo, tvb, &made, ti, cmds);
-        *parsed = (const smtp_command *const *)wmem_array_get_raw(cmds);
+        *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
         made.end = made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len;
         n = wmem_array_get_count(units);
         call = smtpx_call_new(&made, n);
@@ -386,7 +386,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 {
     smtpx_conv *c;
     const smtpx_call *call;
-    const smtp_command *const *parsed = NULL;
+    const smtp_parsed *const *parsed = NULL;
     gboolean first_call;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
@@ -444,7 +444,7 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
     smtp_event ev[SMTP_EVENTS_MIN];
     size_t n, i;
     smtpx_call *call;
-    smtp_event none;
+    smtpx_last_reply none;
 
     if (tcpd == NULL)
         return NULL;
@@ -469,7 +469,7 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
         memset(call->units, 0, n * sizeof(smtpx_unit));
     }
     memset(&none, 0, sizeof none);
-    none.type = SMTP_EV_ANOMALY;
+    none.ev.type = SMTP_EV_ANOMALY;
     for (i = 0; i < n; i++) {
         smtpx_unit *u = &call->units[i];
         u->ev = ev[i];

@@ -221,22 +221,29 @@ void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *resu
  * collector; the unit that ends a message gets it (UNIT_MSG). */
 void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u);
 
+/* The latest reply of a call, for the transaction it ends. */
+typedef struct smtpx_last_reply {
+    smtp_event ev;          /* type ANOMALY: none yet */
+    smtp_reply_line first;  /* its first line, as the engine parsed it */
+} smtpx_last_reply;
+
 /* smtpx_track.c: what a unit tells transactions and AUTH exchanges;
- * cmd is the engine's parse of a COMMAND unit's line; last_reply is the
- * call's latest REPLY event (type ANOMALY: none yet). */
+ * parsed is the engine's parse of a COMMAND unit's line or a REPLY unit's
+ * first line. */
 void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
-                      smtpx_unit *u, const smtp_command *cmd, smtp_event *last_reply);
+                      smtpx_unit *u, const smtp_parsed *parsed, smtpx_last_reply *last);
 /* A transaction ends (tvb NULL: no reply in this data, e.g. a FIN). */
 void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
-                         const smtp_event *last_reply);
+                         const smtpx_last_reply *last);
 
 /* The transactions a FIN or RST frame ended (a postdissector's tree). */
 void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                         const smtpx_call *call);
-/* parsed: the first pass's parse of each COMMAND unit (by unit index; NULL
- * on later passes, which parse the line once themselves) */
+/* parsed: the first pass's parse of each COMMAND unit's line and REPLY
+ * unit's first line (by unit index, NULL for others; parsed itself NULL on
+ * later passes, which parse each line once themselves) */
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                       const smtpx_call *call, const smtp_command *const *parsed,
+                       const smtpx_call *call, const smtp_parsed *const *parsed,
                        dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle);
 

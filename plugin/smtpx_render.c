@@ -30,7 +30,7 @@ typedef struct render_ctx {
     gboolean info;     /* the Info column is wanted */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     const guint8 *buf; /* the call's bytes */
-    const smtp_command *const *parsed; /* the first pass's parse of COMMAND units, or NULL */
+    const smtp_parsed *const *parsed; /* the first pass's parse of COMMAND and REPLY units, or NULL */
 } render_ctx;
 
 /* Content length of a line span: without its LF or CRLF. */
@@ -426,7 +426,9 @@ static void ehlo_extension(render_ctx *r, proto_tree *t, guint32 off, const guin
 }
 
 /* Adds every line of the reply; fills first with the first line. */
-static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u, smtp_reply_line *first)
+/* The reply's lines; the first one's parse is given. */
+static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u,
+                               const smtp_reply_line *first)
 {
     guint32 off = 0, n = u->ev.len;
     const guint8 *p = r->buf + u->ev.off;
@@ -437,17 +439,23 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         smtp_line ln;
         long got = smtp_frame_line(p + off, n - off, n - off, &ln);
         smtp_reply_line rl;
+        int ok;
         if (got <= 0)
             break;
         proto_item *li = proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
         if (u->ev.nlines <= 1) /* the reply's own line says it already */
             proto_item_set_hidden(li);
-        if (smtp_parse_reply_line(p + off, ln.len, &rl) && r->legacy)
+        if (i == 0) {
+            rl = *first;
+            ok = rl.code != 0;
+        } else {
+            ok = smtp_parse_reply_line(p + off, ln.len, &rl);
+        }
+        if (ok && r->legacy)
             legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl, i == 0);
-        if (i++ == 0)
-            *first = rl;
-        else if (ehlo && rl.text.len > 0)
+        if (ok && i > 0 && ehlo && rl.text.len > 0)
             ehlo_extension(r, t, u->ev.off + off, p + off, &rl);
+        i++;
         off += (guint32)got;
     }
 }
@@ -469,10 +477,9 @@ static void reply_expert(render_ctx *r, const smtpx_unit *u)
                                "Permanent negative reply %u (%s) to %s", u->ev.code, name, verb);
 }
 
-static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, guint32 l1)
+static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, const smtp_reply_line *rl)
 {
     smtpx_tap_reply *t;
-    smtp_reply_line rl;
 
     if (!have_tap_listener(smtpx_tap))
         return;
@@ -485,15 +492,16 @@ static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, guint
         t->req_ts = u->pair->req_ts;
         t->req_frame = u->pair->req_frame;
     }
-    if (smtp_parse_reply_line(p, l1, &rl) && rl.status.len > 0) {
-        t->status = (const char *)wmem_strndup(r->pinfo->pool, (const char *)p + rl.status.off, rl.status.len);
-        t->st_subject = rl.st_subject;
-        t->st_detail = rl.st_detail;
+    if (rl->status.len > 0) {
+        t->status = (const char *)wmem_strndup(r->pinfo->pool, (const char *)p + rl->status.off, rl->status.len);
+        t->st_subject = rl->st_subject;
+        t->st_detail = rl->st_detail;
     }
     tap_queue_packet(smtpx_tap, r->pinfo, t);
 }
 
-static void render_reply(render_ctx *r, const smtpx_unit *u)
+/* pp: the engine's parse of the first line (first pass), else NULL */
+static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *pp)
 {
     const guint8 *p = r->buf + u->ev.off;
     const smtp_verb ctx = (smtp_verb)u->ev.verb;
@@ -504,18 +512,26 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
     smtp_reply_line first;
     proto_tree *t;
 
+    /* the first line parsed once: by the engine on the first pass, here on
+     * later ones when anything reads it */
+    memset(&first, 0, sizeof first);
+    if (pp != NULL)
+        first = pp->reply;
+    else if ((r->st != NULL || have_tap_listener(smtpx_tap) ||
+              (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u))) &&
+             !smtp_parse_reply_line(p, l1, &first))
+        memset(&first, 0, sizeof first);
     if (r->info) {
         info_line(r, "S: ", u->ev.off, l1);
         if (u->ev.nlines > 1)
             col_append_fstr(r->pinfo->cinfo, COL_INFO, " (+%u lines)", u->ev.nlines - 1u);
     }
-    queue_tap(r, u, p, l1);
+    queue_tap(r, u, p, &first);
     /* the reply that ends an AUTH exchange: -z credentials learns how */
     if (auth != NULL && auth->role == SMTPX_AUTH_END && auth->auth->user != NULL)
         smtpx_tap_credential(r->pinfo, auth->auth->user, auth->auth->result, auth->auth->mech_id);
     if (r->st == NULL) {
-        if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) &&
-            smtp_parse_reply_line(p, l1, &first))
+        if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first.code != 0)
             render_ntlm(r, NULL, u, u->ev.off + first.text.off, first.text.len);
         reply_expert(r, u);
         return;
@@ -533,7 +549,6 @@ static void render_reply(render_ctx *r, const smtpx_unit *u)
     if (r->legacy)
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
     render_code(r, t, u->ev.off, u->ev.code, ctx);
-    memset(&first, 0, sizeof first);
     render_reply_lines(r, t, u, &first);
     if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
         proto_tree_add_item(t, hf_greeting_host, r->tvb, u->ev.off + first.text.off,
@@ -776,13 +791,13 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
 
     switch (u->ev.type) {
     case SMTP_EV_COMMAND:
-        render_command(r, u, r->parsed != NULL ? r->parsed[i] : NULL);
+        render_command(r, u, r->parsed != NULL && r->parsed[i] != NULL ? &r->parsed[i]->cmd : NULL);
         break;
     case SMTP_EV_SASL:
         render_sasl(r, u);
         break;
     case SMTP_EV_REPLY:
-        render_reply(r, u);
+        render_reply(r, u, r->parsed != NULL ? r->parsed[i] : NULL);
         break;
     case SMTP_EV_BODY:
         render_body(r, u, hf_body, hf_body_length, "message body");
@@ -820,7 +835,7 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
 }
 
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
-                       const smtpx_call *call, const smtp_command *const *parsed,
+                       const smtpx_call *call, const smtp_parsed *const *parsed,
                        dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle)
 {

@@ -157,29 +157,25 @@ static void track_sasl(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smt
     auth_line(c, pinfo, u, p, n);
 }
 
-/* The enhanced status of a reply's first line, kept; NULL if none. */
-static const char *reply_status(const guint8 *p, guint32 len)
+/* The enhanced status of a reply's first line (rl, spans from p), kept;
+ * NULL if none. */
+static const char *reply_status(const guint8 *p, const smtp_reply_line *rl)
 {
-    const guint8 *lf = memchr(p, '\n', len);
-    guint32 l1 = lf ? (guint32)(lf - p) : len;
-    smtp_reply_line rl;
-
-    if (l1 > 0 && p[l1 - 1] == '\r')
-        l1--;
-    if (!smtp_parse_reply_line(p, l1, &rl) || rl.status.len == 0)
+    if (rl->status.len == 0)
         return NULL;
-    return wmem_strndup(wmem_file_scope(), (const char *)p + rl.status.off, rl.status.len);
+    return wmem_strndup(wmem_file_scope(), (const char *)p + rl->status.off, rl->status.len);
 }
 
 /* What a reply tells a transaction (a recipient's code and status) or an
  * AUTH exchange (how it ended). */
 static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u,
-                        smtp_event *last_reply)
+                        const smtp_reply_line *rl, smtpx_last_reply *last)
 {
     smtpx_pair *q = u->pair;
     smtpx_txn *t = q ? txn_find(c, q->txn) : NULL;
 
-    *last_reply = u->ev;
+    last->ev = u->ev;
+    last->first = *rl;
     if ((u->ev.verb == SMTP_VERB_AUTH || u->ev.verb == SMTP_VERB_SASL) && u->ev.code == 334 &&
         c->auth != NULL) {
         /* a challenge: its exchange's mechanism tells how to show it */
@@ -211,7 +207,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
         smtpx_rcpt r;
         r.addr = q->addr;
         r.code = u->ev.code;
-        r.status = reply_status(buf + u->ev.off, u->ev.len);
+        r.status = reply_status(buf + u->ev.off, rl);
         wmem_array_append_one(t->rcpts, r);
     } else if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
         /* LMTP: the reply is for the n-th accepted recipient */
@@ -237,7 +233,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
 }
 
 void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
-                          const smtp_event *last_reply) /* tvb NULL: no reply in it */
+                          const smtpx_last_reply *last) /* tvb NULL: no reply in it */
 {
     smtpx_txn *t = txn_find(c, u->ev.txn);
 
@@ -246,33 +242,33 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
     t->outcome = u->ev.code;
     t->end_frame = pinfo->num;
     t->end_ts = pinfo->abs_ts;
-    if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last_reply->type == SMTP_EV_REPLY) {
-        const guint8 *lf = tvb_get_ptr(tvb, last_reply->off, last_reply->len);
+    if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last->ev.type == SMTP_EV_REPLY) {
+        const guint8 *lf = tvb_get_ptr(tvb, last->ev.off, last->ev.len);
         guint32 l1 = 0;
-        while (l1 < last_reply->len && lf[l1] != '\r' && lf[l1] != '\n')
+        while (l1 < last->ev.len && lf[l1] != '\r' && lf[l1] != '\n')
             l1++;
-        t->final_code = last_reply->code;
-        t->final_reply = smtpx_kept_text(pinfo, tvb, last_reply->off, l1);
-        t->final_status = reply_status(lf, last_reply->len);
+        t->final_code = last->ev.code;
+        t->final_reply = smtpx_kept_text(pinfo, tvb, last->ev.off, l1);
+        t->final_status = reply_status(lf, &last->first);
     }
     u->data = t;
     c->txns[t->id % G_N_ELEMENTS(c->txns)] = NULL;
 }
 
 void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
-                       smtpx_unit *u, const smtp_command *cmd, smtp_event *last_reply)
+                       smtpx_unit *u, const smtp_parsed *parsed, smtpx_last_reply *last)
 {
     smtpx_txn *t;
 
     switch (u->ev.type) {
     case SMTP_EV_COMMAND:
-        track_command(c, pinfo, tvb, buf, u, cmd);
+        track_command(c, pinfo, tvb, buf, u, &parsed->cmd);
         break;
     case SMTP_EV_SASL:
         track_sasl(c, pinfo, buf, u);
         break;
     case SMTP_EV_REPLY:
-        track_reply(c, pinfo, buf, u, last_reply);
+        track_reply(c, pinfo, buf, u, &parsed->reply, last);
         break;
     case SMTP_EV_EOD:
     case SMTP_EV_CHUNK:
@@ -280,7 +276,7 @@ void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const gu
             t->size = UNIT_MSG(u)->len;
         break;
     case SMTP_EV_TXN_END:
-        smtpx_track_txn_end(c, pinfo, tvb, u, last_reply);
+        smtpx_track_txn_end(c, pinfo, tvb, u, last);
         break;
     default:
         break;

@@ -76,6 +76,7 @@ long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
                 return r;
             }
             out->code = rl.code;
+            out->first = rl;
         } else if (!ok) {
             out->flags |= SMTP_REPLY_UNTERM;
             break;

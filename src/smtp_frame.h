@@ -9,6 +9,7 @@
 #define SMTP_FRAME_H
 
 #include "smtp.h"
+#include "smtp_parse.h"
 
 #define SMTP_LINE_BARE_LF 0x1u /* terminated by LF alone */
 #define SMTP_LINE_BARE_CR 0x2u /* a CR not followed by LF inside the line */
@@ -39,6 +40,7 @@ typedef struct smtp_reply_frame {
     uint16_t nlines; /* lines in it */
     uint16_t code;   /* code of the first line (0 when NOT_REPLY) */
     uint8_t  flags;  /* SMTP_REPLY_* */
+    smtp_reply_line first; /* the first line parsed (code 0 when NOT_REPLY or CUT) */
 } smtp_reply_frame;
 
 /* Frames one complete reply at the start of buf[0..n): lines sharing the

@@ -254,8 +254,8 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
     }
     ev = sx_emit(o, SMTP_EV_COMMAND, SMTP_DIR_CLIENT, 0, all);
     ev->verb = (uint16_t)c.verb;
-    if (o->cmd != NULL)
-        o->cmd[ev - o->ev] = c;
+    if (o->out != NULL)
+        o->out[ev - o->ev].cmd = c;
     if (c.flags & SMTP_CMD_BAD_ARGS)
         ev->flags |= SMTP_EVF_BADARGS;
     command_checks(s, o, &c, all);
@@ -371,9 +371,9 @@ static void ehlo_keywords(smtp_session *s, const uint8_t *p, size_t n)
     }
 }
 
-static void reply_checks(sink *o, const uint8_t *p, const smtp_reply_frame *f)
+static void reply_checks(sink *o, const smtp_reply_frame *f)
 {
-    smtp_reply_line rl;
+    const smtp_reply_line *rl = &f->first;
     unsigned d1 = f->code / 100, d2 = (f->code / 10) % 10;
 
     if (d1 < 2 || d1 > 5 || d2 > 5)
@@ -388,14 +388,8 @@ static void reply_checks(sink *o, const uint8_t *p, const smtp_reply_frame *f)
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_BARE_CR, 0, f->len);
     if (f->flags & SMTP_REPLY_LONG_LINE)
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_LINE_TOO_LONG, 0, f->len);
-    {
-        const uint8_t *lf = memchr(p, '\n', f->len);
-        size_t l1 = lf ? (size_t)(lf - p) : f->len;
-        if (l1 > 0 && p[l1 - 1] == '\r')
-            l1--;
-        if (smtp_parse_reply_line(p, l1, &rl) && rl.status.len > 0 && rl.st_class != d1)
-            sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_STATUS_CLASS, rl.status.off, rl.status.len);
-    }
+    if (rl->status.len > 0 && rl->st_class != d1)
+        sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_STATUS_CLASS, rl->status.off, rl->status.len);
 }
 
 /* What a reply does to the session, by the command it answers. */
@@ -481,11 +475,13 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
     }
     ev = sx_emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f.len);
     ev->code = f.code;
+    if (o->out != NULL)
+        o->out[ev - o->ev].reply = f.first;
     ev->nlines = f.nlines;
     pair_reply(s, o, ev, f.len, &cmd);
     if (lost_eod)
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, f.len);
-    reply_checks(o, p, &f);
+    reply_checks(o, &f);
     if (cmd.seq != 0 && !smtp_reply_allowed(ev->code, (smtp_verb)cmd.verb))
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_NOT_ALLOWED, 0, 3);
     if ((cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_LHLO) && ev->code / 100 == 2)
@@ -553,7 +549,7 @@ size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t le
 }
 
 size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
-                                unsigned flags, smtp_event *ev, smtp_command *cmd, size_t cap,
+                                unsigned flags, smtp_event *ev, smtp_parsed *out, size_t cap,
                                 size_t *nev, int *need_more)
 {
     sink o;
@@ -561,7 +557,7 @@ size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, si
     int flush = (flags & SMTP_FEED_FLUSH) != 0;
 
     o.ev = ev;
-    o.cmd = cmd;
+    o.out = out;
     o.cap = cap;
     o.n = 0;
     o.base = 0;

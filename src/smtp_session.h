@@ -145,13 +145,20 @@ size_t smtp_session_feed(smtp_session *s, int dir, const uint8_t *buf, size_t le
                          unsigned flags, smtp_event *ev, size_t cap, size_t *nev,
                          int *need_more);
 
-/* As smtp_session_feed, and cmd (room for cap entries, or NULL) receives
- * the parsed line of every COMMAND event: cmd[i] for ev[i], spans relative
- * to the line's first byte, as smtp_parse_command gives them for the
- * line without its end of line.  Entries of other events are left as they
- * were.  The caller need not parse a command line again. */
+/* What the engine parsed of an event's line, for callers that would parse
+ * it again: a COMMAND's line, a REPLY's first line (spans relative to the
+ * event's first byte, as smtp_parse_command / smtp_parse_reply_line give
+ * them for the line without its end of line). */
+typedef union smtp_parsed {
+    smtp_command cmd;       /* COMMAND */
+    smtp_reply_line reply;  /* REPLY */
+} smtp_parsed;
+
+/* As smtp_session_feed, and out (room for cap entries, or NULL) receives
+ * out[i] for ev[i] when it is a COMMAND or a REPLY; other entries are left
+ * as they were.  The caller need not parse these lines again. */
 size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, size_t len,
-                                unsigned flags, smtp_event *ev, smtp_command *cmd, size_t cap,
+                                unsigned flags, smtp_event *ev, smtp_parsed *out, size_t cap,
                                 size_t *nev, int *need_more);
 
 /* Tells the engine that lost bytes of the stream of dir precede the next

@@ -49,7 +49,8 @@ enum { SYNC_NO = 0, SYNC_YES = 1, SYNC_REPORTED = 2 };
 
 typedef struct sink {
     smtp_event *ev;
-    smtp_command *cmd; /* parsed COMMAND lines, parallel to ev; NULL: not wanted */
+    smtp_parsed *out;  /* parsed COMMAND lines and first reply lines, parallel
+                          to ev; NULL: not wanted */
     size_t cap, n;
     size_t base; /* offset of the current unit's bytes in the caller's buffer */
 } sink;

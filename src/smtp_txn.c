@@ -179,7 +179,7 @@ size_t smtp_session_close(smtp_session *s, int dir, unsigned how, smtp_event *ev
     smtp_txn_outcome why = (how & SMTP_CLOSE_RESET) ? SMTP_TXN_RESET : SMTP_TXN_CLOSED;
 
     o.ev = ev;
-    o.cmd = NULL;
+    o.out = NULL;
     o.cap = cap;
     o.n = 0;
     o.base = 0;

@@ -15,7 +15,7 @@ typedef struct run {
     smtp_session s;
     const run_opts *o;
     smtp_event *ev;
-    smtp_command *cmd; /* the engine's parse of each COMMAND event */
+    smtp_parsed *parsed; /* the engine's parse of COMMAND and REPLY events */
     uint8_t *rest[2];
     size_t nrest[2];
     uint64_t pos[2]; /* stream offset of the next byte the engine gets */
@@ -66,6 +66,13 @@ static int same_command(const smtp_command *a, const smtp_command *b)
     return 1;
 }
 
+static int same_reply(const smtp_reply_line *a, const smtp_reply_line *b)
+{
+    return a->code == b->code && a->sep == b->sep && same_span(a->text, b->text) &&
+           same_span(a->status, b->status) && a->st_class == b->st_class &&
+           a->st_subject == b->st_subject && a->st_detail == b->st_detail;
+}
+
 /* Feeds the rest of dir joined with bytes, the way a desegmenting caller does. */
 static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
 {
@@ -84,7 +91,7 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
         size_t got = smtp_session_feed_parsed(&r->s, dir, p + off, len - off,
                                               (flush ? SMTP_FEED_FLUSH : 0) |
                                                   (r->decrypted ? SMTP_FEED_DECRYPTED : 0),
-                                              r->ev, r->cmd, r->o->evcap, &nev, &need);
+                                              r->ev, r->parsed, r->o->evcap, &nev, &need);
         if (got > len - off)
             fail(r, "consumed %zu of %zu", got, len - off);
         if (nev > r->o->evcap)
@@ -110,8 +117,18 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
                 if (cl > 0 && line[cl - 1] == '\r')
                     cl--;
                 smtp_parse_command(line, cl, &again);
-                if (!same_command(&again, &r->cmd[k]))
+                if (!same_command(&again, &r->parsed[k].cmd))
                     fail(r, "COMMAND event %zu: the engine's parse differs from the line's", k);
+            } else if (r->ev[k].type == SMTP_EV_REPLY) {
+                /* the first line's parse is the line's */
+                smtp_reply_line again;
+                const uint8_t *line = p + off + r->ev[k].off;
+                const uint8_t *lf = memchr(line, '\n', r->ev[k].len);
+                size_t l1 = lf ? (size_t)(lf - line) : r->ev[k].len;
+                if (l1 > 0 && line[l1 - 1] == '\r')
+                    l1--;
+                if (!smtp_parse_reply_line(line, l1, &again) || !same_reply(&again, &r->parsed[k].reply))
+                    fail(r, "REPLY event %zu: the engine's parse of its first line differs", k);
             }
         }
         off += got;
@@ -167,7 +184,7 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
     memset(&r, 0, sizeof r);
     r.o = o;
     r.ev = calloc(o->evcap, sizeof *r.ev);
-    r.cmd = calloc(o->evcap, sizeof *r.cmd);
+    r.parsed = calloc(o->evcap, sizeof *r.parsed);
     memset(&cfg, 0, sizeof cfg);
     cfg.max_line = o->max_line ? o->max_line : 16384;
     cfg.max_reply = 65536;
@@ -210,7 +227,7 @@ char *transcript_run(const char *const *steps, const run_opts *o, const char **e
     out = evlog_render(&r.log, r.nrest[0], r.nrest[1]);
     *err = r.err;
     free(r.ev);
-    free(r.cmd);
+    free(r.parsed);
     free(r.queue);
     evlog_free(&r.log);
     free(r.rest[0]);
