@@ -59,7 +59,9 @@ uint32_t sx_push(smtp_session *s, sink *o, smtp_verb verb, size_t off, size_t le
     if (s->_qlen == s->_qcap && !grow_queue(s)) {
         s->_qhead = (s->_qhead + 1) % s->_qcap;
         s->_qlen--;
-        sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_QUEUE_OVERFLOW, off, len);
+        if (!o->overflow_said)
+            sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_QUEUE_OVERFLOW, off, len);
+        o->overflow_said = 1;
     }
     {
         smtp_pending *p = sx_qat(s, s->_qlen);

@@ -558,6 +558,7 @@ size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, si
 
     o.ev = ev;
     o.out = out;
+    o.overflow_said = 0;
     o.cap = cap;
     o.n = 0;
     o.base = 0;
@@ -568,6 +569,7 @@ size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, si
     while (off < len && cap >= SMTP_EVENTS_MIN && o.cap - o.n >= UNIT_EVENTS) {
         long r;
         o.base = off;
+        o.overflow_said = 0;
         if ((s->_flags & F_TLS_WAIT) && !(flags & SMTP_FEED_DECRYPTED)) {
             if (buf[off] == 0x16 && len - off < 2 && !flush) {
                 *need_more = 1; /* the version byte decides */

@@ -53,6 +53,9 @@ typedef struct sink {
                           to ev; NULL: not wanted */
     size_t cap, n;
     size_t base; /* offset of the current unit's bytes in the caller's buffer */
+    int overflow_said; /* the current unit reported a queue overflow already:
+                          one report a unit keeps its events within UNIT_EVENTS
+                          (an LMTP end of data pushes one entry per recipient) */
 } sink;
 
 /* queue entry flags (smtp_pending.flags) */

@@ -180,6 +180,7 @@ size_t smtp_session_close(smtp_session *s, int dir, unsigned how, smtp_event *ev
 
     o.ev = ev;
     o.out = NULL;
+    o.overflow_said = 0;
     o.cap = cap;
     o.n = 0;
     o.base = 0;
