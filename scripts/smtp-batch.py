@@ -75,8 +75,9 @@ PCAP_MAGICS = {b'\xa1\xb2\xc3\xd4', b'\xd4\xc3\xb2\xa1', b'\xa1\xb2\x3c\x4d',
                b'\x0a\x0d\x0d\x0a'}
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 LZ4_MAGIC = b'\x04\x22\x4d\x18'
-CATEGORY_NAMES = {2: 'Positive Completion', 3: 'Positive Intermediate',
-                  4: 'Transient Negative Completion', 5: 'Permanent Negative Completion'}
+# Reply category names (2 -> 'Positive Completion', ...): the plugin's own,
+# read from tshark -G values at start-up (no copy of them here).
+CATEGORY_NAMES = {}
 LAYERS = 'frame ip ipv6 tcp smtp'
 SLOWEST = 20
 
@@ -207,6 +208,18 @@ class Spec:
                 + TCP_PREFS + self.extra)
 
 
+def category_names(text):
+    """CATEGORY_NAMES from tshark -G values: the plugin's names of
+    smtp.reply.category's values (lines 'V <tab> field <tab> value <tab> name')."""
+    for line in text.splitlines():
+        cols = line.split('\t')
+        if len(cols) == 4 and cols[0] == 'V' and cols[1] == 'smtp.reply.category':
+            try:
+                CATEGORY_NAMES[int(cols[2])] = cols[3]
+            except ValueError:
+                pass
+
+
 def tshark_fields(prefix, folders=None):
     """Field names tshark knows (tshark -G fields), or raises RuntimeError.
     With folders (a list): tshark -G folders runs at the same time and its
@@ -218,10 +231,17 @@ def tshark_fields(prefix, folders=None):
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError:
             side = None
+    try:
+        values = subprocess.Popen(prefix + ['-G', 'values'], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        values = None
     p = subprocess.run(prefix + ['-G', 'fields'], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     if side is not None:
         folders.append(side.communicate()[0].decode('utf-8', 'replace'))
+    if values is not None:
+        category_names(values.communicate()[0].decode('utf-8', 'replace'))
     if p.returncode != 0:
         raise RuntimeError('%s -G fields failed (%d): %s' % (
             ' '.join(prefix), p.returncode, p.stderr.decode('utf-8', 'replace').strip()))

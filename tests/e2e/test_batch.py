@@ -206,6 +206,15 @@ def check_replies(ctx):
     txt = r.text('summary.txt')
     for line in ('replies: 26\n', 'mail transactions: ' + ('3\n' if has_tx else 'skipped: ')):
         assert line in txt, 'summary.txt lacks %r' % line
+    # category names are the plugin's (tshark -G values), not a copy in the tool
+    names = {}
+    for v in ctx.tshark.run(['-G', 'values'])[0].splitlines():
+        cols = v.split('\t')
+        if len(cols) == 4 and cols[:2] == ['V', 'smtp.reply.category']:
+            names[cols[2]] = cols[3]
+    for c, n in (('2', 20), ('3', 2), ('4', 2), ('5', 2)):
+        line = '  %sxx  %-31s %8d' % (c, names[c], n)
+        assert line in txt, 'summary.txt lacks %r' % line
 
 
 def truncated_pcap(ctx):
