@@ -183,9 +183,10 @@ def check_transfer(ctx):
         assert local.summary()['replies'] == 26, local.summary()['replies']
         with open(log) as f:
             cwds = f.read().split()
-        # the first run is the tool's own 'tshark -G fields', here; then one per capture
-        assert cwds[0] == b.dir and len(cwds) == 4 and all(
-            c.startswith('/tmp/smtp-batch-transfer-') for c in cwds[1:]), cwds
+        # the first two runs are the tool's own 'tshark -G fields' and '-G
+        # values', here; then one per capture
+        assert cwds[:2] == [b.dir, b.dir] and len(cwds) == 5 and all(
+            c.startswith('/tmp/smtp-batch-transfer-') for c in cwds[2:]), cwds
         left = set(glob.glob(SCRATCH_GLOB)) - scratch_before
         assert not left, 'scratch folders left behind: %r' % sorted(left)
     finally:
