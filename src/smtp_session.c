@@ -20,6 +20,15 @@ smtp_event *sx_emit(sink *o, smtp_event_type type, int dir, size_t off, size_t l
     return e;
 }
 
+/* An empty sink over the caller's event array (and parse array, or NULL). */
+void sx_sink_init(sink *o, smtp_event *ev, smtp_parsed *out, size_t cap)
+{
+    memset(o, 0, sizeof *o);
+    o->ev = ev;
+    o->out = out;
+    o->cap = cap;
+}
+
 void sx_anomaly(sink *o, int dir, smtp_anomaly a, size_t off, size_t len)
 {
     if (o->n < o->cap)
@@ -556,12 +565,7 @@ size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, si
     size_t off = 0;
     int flush = (flags & SMTP_FEED_FLUSH) != 0;
 
-    o.ev = ev;
-    o.out = out;
-    o.overflow_said = 0;
-    o.cap = cap;
-    o.n = 0;
-    o.base = 0;
+    sx_sink_init(&o, ev, out, cap);
     *need_more = 0;
     dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
     if (dir == SMTP_DIR_SERVER)

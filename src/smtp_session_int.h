@@ -66,6 +66,7 @@ typedef struct sink {
 /* smtp_session.c */
 smtp_event *sx_emit(sink *o, smtp_event_type type, int dir, size_t off, size_t len);
 void sx_anomaly(sink *o, int dir, smtp_anomaly a, size_t off, size_t len);
+void sx_sink_init(sink *o, smtp_event *ev, smtp_parsed *out, size_t cap);
 void sx_emit_eod(smtp_session *s, sink *o, size_t off, size_t len);
 
 /* smtp_queue.c */

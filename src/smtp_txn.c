@@ -178,12 +178,7 @@ size_t smtp_session_close(smtp_session *s, int dir, unsigned how, smtp_event *ev
     uint32_t i, last = 0;
     smtp_txn_outcome why = (how & SMTP_CLOSE_RESET) ? SMTP_TXN_RESET : SMTP_TXN_CLOSED;
 
-    o.ev = ev;
-    o.out = NULL;
-    o.overflow_said = 0;
-    o.cap = cap;
-    o.n = 0;
-    o.base = 0;
+    sx_sink_init(&o, ev, NULL, cap);
     dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
     if ((how & (SMTP_CLOSE_HALF | SMTP_CLOSE_RESET)) == SMTP_CLOSE_HALF) {
         if (s->_txn != 0 && o.n < o.cap)
