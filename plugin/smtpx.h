@@ -155,6 +155,7 @@ typedef struct smtpx_conv {
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;
 extern smtpx_pref_bool smtpx_show_auth;
+extern smtpx_pref_bool smtpx_legacy_always; /* the built-in's names on every visible tree */
 extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
 extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
 extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */

@@ -36,6 +36,7 @@ WS_DLL_PUBLIC void ssl_dissector_add(guint port, dissector_handle_t handle);
 
 smtpx_pref_bool smtpx_reassemble_body = TRUE;
 smtpx_pref_bool smtpx_show_auth = FALSE;
+smtpx_pref_bool smtpx_legacy_always = FALSE;
 guint smtpx_max_message = 64u * 1024u * 1024u;
 guint smtpx_max_line = 16384;
 guint smtpx_max_pending = 100000;
@@ -154,6 +155,13 @@ void smtpx_register_prefs(void)
     prefs_register_bool_preference(m, "show_auth", "Show AUTH responses",
         "Show the client's AUTH lines and the decoded passwords in the tree. Off by default "
         "since captures get shared.", &smtpx_show_auth);
+    prefs_register_bool_preference(m, "legacy_names", "Always add the built-in's field names",
+        "The built-in SMTP dissector's field names (smtp.req, smtp.req.command, smtp.req.parameter, "
+        "smtp.command_line, smtp.rsp, smtp.response, smtp.response.code, smtp.rsp.parameter) are "
+        "added, hidden, to every frame that a display filter, colouring rule, custom column or "
+        "tap uses them in; tshark 4.4 and later also for -T fields -e. Turn this on for tshark "
+        "4.0 and 4.2 -T fields -e with those names, or to see them in PDML/JSON output: it "
+        "makes -T fields and -V a few per cent slower.", &smtpx_legacy_always);
     prefs_register_uint_preference(m, "max_message", "Longest message kept",
         "Bytes of one message kept for IMF; the rest is not kept (an expert info says so). "
         "From " STR(SMTPX_MAX_MESSAGE_MIN) " to " STR(SMTPX_MAX_MESSAGE_MAX)

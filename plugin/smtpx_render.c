@@ -21,6 +21,9 @@
 WS_DLL_PUBLIC guint32 ssl_starttls_post_ack(dissector_handle_t tls_handle, packet_info *pinfo,
                                             dissector_handle_t app_handle);
 
+/* "X.YYY.ZZZ" and its NUL */
+#define SMTP_STATUS_TEXT_MAX 12
+
 typedef struct render_ctx {
     tvbuff_t *tvb;
     packet_info *pinfo;
@@ -42,6 +45,36 @@ static guint32 content_len(const guint8 *p, guint32 len)
         len--;
     return len;
 }
+
+/* A text field of the bytes at OFF (P points at them).  Wireshark turns a
+ * tvb range into UTF-8 one byte at a time through a string buffer; text of
+ * bytes 0x01-0x7f (nearly every SMTP line) reads the same in UTF-8, so it is
+ * copied whole and given as the value: the same item at a fraction of the
+ * cost.  Anything else (8-bit text, NUL) still goes through the conversion,
+ * which shows invalid UTF-8 as U+FFFD.  An item no one looks at is faked by
+ * proto_tree_add_item as before. */
+static proto_item *add_text(wmem_allocator_t *scope, proto_tree *t, int hf, tvbuff_t *tvb,
+                            const guint8 *p, guint32 off, guint32 len)
+{
+    char small[256];
+    char *s;
+    guint32 i;
+
+    if (t == NULL || !proto_field_is_referenced(t, hf))
+        return proto_tree_add_item(t, hf, tvb, off, len, ENC_UTF_8);
+    for (i = 0; i < len; i++)
+        if (p[i] == 0 || p[i] >= 0x80)
+            return proto_tree_add_item(t, hf, tvb, off, len, ENC_UTF_8);
+    s = len < sizeof small ? small : (char *)wmem_alloc(scope, len + 1);
+    if (len > 0)
+        memcpy(s, p, len);
+    s[len] = 0;
+    return proto_tree_add_string(t, hf, tvb, off, len, s);
+}
+
+/* The same for the call's bytes. */
+#define ADD_TEXT(r, t, hf, off, len) \
+    add_text((r)->pinfo->pool, (t), (hf), (r)->tvb, (r)->buf + (off), (off), (len))
 
 /* The separator before this frame's next Info text: none before the first
  * (TCP's own notes, behind a fence, are not ours to separate from). */
@@ -73,15 +106,15 @@ static void command_details(render_ctx *r, proto_tree *t, guint32 off, const smt
 {
     unsigned i;
 
-    proto_tree_add_item(t, hf_command_verb, r->tvb, off + c->verb_span.off, c->verb_span.len, ENC_UTF_8);
+    ADD_TEXT(r, t, hf_command_verb, off + c->verb_span.off, c->verb_span.len);
     if (c->arg.len > 0)
-        proto_tree_add_item(t, hf_command_parameter, r->tvb, off + c->arg.off, c->arg.len, ENC_UTF_8);
+        ADD_TEXT(r, t, hf_command_parameter, off + c->arg.off, c->arg.len);
     if ((c->flags & SMTP_CMD_HAS_PATH) && c->path.len == 0) /* the null path reads <> */
         proto_tree_add_string(t, hf_command_address, r->tvb, off + c->path.off, 0, "<>");
     else if (c->flags & SMTP_CMD_HAS_PATH)
-        proto_tree_add_item(t, hf_command_address, r->tvb, off + c->path.off, c->path.len, ENC_UTF_8);
+        ADD_TEXT(r, t, hf_command_address, off + c->path.off, c->path.len);
     for (i = 0; i < c->nparams; i++)
-        proto_tree_add_item(t, hf_command_esmtp, r->tvb, off + c->params[i].off, c->params[i].len, ENC_UTF_8);
+        ADD_TEXT(r, t, hf_command_esmtp, off + c->params[i].off, c->params[i].len);
     if (c->verb == SMTP_VERB_MAIL && c->size > 0)
         proto_tree_add_uint64(t, hf_command_size, r->tvb, off + c->arg.off, c->arg.len, c->size);
     if (c->verb == SMTP_VERB_BDAT && (c->flags & SMTP_CMD_BDAT_OK)) {
@@ -120,12 +153,10 @@ static void legacy_command(render_ctx *r, proto_tree *t, guint32 off, guint32 le
                            const smtp_command *c)
 {
     proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_req, r->tvb, off, 0, TRUE));
-    proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_command_line, r->tvb, off, len, ENC_UTF_8));
-    proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_req_command, r->tvb, off + c->verb_span.off,
-                                              c->verb_span.len, ENC_UTF_8));
+    proto_item_set_hidden(ADD_TEXT(r, t, hf_legacy_command_line, off, len));
+    proto_item_set_hidden(ADD_TEXT(r, t, hf_legacy_req_command, off + c->verb_span.off, c->verb_span.len));
     if (c->arg.len > 0)
-        proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_req_parameter, r->tvb, off + c->arg.off,
-                                                  c->arg.len, ENC_UTF_8));
+        proto_item_set_hidden(ADD_TEXT(r, t, hf_legacy_req_parameter, off + c->arg.off, c->arg.len));
 }
 
 /* The credentials tap and the tree's user/password items for an AUTH line. */
@@ -238,17 +269,16 @@ static void render_command(render_ctx *r, const smtpx_unit *u, const smtp_comman
         col_append_str(r->pinfo->cinfo, COL_INFO, " (initial response hidden)");
     t = NULL;
     if (r->st != NULL) {
-        r->last = proto_tree_add_item(r->st, hf_command, r->tvb, u->ev.off, shown, ENC_UTF_8);
+        r->last = ADD_TEXT(r, r->st, hf_command, u->ev.off, shown);
         if (shown < clen)
             proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
         t = proto_item_add_subtree(r->last, ett_command);
         command_details(r, t, u->ev.off, &c);
         if ((c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO || c.verb == SMTP_VERB_LHLO) &&
             c.arg.len > 0)
-            proto_tree_add_item(t, hf_helo, r->tvb, u->ev.off + c.arg.off, c.arg.len, ENC_UTF_8);
+            ADD_TEXT(r, t, hf_helo, u->ev.off + c.arg.off, c.arg.len);
         if (c.verb == SMTP_VERB_AUTH && a.name.len > 0)
-            proto_tree_add_item(t, hf_auth_mechanism, r->tvb, u->ev.off + c.arg.off + a.name.off,
-                                a.name.len, ENC_UTF_8);
+            ADD_TEXT(r, t, hf_auth_mechanism, u->ev.off + c.arg.off + a.name.off, a.name.len);
     }
     if (c.verb == SMTP_VERB_AUTH && a.mech == SMTP_MECH_NTLM && a.initial.len > 0)
         render_ntlm(r, t, u, u->ev.off + c.arg.off + a.initial.off, a.initial.len);
@@ -284,7 +314,7 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
                                              smtpx_show_auth || ntlm ? "" : " (hidden; see the show_auth preference)");
         t = proto_item_add_subtree(r->last, ett_command);
         if (smtpx_show_auth)
-            proto_tree_add_item(t, hf_auth_data, r->tvb, u->ev.off, clen, ENC_UTF_8);
+            ADD_TEXT(r, t, hf_auth_data, u->ev.off, clen);
     }
     if (ntlm && render_ntlm(r, t, u, u->ev.off, clen) == 3 && !smtpx_show_auth && t != NULL)
         proto_item_append_text(r->last, ", NTLMSSP_AUTH (its challenge responses hidden; see the show_auth preference)");
@@ -301,27 +331,34 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
 
 /* ---- replies ---- */
 
-/* The enhanced status: class, subject and detail one line each, number and
- * IANA title ("Class: 5 (Permanent Failure)"); the titles are also fields
- * of their own, hidden. */
+/* The enhanced status: class, subject and detail one line each, with the
+ * IANA title ("Class: Permanent Failure (5)", "Detail: Bad destination
+ * mailbox address (1)"); the titles are also fields of their own, hidden. */
 static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_reply_line *rl)
 {
     const char *cls = smtp_status_class_name(rl->st_class);
     const char *sub = smtp_status_subject_name(rl->st_subject);
     const char *det = smtp_status_detail_name(rl->st_subject, rl->st_detail);
-    proto_item *it = proto_tree_add_item(t, hf_reply_status, r->tvb, off + rl->status.off,
-                                         rl->status.len, ENC_ASCII);
-    proto_tree *st = proto_item_add_subtree(it, ett_reply_status);
     guint32 so = off + rl->status.off, sl = rl->status.len;
+    char text[SMTP_STATUS_TEXT_MAX];
+    proto_item *it;
+    proto_tree *st;
 
+    /* the parser took digits and dots only, at most 3.999.999 */
+    memcpy(text, r->buf + so, MIN(sl, sizeof text - 1));
+    text[MIN(sl, sizeof text - 1)] = 0;
     if (det != NULL)
-        proto_item_append_text(it, " (%s)", det);
-    proto_tree_add_uint_format_value(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class,
-                                     "%u (%s)", rl->st_class, cls ? cls : "unregistered");
-    proto_tree_add_uint_format_value(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject,
-                                     "%u (%s)", rl->st_subject, sub ? sub : "unregistered");
+        it = proto_tree_add_string_format_value(t, hf_reply_status, r->tvb, so, sl, text,
+                                                "%s (%s)", text, det);
+    else
+        it = proto_tree_add_string(t, hf_reply_status, r->tvb, so, sl, text);
+    st = proto_item_add_subtree(it, ett_reply_status);
+    /* class and subject are named by their fields' value strings when the
+     * label is shown; the detail's title depends on the subject too */
+    proto_tree_add_uint(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class);
+    proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
     proto_tree_add_uint_format_value(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail,
-                                     "%u (%s)", rl->st_detail, det ? det : "unregistered");
+                                     "%s (%u)", det ? det : "Unregistered", rl->st_detail);
     if (cls != NULL)
         proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, cls));
     if (sub != NULL)
@@ -381,12 +418,11 @@ static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p, co
 static void legacy_reply_line(render_ctx *r, proto_tree *t, guint32 off, guint32 len,
                               const smtp_reply_line *rl, int first)
 {
-    proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_response, r->tvb, off, len, ENC_UTF_8));
+    proto_item_set_hidden(ADD_TEXT(r, t, hf_legacy_response, off, len));
     if (first) /* the built-in gives the code once per reply */
         proto_item_set_hidden(proto_tree_add_uint(t, hf_legacy_response_code, r->tvb, off, 3, rl->code));
     if (rl->text.len > 0)
-        proto_item_set_hidden(proto_tree_add_item(t, hf_legacy_rsp_parameter, r->tvb, off + rl->text.off,
-                                                  rl->text.len, ENC_UTF_8));
+        proto_item_set_hidden(ADD_TEXT(r, t, hf_legacy_rsp_parameter, off + rl->text.off, rl->text.len));
 }
 
 /* One line of an EHLO reply after the first: an extension keyword with its
@@ -396,7 +432,7 @@ static void ehlo_extension(render_ctx *r, proto_tree *t, guint32 off, const guin
 {
     const guint8 *x = line + rl->text.off;
     guint32 n = rl->text.len, kw = 0, i;
-    proto_item *it = proto_tree_add_item(t, hf_ehlo_extension, r->tvb, off + rl->text.off, n, ENC_UTF_8);
+    proto_item *it = ADD_TEXT(r, t, hf_ehlo_extension, off + rl->text.off, n);
     proto_tree *et = proto_item_add_subtree(it, ett_command);
 
     unsigned ext = smtp_ehlo_keyword(x, n); /* the knowledge base's keywords, any case */
@@ -418,8 +454,7 @@ static void ehlo_extension(render_ctx *r, proto_tree *t, guint32 off, const guin
             while (w < n && x[w] != ' ')
                 w++;
             if (w > i)
-                proto_tree_add_item(et, hf_ehlo_auth_mechanism, r->tvb, off + rl->text.off + i,
-                                    w - i, ENC_UTF_8);
+                ADD_TEXT(r, et, hf_ehlo_auth_mechanism, off + rl->text.off + i, w - i);
             i = w;
         }
     }
@@ -442,7 +477,7 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         int ok;
         if (got <= 0)
             break;
-        proto_item *li = proto_tree_add_item(t, hf_reply_line, r->tvb, u->ev.off + off, ln.len, ENC_UTF_8);
+        proto_item *li = ADD_TEXT(r, t, hf_reply_line, u->ev.off + off, ln.len);
         if (u->ev.nlines <= 1) /* the reply's own line says it already */
             proto_item_set_hidden(li);
         if (i == 0) {
@@ -551,8 +586,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     render_code(r, t, u->ev.off, u->ev.code, ctx);
     render_reply_lines(r, t, u, &first);
     if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
-        proto_tree_add_item(t, hf_greeting_host, r->tvb, u->ev.off + first.text.off,
-                            smtp_reply_domain(p + first.text.off, first.text.len).len, ENC_UTF_8);
+        ADD_TEXT(r, t, hf_greeting_host, u->ev.off + first.text.off, smtp_reply_domain(p + first.text.off, first.text.len).len);
     if (ctx == SMTP_VERB_EOD && u->pair != NULL && u->pair->addr != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_reply_recipient, r->tvb, u->ev.off,
                                                        u->ev.len, u->pair->addr));
@@ -592,7 +626,7 @@ static void render_message(render_ctx *r, const smtpx_unit *u, dissector_handle_
         proto_item *it = NULL;
         if (r->st != NULL) {
             proto_tree *mt;
-            it = proto_tree_add_item(r->st, hf_message, t, 0, m->len, ENC_UTF_8);
+            it = add_text(r->pinfo->pool, r->st, hf_message, t, m->data, 0, m->len);
             proto_item_set_text(it, "Message: %u bytes in %u frame%s", m->len, m->frames,
                                 m->frames == 1 ? "" : "s");
             proto_item_set_generated(it);
@@ -834,6 +868,28 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
     }
 }
 
+/* The built-in's field names are added when something uses them: a display
+ * filter, colouring rule, custom column or tap primes them (and tshark 4.4+
+ * primes its -T fields -e names).  A visible tree alone (tshark -V or
+ * -T fields on 4.0/4.2) adds them only with the legacy_names preference:
+ * they are hidden, and were a third of the plugin's cost there. */
+static gboolean legacy_wanted(proto_tree *tree)
+{
+    static int *const ids[] = {
+        &hf_legacy_req, &hf_legacy_rsp, &hf_legacy_req_command, &hf_legacy_req_parameter,
+        &hf_legacy_response_code, &hf_legacy_rsp_parameter, &hf_legacy_response,
+        &hf_legacy_command_line,
+    };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(ids); i++) {
+        if (smtpx_legacy_always ? proto_field_is_referenced(tree, *ids[i])
+                                : proto_registrar_get_nth((guint)*ids[i])->ref_type != HF_REF_TYPE_NONE)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                        const smtpx_call *call, const smtp_parsed *const *parsed,
                        dissector_handle_t imf_handle,
@@ -867,14 +923,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         proto_item *mine;
         top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
         r.st = proto_item_add_subtree(top, ett_smtpx);
-        r.legacy = proto_field_is_referenced(tree, hf_legacy_req) ||
-                   proto_field_is_referenced(tree, hf_legacy_rsp) ||
-                   proto_field_is_referenced(tree, hf_legacy_req_command) ||
-                   proto_field_is_referenced(tree, hf_legacy_req_parameter) ||
-                   proto_field_is_referenced(tree, hf_legacy_response_code) ||
-                   proto_field_is_referenced(tree, hf_legacy_rsp_parameter) ||
-                   proto_field_is_referenced(tree, hf_legacy_response) ||
-                   proto_field_is_referenced(tree, hf_legacy_command_line);
+        r.legacy = legacy_wanted(tree);
         /* the filter "smtpx" selects what this plugin dissected */
         mine = proto_tree_add_item(r.st, proto_smtpx, tvb, 0, -1, ENC_NA);
         proto_item_set_hidden(mine);

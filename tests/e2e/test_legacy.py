@@ -3,6 +3,7 @@ same frames with the plugin as with Wireshark's own dissector, on captures
 the built-in gets right; and the visible tree shows the plugin's fields,
 not the old ones (those are hidden)."""
 import os
+import re
 
 LEGACY = ['smtp.req', 'smtp.rsp', 'smtp.req.command', 'smtp.req.parameter',
           'smtp.response', 'smtp.response.code', 'smtp.rsp.parameter',
@@ -35,16 +36,50 @@ def check_same(ctx, pcap, flt):
     assert mine == theirs, '%s: plugin selects %r, built-in %r' % (flt, mine, theirs)
 
 
-def check_values(ctx, pcap):
-    # the values agree too, not just the frames
-    fields = ['smtp.req.command', 'smtp.req.parameter', 'smtp.response.code', 'smtp.auth.username']
-    args = ['-r', ctx.tshark.stage(pcap), '-Y', 'smtp', '-T', 'fields']
-    for f in fields:
+VALUE_FIELDS = ['smtp.req.command', 'smtp.req.parameter', 'smtp.response.code', 'smtp.auth.username']
+# a filter that selects what "smtp" selects and uses every field printed:
+# that makes the plugin add its hidden built-in names (as a colouring rule
+# or column would) without the legacy_names preference
+PRIMING = 'smtp || ' + ' || '.join(VALUE_FIELDS)
+
+
+def values(ctx, pcap, flt, extra, builtin):
+    args = ['-r', ctx.tshark.stage(pcap), '-Y', flt, '-T', 'fields']
+    for f in VALUE_FIELDS:
         args += ['-e', f]
-    # the plugin hides an AUTH initial response (credentials) unless asked
-    mine, _ = ctx.tshark.run(args + ['-o', 'smtpx.show_auth:TRUE'])
-    theirs, _ = ctx.tshark.run(args + BUILTIN_OPTS, builtin=True)
-    assert mine == theirs, 'values differ:\n%s\n---\n%s' % (mine, theirs)
+    out, err = ctx.tshark.run(args + extra + (BUILTIN_OPTS if builtin else []), builtin=builtin)
+    assert err == '', err
+    return out
+
+
+def check_values(ctx, pcap, how):
+    """The values agree too, not just the frames.  The plugin hides an AUTH
+    initial response (credentials) unless asked: show_auth for the
+    comparison.  how: 'primed' (a filter uses the names), 'always' (the
+    legacy_names preference), 'plain' (-Y smtp -e NAME alone: tshark 4.4 and
+    later prime -e names, 4.0 and 4.2 build a visible tree without telling
+    which fields are printed, so the hidden names are not added there)."""
+    theirs = values(ctx, pcap, 'smtp', [], True)
+    mine_opts = ['-o', 'smtpx.show_auth:TRUE']
+    if how == 'primed':
+        mine = values(ctx, pcap, PRIMING, mine_opts, False)
+    elif how == 'always':
+        mine = values(ctx, pcap, 'smtp', mine_opts + ['-o', 'smtpx.legacy_names:TRUE'], False)
+    else:
+        mine = values(ctx, pcap, 'smtp', mine_opts, False)
+        if tshark_version(ctx) < (4, 4):
+            # only the plugin's own smtp.auth.username, every other column empty
+            empty = '\n'.join('\t\t\t' + line.split('\t')[3] for line in theirs.splitlines())
+            theirs = empty + ('\n' if theirs.endswith('\n') else '')
+    assert mine == theirs, 'values differ (%s):\n%s\n---\n%s' % (how, mine, theirs)
+
+
+def tshark_version(ctx):
+    if not hasattr(ctx, '_legacy_version'):
+        out, _ = ctx.tshark.run(['-v'])
+        m = re.search(r'TShark \(Wireshark\) (\d+)\.(\d+)', out)
+        ctx._legacy_version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return ctx._legacy_version
 
 
 def check_tree(ctx, pcap):
@@ -60,5 +95,6 @@ def tests(ctx):
         pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
         for flt in LEGACY:
             yield '%s %s' % (name, flt), (lambda p=pcap, f=flt: check_same(ctx, p, f))
-        yield name + ' values', (lambda p=pcap: check_values(ctx, p))
+        for how in ('primed', 'always', 'plain'):
+            yield '%s values %s' % (name, how), (lambda p=pcap, h=how: check_values(ctx, p, h))
     yield 'visible tree', (lambda: check_tree(ctx, os.path.join(ctx.testdata, 'real', '02-unknown-user.pcap')))
