@@ -11,6 +11,7 @@
 #include <epan/proto_data.h>
 #include <epan/tap.h>
 #include <epan/dissectors/packet-tcp.h>
+#include <wsutil/pint.h>
 
 #include "smtp_auth.h"
 #include "smtp_codes.h"
@@ -84,6 +85,16 @@ static void *grow_queue(void *ctx, void *old, size_t bytes)
     return wmem_realloc(wmem_file_scope(), old, bytes);
 }
 
+/* A pair leaves the ring (answered or forgotten): freed at the end of the
+ * call whose units may still point at it, or at once outside a call. */
+static void pair_drop(smtpx_conv *c, smtpx_pair *p)
+{
+    if (c->dead != NULL)
+        wmem_array_append_one(c->dead, p);
+    else
+        wmem_free(wmem_file_scope(), p);
+}
+
 /* The pairs of waiting commands, by number: a ring at least as large as
  * the engine's queue, so that every waiting command has its own slot. */
 static void ring_fit(smtpx_conv *c)
@@ -98,10 +109,19 @@ static void ring_fit(smtpx_conv *c)
         cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
     nr = wmem_alloc0_array(wmem_file_scope(), smtpx_pair *, cap);
     for (i = 0; i < c->ring_cap; i++) {
-        smtpx_pair *p = c->ring[i];
-        /* answered and forgotten pairs are older than the waiting ones */
-        if (p != NULL && (nr[p->seq % cap] == NULL || nr[p->seq % cap]->seq < p->seq))
-            nr[p->seq % cap] = p;
+        smtpx_pair *p = c->ring[i], **slot;
+        if (p == NULL)
+            continue;
+        slot = &nr[p->seq % cap];
+        /* forgotten pairs are older than the waiting ones */
+        if (*slot == NULL) {
+            *slot = p;
+        } else if ((*slot)->seq < p->seq) {
+            pair_drop(c, *slot);
+            *slot = p;
+        } else {
+            pair_drop(c, p);
+        }
     }
     if (c->ring != NULL)
         wmem_free(wmem_file_scope(), c->ring);
@@ -111,14 +131,27 @@ static void ring_fit(smtpx_conv *c)
 
 static void ring_put(smtpx_conv *c, smtpx_pair *p)
 {
+    smtpx_pair **slot;
+
     ring_fit(c);
-    c->ring[p->seq % c->ring_cap] = p;
+    slot = &c->ring[p->seq % c->ring_cap];
+    if (*slot != NULL && *slot != p)
+        pair_drop(c, *slot); /* a command forgotten without a reply */
+    *slot = p;
 }
 
 static smtpx_pair *ring_get(smtpx_conv *c, guint32 seq)
 {
     smtpx_pair *p = c->ring_cap ? c->ring[seq % c->ring_cap] : NULL;
     return (p != NULL && p->seq == seq) ? p : NULL;
+}
+
+/* The pair's command is answered: the engine never pairs a reply with its
+ * number again. */
+static void ring_take(smtpx_conv *c, smtpx_pair *p)
+{
+    c->ring[p->seq % c->ring_cap] = NULL;
+    pair_drop(c, p);
 }
 
 static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
@@ -227,7 +260,9 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
         if (p == NULL)
             return NULL;
         p->rsp_frame = pinfo->num;
-        p->code = ev->code;
+        if (p->rsp_slot != NULL)
+            phton32(p->rsp_slot, p->rsp_frame);
+        ring_take(c, p);
         return p;
     default:
         return NULL;
@@ -255,12 +290,307 @@ static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
     return skip;
 }
 
-smtpx_call *smtpx_call_new(const smtpx_call *head, guint32 n)
+smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guint32 n)
 {
-    smtpx_call *call = (smtpx_call *)wmem_alloc(wmem_file_scope(),
+    smtpx_call *call = (smtpx_call *)wmem_alloc(scope,
                                                 offsetof(smtpx_call, units) + n * sizeof(smtpx_unit));
     *call = *head;
     call->nunits = n;
+    return call;
+}
+
+/* ---- packed records ----
+ *
+ * What a call found is kept for later passes packed: per unit a byte of
+ * type, direction and what follows, a byte saying which event fields are
+ * not 0, those fields as LEB128 numbers (off only where a unit does not
+ * start where the one before ended), the unit's data pointer, and of its
+ * pair what rendering reads: a command's rsp_frame (4 bytes each, written
+ * when the reply comes; an LMTP end of data has one per recipient), a
+ * reply's verb, request frame (as a distance) and request time (as a
+ * difference).  About 6-14 bytes a unit instead of a 48-byte unit and a
+ * 72-byte pair kept for the capture's lifetime. */
+
+typedef struct smtpx_rec {
+    struct smtpx_rec *next; /* the frame's next record */
+    guint32 used;           /* the dissection that last rendered it */
+    guint32 seq;            /* TCP sequence number of the first byte (0 inside TLS) */
+    guint32 end;            /* bytes of that tvb it accounts for */
+    guint8 tls;             /* made from decrypted TLS data */
+    guint8 bytes[];         /* the packed call */
+} smtpx_rec;
+
+/* unit byte 0 */
+#define PK_TYPE    0x0fu
+#define PK_DIR     0x10u
+#define PK_DATA    0x20u
+#define PK_OFF     0x40u  /* off follows: the unit does not start where the last ended */
+#define PK_PAIR    0x80u
+/* unit byte 1: which fields follow */
+#define PK_FLAGS   0x01u
+#define PK_LEN     0x02u
+#define PK_SEQ     0x04u
+#define PK_MSG     0x08u
+#define PK_VERB    0x10u
+#define PK_CODE    0x20u
+#define PK_NLINES  0x40u
+#define PK_TXN     0x80u
+/* call header flags */
+#define PK_CALL_DIR   0x01u
+#define PK_CALL_GAP   0x02u
+#define PK_CALL_SKIP  0x04u
+#define PK_CALL_DESEG 0x08u
+/* a reply's pair */
+#define PK_PR_NAMED   0x01u /* the verb is smtp_verb_name(verb_id); else its pointer follows */
+#define PK_PR_ADDR    0x02u
+
+typedef struct pack {
+    wmem_allocator_t *scope;
+    guint8 *p;
+    guint32 n, cap;
+} pack;
+
+static guint8 *pack_room(pack *k, guint32 more)
+{
+    guint8 *at;
+
+    if (k->n + more > k->cap) {
+        guint32 cap = k->cap ? k->cap : 64;
+        while (cap < k->n + more)
+            cap *= 2;
+        k->p = (guint8 *)wmem_realloc(k->scope, k->p, cap);
+        k->cap = cap;
+    }
+    at = k->p + k->n;
+    k->n += more;
+    return at;
+}
+
+static void pack_uv(pack *k, guint64 v)
+{
+    guint8 b[10];
+    guint32 n = 0;
+
+    do {
+        b[n] = (guint8)(v & 0x7f);
+        v >>= 7;
+        if (v != 0)
+            b[n] |= 0x80;
+        n++;
+    } while (v != 0);
+    memcpy(pack_room(k, n), b, n);
+}
+
+static void pack_sv(pack *k, gint64 v)
+{
+    pack_uv(k, ((guint64)v << 1) ^ (guint64)(v >> 63));
+}
+
+static void pack_ptr(pack *k, const void *ptr)
+{
+    memcpy(pack_room(k, sizeof ptr), &ptr, sizeof ptr);
+}
+
+static guint64 unpack_uv(const guint8 **pp)
+{
+    const guint8 *p = *pp;
+    guint64 v = 0;
+    unsigned shift = 0;
+
+    for (;;) {
+        guint8 b = *p++;
+        v |= (guint64)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    *pp = p;
+    return v;
+}
+
+static gint64 unpack_sv(const guint8 **pp)
+{
+    guint64 z = unpack_uv(pp);
+    return (gint64)(z >> 1) ^ -(gint64)(z & 1);
+}
+
+static void *unpack_ptr(const guint8 **pp)
+{
+    void *ptr;
+
+    memcpy(&ptr, *pp, sizeof ptr);
+    *pp += sizeof ptr;
+    return ptr;
+}
+
+/* Where a command's pair will find its slot in the record being made. */
+typedef struct slot_fix {
+    smtpx_pair *pair;
+    guint32 at;
+} slot_fix;
+
+static gboolean is_request(guint8 type)
+{
+    return type == SMTP_EV_COMMAND || type == SMTP_EV_SASL || type == SMTP_EV_EOD;
+}
+
+/* Packs a call's units (k) and notes the slots of its commands' pairs. */
+static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const smtpx_unit *units,
+                      guint32 n, wmem_array_t *fixes)
+{
+    guint32 i, prev_end = 0;
+    guint flags = (head->dir ? PK_CALL_DIR : 0) | (head->gap ? PK_CALL_GAP : 0) |
+                  (head->skip ? PK_CALL_SKIP : 0) | (head->deseg_offset >= 0 ? PK_CALL_DESEG : 0);
+
+    pack_uv(k, flags);
+    if (head->skip)
+        pack_uv(k, head->skip);
+    if (head->deseg_offset >= 0)
+        pack_uv(k, (guint32)head->deseg_offset);
+    pack_uv(k, n);
+    for (i = 0; i < n; i++) {
+        const smtpx_unit *u = &units[i];
+        const smtp_event *ev = &u->ev;
+        guint8 *b = pack_room(k, 2);
+        guint8 b0 = (guint8)(ev->type & PK_TYPE), b1 = 0;
+
+        if (ev->dir)
+            b0 |= PK_DIR;
+        if (u->data != NULL)
+            b0 |= PK_DATA;
+        if (ev->off != prev_end)
+            b0 |= PK_OFF;
+        if (u->pair != NULL)
+            b0 |= PK_PAIR;
+        b1 = (guint8)((ev->flags ? PK_FLAGS : 0) | (ev->len ? PK_LEN : 0) | (ev->seq ? PK_SEQ : 0) |
+                      (ev->msg ? PK_MSG : 0) | (ev->verb ? PK_VERB : 0) | (ev->code ? PK_CODE : 0) |
+                      (ev->nlines ? PK_NLINES : 0) | (ev->txn ? PK_TXN : 0));
+        b[0] = b0;
+        b[1] = b1;
+        if (b0 & PK_OFF)
+            pack_uv(k, ev->off);
+        if (b1 & PK_FLAGS)
+            pack_uv(k, ev->flags);
+        if (b1 & PK_LEN)
+            pack_uv(k, ev->len);
+        if (b1 & PK_SEQ)
+            pack_uv(k, ev->seq);
+        if (b1 & PK_MSG)
+            pack_uv(k, ev->msg);
+        if (b1 & PK_VERB)
+            pack_uv(k, ev->verb);
+        if (b1 & PK_CODE)
+            pack_uv(k, ev->code);
+        if (b1 & PK_NLINES)
+            pack_uv(k, ev->nlines);
+        if (b1 & PK_TXN)
+            pack_uv(k, ev->txn);
+        if (u->data != NULL)
+            pack_ptr(k, u->data);
+        if (u->pair != NULL && is_request(ev->type)) {
+            const smtpx_pair *p;
+            guint32 np = 0;
+            for (p = u->pair; p != NULL; p = p->next)
+                np++;
+            pack_uv(k, np);
+            for (p = u->pair; p != NULL; p = p->next) {
+                slot_fix f;
+                f.pair = (smtpx_pair *)p;
+                f.at = k->n;
+                phton32(pack_room(k, 4), p->rsp_frame);
+                wmem_array_append_one(fixes, f);
+            }
+        } else if (u->pair != NULL) {
+            const smtpx_pair *p = u->pair;
+            gboolean named = p->verb == smtp_verb_name((smtp_verb)p->verb_id);
+            gboolean addr = p->addr != NULL && ev->verb == SMTP_VERB_EOD;
+            pack_uv(k, (named ? PK_PR_NAMED : 0) | (addr ? PK_PR_ADDR : 0));
+            pack_uv(k, p->verb_id);
+            if (!named)
+                pack_ptr(k, p->verb);
+            pack_uv(k, (guint32)(pinfo->num - p->req_frame));
+            pack_sv(k, (gint64)((guint64)pinfo->abs_ts.secs - (guint64)p->req_ts.secs));
+            pack_sv(k, p->req_ts.nsecs);
+            if (addr)
+                pack_ptr(k, p->addr);
+        }
+        prev_end = ev->off + ev->len;
+    }
+}
+
+/* A record unpacked for rendering, in pinfo's pool. */
+static smtpx_call *unpack_call(packet_info *pinfo, const smtpx_rec *rec)
+{
+    const guint8 *p = rec->bytes;
+    smtpx_call head, *call;
+    guint flags;
+    guint32 n, i, prev_end = 0;
+
+    memset(&head, 0, sizeof head);
+    flags = (guint)unpack_uv(&p);
+    head.dir = (flags & PK_CALL_DIR) ? 1 : 0;
+    head.gap = (flags & PK_CALL_GAP) ? 1 : 0;
+    head.skip = (flags & PK_CALL_SKIP) ? (guint32)unpack_uv(&p) : 0;
+    head.deseg_offset = (flags & PK_CALL_DESEG) ? (gint32)unpack_uv(&p) : -1;
+    head.seq = rec->seq;
+    head.end = rec->end;
+    head.used = rec->used;
+    head.tls = rec->tls;
+    n = (guint32)unpack_uv(&p);
+    call = smtpx_call_new(pinfo->pool, &head, n);
+    for (i = 0; i < n; i++) {
+        smtpx_unit *u = &call->units[i];
+        smtp_event *ev = &u->ev;
+        guint8 b0 = *p++, b1 = *p++;
+
+        memset(u, 0, sizeof *u);
+        ev->type = b0 & PK_TYPE;
+        ev->dir = (b0 & PK_DIR) ? 1 : 0;
+        ev->off = (b0 & PK_OFF) ? (guint32)unpack_uv(&p) : prev_end;
+        if (b1 & PK_FLAGS)
+            ev->flags = (guint16)unpack_uv(&p);
+        if (b1 & PK_LEN)
+            ev->len = (guint32)unpack_uv(&p);
+        if (b1 & PK_SEQ)
+            ev->seq = (guint32)unpack_uv(&p);
+        if (b1 & PK_MSG)
+            ev->msg = (guint32)unpack_uv(&p);
+        if (b1 & PK_VERB)
+            ev->verb = (guint16)unpack_uv(&p);
+        if (b1 & PK_CODE)
+            ev->code = (guint16)unpack_uv(&p);
+        if (b1 & PK_NLINES)
+            ev->nlines = (guint16)unpack_uv(&p);
+        if (b1 & PK_TXN)
+            ev->txn = (guint32)unpack_uv(&p);
+        if (b0 & PK_DATA)
+            u->data = unpack_ptr(&p);
+        if ((b0 & PK_PAIR) && is_request(ev->type)) {
+            guint32 np = (guint32)unpack_uv(&p), j;
+            smtpx_pair *pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);
+            for (j = 0; j < np; j++) {
+                pr[j].rsp_frame = pntoh32(p);
+                pr[j].next = j + 1 < np ? &pr[j + 1] : NULL;
+                p += 4;
+            }
+            u->pair = np ? pr : NULL;
+        } else if (b0 & PK_PAIR) {
+            smtpx_pair *pr = wmem_new0(pinfo->pool, smtpx_pair);
+            guint pf = (guint)unpack_uv(&p);
+            guint64 dsecs;
+            pr->verb_id = (guint16)unpack_uv(&p);
+            pr->verb = (pf & PK_PR_NAMED) ? smtp_verb_name((smtp_verb)pr->verb_id)
+                                          : (const char *)unpack_ptr(&p);
+            pr->req_frame = pinfo->num - (guint32)unpack_uv(&p);
+            dsecs = (guint64)unpack_sv(&p);
+            pr->req_ts.secs = (time_t)((guint64)pinfo->abs_ts.secs - dsecs);
+            pr->req_ts.nsecs = (int)unpack_sv(&p);
+            if (pf & PK_PR_ADDR)
+                pr->addr = (const char *)unpack_ptr(&p);
+            u->pair = pr;
+        }
+        prev_end = ev->off + ev->len;
+    }
     return call;
 }
 
@@ -323,18 +653,58 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
     return units;
 }
 
-/* The saved record for this call of this frame: made on the first pass,
- * found again on later passes by what the tvb holds (stream position,
- * length, clear or TLS), each record used once per dissection of the
- * frame.  NULL when the first pass never saw this data. */
+/* First pass: runs the engine over the call's data and keeps its record
+ * (packed); the pairs its units left behind are freed after. */
+static smtpx_rec *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+                              const struct tcpinfo *ti, gboolean tls, guint32 gen,
+                              wmem_array_t *cmds)
+{
+    smtpx_call made;
+    wmem_array_t *units, *fixes;
+    smtpx_rec *rec;
+    pack k;
+    guint32 len = tvb_captured_length(tvb), i, nfix;
+
+    memset(&made, 0, sizeof made);
+    made.dir = (guint8)direction(c, pinfo);
+    made.tls = (guint8)tls;
+    c->dead = wmem_array_new(pinfo->pool, sizeof(smtpx_pair *));
+    units = run_engine(c, pinfo, tvb, &made, ti, cmds);
+    memset(&k, 0, sizeof k);
+    k.scope = pinfo->pool;
+    fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
+    pack_call(&k, pinfo, &made, (const smtpx_unit *)wmem_array_get_raw(units),
+              wmem_array_get_count(units), fixes);
+    rec = (smtpx_rec *)wmem_alloc(wmem_file_scope(), offsetof(smtpx_rec, bytes) + k.n);
+    rec->next = NULL;
+    rec->used = gen;
+    rec->seq = ti != NULL ? ti->seq : 0;
+    rec->end = made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len;
+    rec->tls = (guint8)tls;
+    memcpy(rec->bytes, k.p, k.n);
+    nfix = wmem_array_get_count(fixes);
+    for (i = 0; i < nfix; i++) {
+        const slot_fix *f = (const slot_fix *)wmem_array_index(fixes, i);
+        f->pair->rsp_slot = rec->bytes + f->at;
+    }
+    for (i = 0; i < wmem_array_get_count(c->dead); i++)
+        wmem_free(wmem_file_scope(), *(smtpx_pair **)wmem_array_index(c->dead, i));
+    c->dead = NULL;
+    return rec;
+}
+
+/* The saved record for this call of this frame, unpacked: made on the
+ * first pass, found again on later passes by what the tvb holds (stream
+ * position, length, clear or TLS), each record used once per dissection
+ * of the frame.  NULL when the first pass never saw this data. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
                                     const smtp_parsed *const **parsed)
 {
     static guint32 dissections; /* tells one dissection of a frame from the next */
     guint32 *gen = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
-    smtpx_call *head = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE);
-    smtpx_call *call, **tail;
+    smtpx_rec *head = (smtpx_rec *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE);
+    smtpx_rec *rec, **tail;
     guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb);
 
     *first_call = gen == NULL;
@@ -346,39 +716,25 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
         p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER, gen);
     }
     if (PINFO_FD_VISITED(pinfo)) {
-        for (call = head; call != NULL; call = call->next) {
-            if (call->used != *gen && call->seq == seq && call->end <= len && call->tls == tls) {
-                call->used = *gen;
-                return call;
+        for (rec = head; rec != NULL; rec = rec->next) {
+            if (rec->used != *gen && rec->seq == seq && rec->end <= len && rec->tls == (guint8)tls) {
+                rec->used = *gen;
+                return unpack_call(pinfo, rec);
             }
         }
         return NULL;
     }
     {
-        smtpx_call made;
-        wmem_array_t *units;
-        guint32 n;
-
-        memset(&made, 0, sizeof made);
-        made.dir = (guint8)direction(c, pinfo);
-        made.seq = seq;
-        made.tls = (guint8)tls;
-        made.used = *gen;
         wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_parsed *));
-        units = run_engine(c, pinfo, tvb, &made, ti, cmds);
+        rec = make_record(c, pinfo, tvb, ti, tls, *gen, cmds);
         *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
-        made.end = made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len;
-        n = wmem_array_get_count(units);
-        call = smtpx_call_new(&made, n);
-        if (n > 0)
-            memcpy(call->units, wmem_array_get_raw(units), n * sizeof(smtpx_unit));
     }
     for (tail = &head; *tail != NULL; tail = &(*tail)->next)
         ;
-    *tail = call;
-    if (head == call)
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE, call);
-    return call;
+    *tail = rec;
+    if (head == rec)
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE, rec);
+    return unpack_call(pinfo, rec);
 }
 
 static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
@@ -465,7 +821,7 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
         memset(&made, 0, sizeof made);
         made.dir = (guint8)dir;
         made.deseg_offset = -1;
-        call = smtpx_call_new(&made, (guint32)n);
+        call = smtpx_call_new(wmem_file_scope(), &made, (guint32)n);
         memset(call->units, 0, n * sizeof(smtpx_unit));
     }
     memset(&none, 0, sizeof none);
