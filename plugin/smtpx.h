@@ -22,19 +22,26 @@ typedef struct smtpx_auth {
     guint32 result_frame;  /* the reply that ended it */
 } smtpx_auth;
 
-/* A command and the reply that answers it, shared by both frames. */
+/* A command and the reply that answers it.  While the command waits for
+ * its reply the conversation's ring holds one (packet-smtpx.c); it is freed
+ * once answered (or forgotten), and what rendering needs of it is kept in
+ * the records of the two frames.  Rendering gets one made from a frame's
+ * record for the call (pinfo's pool): a command's holds rsp_frame (and
+ * next, an LMTP end of data's per-recipient replies), a reply's verb,
+ * req_frame, req_ts and addr. */
 typedef struct smtpx_pair {
     guint32 seq;       /* the engine's command number */
     guint32 req_frame; /* 0 when the command was not seen */
     guint32 rsp_frame; /* 0 until answered */
+    guint16 verb_id;   /* smtp_verb */
+    guint16 lmtp_index; /* LMTP end of data: which accepted recipient (0, 1, ...) */
     nstime_t req_ts;
     const char *verb;  /* as the user reads it: "MAIL", "<connect>", "XYZZY" */
     const char *addr;  /* MAIL/RCPT: the address */
-    guint16 verb_id;   /* smtp_verb */
-    guint16 code;      /* reply code, 0 until answered */
     guint32 txn;       /* mail transaction, 0 none */
-    guint16 lmtp_index; /* LMTP end of data: which accepted recipient (0, 1, ...) */
     struct smtpx_pair *next; /* LMTP end of data: the next recipient's pair */
+    guint8 *rsp_slot;  /* where the command's frame record keeps rsp_frame, NULL
+                          until it is made (and for the connection's pair) */
 } smtpx_pair;
 
 /* A recipient of a transaction and the code its RCPT got. */
@@ -102,15 +109,17 @@ typedef struct smtpx_unit {
 /* COMMAND, SASL, REPLY: the AUTH exchange it belongs to or ends */
 #define UNIT_AUTH(u) ((smtpx_authref *)(u)->data)
 
-/* What one call of the dissector found in its tvb.  A frame can be handed
- * to the dissector several times (reassembled PDUs, TLS records), and not
- * always the same way on later passes: a record is found again by the
+/* What one call of the dissector found in its tvb, as rendering reads it.
+ * A frame can be handed to the dissector several times (reassembled PDUs,
+ * TLS records), and not always the same way on later passes: its record
+ * (packet-smtpx.c keeps it packed, a few bytes a unit, and unpacks it into
+ * this form in pinfo's pool for each rendering) is found again by the
  * stream position and length of the data it was made from, never by the
  * order of the calls (on the first pass TCP may hand over a reassembly
  * with the start of the next PDU, later passes without it), and its spans
  * are checked against the tvb it is rendered with. */
 typedef struct smtpx_call {
-    struct smtpx_call *next; /* the frame's next record */
+    struct smtpx_call *next; /* unused (NULL) */
     guint32 nunits;
     guint32 skip;         /* leading bytes seen before (retransmission) */
     gint32 deseg_offset;  /* where a desegmentation request starts, -1 if none */
@@ -124,8 +133,8 @@ typedef struct smtpx_call {
     smtpx_unit units[];   /* in the same allocation */
 } smtpx_call;
 
-/* A call record with room for n units, kept for the capture's lifetime. */
-smtpx_call *smtpx_call_new(const smtpx_call *head, guint32 n);
+/* A call with room for n units, in scope. */
+smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guint32 n);
 
 /* The plugin's per-conversation state: bounded by what is pending. */
 typedef struct smtpx_conv {
@@ -137,6 +146,8 @@ typedef struct smtpx_conv {
     smtpx_pair **ring;        /* pairs of waiting commands, by command number
                                  modulo ring_cap (>= the engine's queue) */
     guint32 ring_cap;
+    wmem_array_t *dead;       /* pairs to free once the call's record is made
+                                 (pinfo's pool; NULL outside a call: at once) */
     /* the message being received (the open transaction's), first pass only */
     guint8 *msg_data;
     guint32 msg_len, msg_cap, msg_id, msg_first_frame, msg_last_frame, msg_frames;
