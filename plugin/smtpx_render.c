@@ -370,13 +370,13 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
 /* Code, category, function and meaning, the meaning for the command the
  * reply answers (a generic one, with a note, when the code is unusual for
  * it).  Texts are made only when someone looks. */
-static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code, smtp_verb ctx)
+static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code, smtp_verb ctx,
+                        const char *name)
 {
     proto_item *it;
 
     if (proto_field_is_referenced(t, hf_reply_meaning)) {
-        char name[SMTP_REPLY_TEXT_MAX], meaning[SMTP_REPLY_TEXT_MAX];
-        smtp_reply_format_name(code, ctx, name, sizeof name);
+        char meaning[SMTP_REPLY_TEXT_MAX];
         smtp_reply_format_meaning(code, ctx, meaning, sizeof meaning);
         proto_tree_add_uint_format_value(t, hf_reply_code, r->tvb, off, 3, code, "%u (%s)", code, name);
         it = proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
@@ -495,19 +495,22 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
     }
 }
 
-static void reply_expert(render_ctx *r, const smtpx_unit *u)
+static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
 {
     unsigned d1 = u->ev.code / 100;
     const char *verb = u->pair ? u->pair->verb : "no command";
-    char name[SMTP_REPLY_TEXT_MAX];
+    char own[SMTP_REPLY_TEXT_MAX];
 
     if (d1 != 4 && d1 != 5)
         return;
-    smtp_reply_format_name(u->ev.code, (smtp_verb)u->ev.verb, name, sizeof name);
+    if (name == NULL) {
+        smtp_reply_format_name(u->ev.code, (smtp_verb)u->ev.verb, own, sizeof own);
+        name = own;
+    }
     if (d1 == 4)
         expert_add_info_format(r->pinfo, r->last, &ei_reply_transient,
                                "Transient negative reply %u (%s) to %s", u->ev.code, name, verb);
-    else if (d1 == 5)
+    else
         expert_add_info_format(r->pinfo, r->last, &ei_reply_permanent,
                                "Permanent negative reply %u (%s) to %s", u->ev.code, name, verb);
 }
@@ -546,6 +549,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);
     smtp_reply_line first;
     proto_tree *t;
+    char name[SMTP_REPLY_TEXT_MAX];
 
     /* the first line parsed once: by the engine on the first pass, here on
      * later ones when anything reads it */
@@ -568,12 +572,15 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     if (r->st == NULL) {
         if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first.code != 0)
             render_ntlm(r, NULL, u, u->ev.off + first.text.off, first.text.len);
-        reply_expert(r, u);
+        reply_expert(r, u, NULL);
         return;
     }
-    if (proto_field_is_referenced(r->st, hf_reply)) { /* the label only when shown */
-        char name[SMTP_REPLY_TEXT_MAX];
+    /* the code's name, for the labels, made once and only when they are shown */
+    if (proto_field_is_referenced(r->st, hf_reply_code) || proto_field_is_referenced(r->st, hf_reply))
         smtp_reply_format_name(u->ev.code, ctx, name, sizeof name);
+    else
+        name[0] = 0;
+    if (proto_field_is_referenced(r->st, hf_reply)) { /* the label only when shown */
         r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
             "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
             cat ? cat : "Unknown category", name,
@@ -583,7 +590,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     t = proto_item_add_subtree(r->last, ett_reply);
     if (r->legacy)
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
-    render_code(r, t, u->ev.off, u->ev.code, ctx);
+    render_code(r, t, u->ev.off, u->ev.code, ctx, name);
     render_reply_lines(r, t, u, &first);
     if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
         ADD_TEXT(r, t, hf_greeting_host, u->ev.off + first.text.off, smtp_reply_domain(p + first.text.off, first.text.len).len);
@@ -598,7 +605,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_result, r->tvb, u->ev.off, 3,
                                                        auth->auth->result));
     render_pairing(r, t, u->pair, &u->ev);
-    reply_expert(r, u);
+    reply_expert(r, u, name[0] ? name : NULL);
 }
 
 /* ---- message bytes ---- */
@@ -739,10 +746,9 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
         const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
         const char *addr = rc->addr ? rc->addr : "";
         proto_tree *rt;
-        it = proto_tree_add_string(tt, hf_txn_recipient, r->tvb, 0, 0, addr);
-        proto_item_append_text(it, " (%u%s%s, %s)", rc->code, rc->status ? " " : "",
-                               rc->status ? rc->status : "",
-                               rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");
+        it = proto_tree_add_string_format_value(tt, hf_txn_recipient, r->tvb, 0, 0, addr,
+            "%s (%u%s%s, %s)", addr, rc->code, rc->status ? " " : "", rc->status ? rc->status : "",
+            rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");
         proto_item_set_generated(it);
         rt = proto_item_add_subtree(it, ett_txn_recipient);
         proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_code, r->tvb, 0, 0, rc->code));
