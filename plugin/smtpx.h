@@ -170,6 +170,7 @@ extern smtpx_pref_bool smtpx_legacy_always; /* the built-in's names on every vis
 extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
 extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
 extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */
+extern guint smtpx_max_summary_rcpts; /* recipients listed in a transaction's summary, .. _MAX */
 /* Bytes of the tvb as printable text (as tvb_format_text), kept for the
  * capture's lifetime in exactly the room it needs. */
 const char *smtpx_kept_text(packet_info *pinfo, tvbuff_t *tvb, guint32 off, guint32 len);
@@ -187,6 +188,7 @@ extern int smtpx_imf_tap; /* IMF's Export Objects tap, -1 if none */
 #define SMTPX_MAX_MESSAGE_MAX   1073741824
 #define SMTPX_MAX_PENDING_MIN   64
 #define SMTPX_MAX_PENDING_MAX   10000000
+#define SMTPX_MAX_SUMMARY_RCPTS_MAX 10000000
 
 void smtpx_register_prefs(void);  /* from proto_register_smtpx() */
 void smtpx_register_ports(void);  /* from proto_reg_handoff_smtpx() */

@@ -40,6 +40,7 @@ smtpx_pref_bool smtpx_legacy_always = FALSE;
 guint smtpx_max_message = 64u * 1024u * 1024u;
 guint smtpx_max_line = 16384;
 guint smtpx_max_pending = 100000;
+guint smtpx_max_summary_rcpts = 1000;
 
 static range_t *smtpx_tcp_ports;      /* the preference */
 static range_t *ports_in_table;       /* where front_tcp is in tcp.port now */
@@ -127,6 +128,7 @@ static void smtpx_prefs_apply(void)
     clamp(&smtpx_max_line, SMTPX_MAX_LINE_MIN, SMTPX_MAX_LINE_MAX);
     clamp(&smtpx_max_message, SMTPX_MAX_MESSAGE_MIN, SMTPX_MAX_MESSAGE_MAX);
     clamp(&smtpx_max_pending, SMTPX_MAX_PENDING_MIN, SMTPX_MAX_PENDING_MAX);
+    clamp(&smtpx_max_summary_rcpts, 0, SMTPX_MAX_SUMMARY_RCPTS_MAX);
     apply_ports();
 }
 
@@ -178,6 +180,13 @@ void smtpx_register_prefs(void)
         "From " STR(SMTPX_MAX_PENDING_MIN) " to " STR(SMTPX_MAX_PENDING_MAX)
         "; a value outside is taken as the nearest bound.",
         10, &smtpx_max_pending);
+    prefs_register_uint_preference(m, "max_summary_recipients", "Recipients listed in a transaction's summary",
+        "The summary of a transaction (in the frame that ends it) lists this many recipients "
+        "with their replies; the counts always cover all of them, and every recipient stays in "
+        "its RCPT command's frame. A mail to 100,000 recipients would otherwise put 100,000 "
+        "items in one frame's tree. From 0 to " STR(SMTPX_MAX_SUMMARY_RCPTS_MAX)
+        "; a value above is taken as the bound.",
+        10, &smtpx_max_summary_rcpts);
 }
 
 void smtpx_register_ports(void)

@@ -746,6 +746,12 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
         const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
         const char *addr = rc->addr ? rc->addr : "";
         proto_tree *rt;
+        if (i == smtpx_max_summary_rcpts) {
+            proto_item_set_generated(proto_tree_add_uint_format(tt, hf_txn_rcpt_unlisted, r->tvb, 0, 0,
+                n - i, "%u more recipient%s not listed (see the max_summary_recipients preference; "
+                "each is in its RCPT command's frame)", n - i, n - i == 1 ? "" : "s"));
+            break;
+        }
         it = proto_tree_add_string_format_value(tt, hf_txn_recipient, r->tvb, 0, 0, addr,
             "%s (%u%s%s, %s)", addr, rc->code, rc->status ? " " : "", rc->status ? rc->status : "",
             rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");

@@ -174,6 +174,28 @@ def check_many_rcpts(ctx, n=100, lmtp=False):
         assert got == ['u%04d@x' % i for i in ok], got[:12]
     else:
         assert len(exported(ctx, pcap, [])) == 1, 'message not reassembled'
+        # the summary lists max_summary_recipients of them (default 1000),
+        # says how many it left out, and counts them all
+        names = ['smtp.transaction.recipient', 'smtp.transaction.recipients_unlisted',
+                 'smtp.transaction.recipients_accepted', 'smtp.transaction.recipients_rejected']
+        for cap in (None, 10):
+            extra = ['-Y', 'smtp.transaction.outcome']
+            if cap is not None:
+                extra += ['-o', 'smtpx.max_summary_recipients:%d' % cap]
+            listed = n if cap is None else cap
+            rows = fields(ctx, pcap, names, extra)
+            addrs = ['u%04d@x' % i for i in range(listed)]
+            labels = [a + ' (550 5.1.1, rejected)' if i % 10 == 9 else a + ' (250 2.1.5, accepted)'
+                      for i, a in enumerate(addrs)]
+            assert rows == [['|'.join(addrs), str(n - listed) if listed < n else '',
+                             str(len(ok)), str(n - len(ok))]], (cap, [r[1:] for r in rows])
+            out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-V'] + extra)
+            # generated items print in brackets
+            shown = [l.strip()[len('[Recipient: '):-1] for l in out.splitlines()
+                     if l.strip().startswith('[Recipient: ')]
+            assert shown == labels, (cap, shown[:3], len(shown))
+            if listed < n:
+                assert '%d more recipients not listed' % (n - listed) in out, cap
 
 
 # ---- STARTTLS accepted, then the session goes on in clear text

@@ -104,9 +104,10 @@ def t_disabled(ctx):
 DEFAULTS = {'smtpx.tcp.port': '24,25,587', 'smtpx.reassemble_body': 'TRUE',
             'smtpx.show_auth': 'FALSE', 'smtpx.legacy_names': 'FALSE',
             'smtpx.max_message': '67108864',
-            'smtpx.max_line': '16384', 'smtpx.max_pending': '100000'}
+            'smtpx.max_line': '16384', 'smtpx.max_pending': '100000',
+            'smtpx.max_summary_recipients': '1000'}
 BOUNDS = {'smtpx.max_message': (1024, 1073741824), 'smtpx.max_line': (64, 1048576),
-          'smtpx.max_pending': (64, 10000000)}
+          'smtpx.max_pending': (64, 10000000), 'smtpx.max_summary_recipients': (0, 10000000)}
 
 
 def t_defaultprefs(ctx):
