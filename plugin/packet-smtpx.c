@@ -223,6 +223,22 @@ static int verb_length(const guint8 *buf, const smtp_event *ev)
     return (int)n;
 }
 
+/* A 4-byte slot of a packed record (a command's reply frame, written when
+ * the reply comes): in memory only, so in the machine's byte order; through
+ * memcpy since a record packs it at any alignment.  (epan's pntoh32 was
+ * renamed in 4.6: these are the plugin's own.) */
+static void slot_put(guint8 *slot, guint32 v)
+{
+    memcpy(slot, &v, sizeof v);
+}
+
+static guint32 slot_get(const guint8 *slot)
+{
+    guint32 v;
+    memcpy(&v, slot, sizeof v);
+    return v;
+}
+
 /* Links an engine event with the command/reply pair it belongs to. */
 static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                              const guint8 *buf, const smtp_event *ev)
@@ -261,7 +277,7 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
             return NULL;
         p->rsp_frame = pinfo->num;
         if (p->rsp_slot != NULL)
-            phton32(p->rsp_slot, p->rsp_frame);
+            slot_put(p->rsp_slot, p->rsp_frame);
         ring_take(c, p);
         return p;
     default:
@@ -497,7 +513,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
                 slot_fix f;
                 f.pair = (smtpx_pair *)p;
                 f.at = k->n;
-                phton32(pack_room(k, 4), p->rsp_frame);
+                slot_put(pack_room(k, 4), p->rsp_frame);
                 wmem_array_append_one(fixes, f);
             }
         } else if (u->pair != NULL) {
@@ -569,7 +585,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const smtpx_rec *rec)
             guint32 np = (guint32)unpack_uv(&p), j;
             smtpx_pair *pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);
             for (j = 0; j < np; j++) {
-                pr[j].rsp_frame = pntoh32(p);
+                pr[j].rsp_frame = slot_get(p);
                 pr[j].next = j + 1 < np ? &pr[j + 1] : NULL;
                 p += 4;
             }
