@@ -32,6 +32,7 @@ typedef struct render_ctx {
     proto_item *last;  /* item of the last unit, for its anomalies */
     gboolean info;     /* the Info column is wanted */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
+    gboolean visible;  /* the tree is shown (labels are read): -V, the GUI's details */
     const guint8 *buf; /* the call's bytes */
     const smtp_parsed *const *parsed; /* the first pass's parse of COMMAND and REPLY units, or NULL */
 } render_ctx;
@@ -92,12 +93,38 @@ static const char *info_sep(render_ctx *r)
     return "";
 }
 
+/* "C: line" or "S: line" into the Info column.  A short line of printable
+ * ASCII other than backslash (nearly all of them) reads the same escaped
+ * as not, so it is copied as it is instead of going through
+ * tvb_format_text's escaping, a byte at a time into a pool string. */
 static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
 {
+    char buf[512];
+    const char *sep;
+    size_t a, b;
+    guint32 i;
+
     if (!r->info)
         return;
-    col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s%s%s", info_sep(r), prefix,
-                        tvb_format_text(r->pinfo->pool, r->tvb, off, len));
+    sep = info_sep(r);
+    a = strlen(sep);
+    b = strlen(prefix);
+    if (a + b + len < sizeof buf) {
+        const guint8 *p = r->buf + off;
+        for (i = 0; i < len; i++)
+            if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
+                break;
+        if (i == len) {
+            memcpy(buf, sep, a);
+            memcpy(buf + a, prefix, b);
+            memcpy(buf + a + b, p, len);
+            buf[a + b + len] = 0;
+            col_append_str(r->pinfo->cinfo, COL_INFO, buf);
+            return;
+        }
+    }
+    col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s%s%s", sep, prefix,
+                    tvb_format_text(r->pinfo->pool, r->tvb, off, len));
 }
 
 /* ---- commands ---- */
@@ -347,7 +374,7 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
     /* the parser took digits and dots only, at most 3.999.999 */
     memcpy(text, r->buf + so, MIN(sl, sizeof text - 1));
     text[MIN(sl, sizeof text - 1)] = 0;
-    if (det != NULL)
+    if (det != NULL && r->visible)
         it = proto_tree_add_string_format_value(t, hf_reply_status, r->tvb, so, sl, text,
                                                 "%s (%s)", text, det);
     else
@@ -357,8 +384,11 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
      * label is shown; the detail's title depends on the subject too */
     proto_tree_add_uint(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class);
     proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
-    proto_tree_add_uint_format_value(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail,
-                                     "%s (%u)", det ? det : "Unregistered", rl->st_detail);
+    if (r->visible)
+        proto_tree_add_uint_format_value(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail,
+                                         "%s (%u)", det ? det : "Unregistered", rl->st_detail);
+    else
+        proto_tree_add_uint(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail);
     if (cls != NULL)
         proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, cls));
     if (sub != NULL)
@@ -373,23 +403,28 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
 static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code, smtp_verb ctx,
                         const char *name)
 {
-    proto_item *it;
-
-    if (proto_field_is_referenced(t, hf_reply_meaning)) {
+    if (!r->visible) {
+        /* a filter or a field printer: values only, no labels */
+        proto_tree_add_uint(t, hf_reply_code, r->tvb, off, 3, code);
+        proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
+        proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
+        if (proto_field_is_referenced(t, hf_reply_meaning)) {
+            char meaning[SMTP_REPLY_TEXT_MAX];
+            smtp_reply_format_meaning(code, ctx, meaning, sizeof meaning);
+            if (meaning[0] != 0)
+                proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning);
+        }
+        return;
+    }
+    {
         char meaning[SMTP_REPLY_TEXT_MAX];
         smtp_reply_format_meaning(code, ctx, meaning, sizeof meaning);
         proto_tree_add_uint_format_value(t, hf_reply_code, r->tvb, off, 3, code, "%u (%s)", code, name);
-        it = proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
-        proto_item_set_generated(it);
-        it = proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
-        proto_item_set_generated(it);
+        proto_item_set_generated(proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100));
+        proto_item_set_generated(proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10));
         if (meaning[0] != 0)
             proto_item_set_generated(proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning));
-        return;
     }
-    proto_tree_add_uint(t, hf_reply_code, r->tvb, off, 3, code);
-    proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
-    proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
 }
 
 static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p, const smtp_event *ev)
@@ -576,11 +611,11 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         return;
     }
     /* the code's name, for the labels, made once and only when they are shown */
-    if (proto_field_is_referenced(r->st, hf_reply_code) || proto_field_is_referenced(r->st, hf_reply))
+    if (r->visible)
         smtp_reply_format_name(u->ev.code, ctx, name, sizeof name);
     else
         name[0] = 0;
-    if (proto_field_is_referenced(r->st, hf_reply)) { /* the label only when shown */
+    if (r->visible) { /* the label only when shown */
         r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
             "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
             cat ? cat : "Unknown category", name,
@@ -936,6 +971,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
         r.st = proto_item_add_subtree(top, ett_smtpx);
         r.legacy = legacy_wanted(tree);
+        r.visible = PTREE_DATA(tree)->visible ? TRUE : FALSE;
         /* the filter "smtpx" selects what this plugin dissected */
         mine = proto_tree_add_item(r.st, proto_smtpx, tvb, 0, -1, ENC_NA);
         proto_item_set_hidden(mine);
