@@ -33,6 +33,10 @@ typedef struct render_ctx {
     gboolean info;     /* the Info column is wanted */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     gboolean visible;  /* the tree is shown (labels are read): -V, the GUI's details */
+    /* groups of items someone wants (a shown tree, or a filter, column or
+     * tap using one of their fields); a group no one wants is not even
+     * faked item by item */
+    gboolean want_cmd, want_lines, want_status, want_pairing;
     const guint8 *buf; /* the call's bytes */
     const smtp_parsed *const *parsed; /* the first pass's parse of COMMAND and REPLY units, or NULL */
 } render_ctx;
@@ -300,7 +304,8 @@ static void render_command(render_ctx *r, const smtpx_unit *u, const smtp_comman
         if (shown < clen)
             proto_item_append_text(r->last, " (initial response hidden; see the show_auth preference)");
         t = proto_item_add_subtree(r->last, ett_command);
-        command_details(r, t, u->ev.off, &c);
+        if (r->want_cmd)
+            command_details(r, t, u->ev.off, &c);
         if ((c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO || c.verb == SMTP_VERB_LHLO) &&
             c.arg.len > 0)
             ADD_TEXT(r, t, hf_helo, u->ev.off + c.arg.off, c.arg.len);
@@ -512,9 +517,11 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         int ok;
         if (got <= 0)
             break;
-        proto_item *li = ADD_TEXT(r, t, hf_reply_line, u->ev.off + off, ln.len);
-        if (u->ev.nlines <= 1) /* the reply's own line says it already */
-            proto_item_set_hidden(li);
+        if (r->want_lines) {
+            proto_item *li = ADD_TEXT(r, t, hf_reply_line, u->ev.off + off, ln.len);
+            if (u->ev.nlines <= 1) /* the reply's own line says it already */
+                proto_item_set_hidden(li);
+        }
         if (i == 0) {
             rl = *first;
             ok = rl.code != 0;
@@ -523,7 +530,7 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
         }
         if (ok && r->legacy)
             legacy_reply_line(r, t, u->ev.off + off, ln.len, &rl, i == 0);
-        if (ok && i > 0 && ehlo && rl.text.len > 0)
+        if (ok && i > 0 && ehlo && rl.text.len > 0 && r->want_lines)
             ehlo_extension(r, t, u->ev.off + off, p + off, &rl);
         i++;
         off += (guint32)got;
@@ -626,20 +633,22 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     if (r->legacy)
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
     render_code(r, t, u->ev.off, u->ev.code, ctx, name);
-    render_reply_lines(r, t, u, &first);
+    if (r->want_lines || r->legacy)
+        render_reply_lines(r, t, u, &first);
     if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
         ADD_TEXT(r, t, hf_greeting_host, u->ev.off + first.text.off, smtp_reply_domain(p + first.text.off, first.text.len).len);
     if (ctx == SMTP_VERB_EOD && u->pair != NULL && u->pair->addr != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_reply_recipient, r->tvb, u->ev.off,
                                                        u->ev.len, u->pair->addr));
-    if (first.status.len > 0)
+    if (first.status.len > 0 && r->want_status)
         render_status(r, t, u->ev.off, &first);
     if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first.text.len > 0)
         render_ntlm(r, t, u, u->ev.off + first.text.off, first.text.len);
     if (auth != NULL && auth->role == SMTPX_AUTH_END && auth->auth->result != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_result, r->tvb, u->ev.off, 3,
                                                        auth->auth->result));
-    render_pairing(r, t, u->pair, &u->ev);
+    if (r->want_pairing)
+        render_pairing(r, t, u->pair, &u->ev);
     reply_expert(r, u, name[0] ? name : NULL);
 }
 
@@ -915,6 +924,41 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
     }
 }
 
+static gboolean any_wanted(proto_tree *tree, int *const *ids, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (proto_field_is_referenced(tree, *ids[i]))
+            return TRUE;
+    return FALSE;
+}
+
+#define ANY_WANTED(tree, ids) any_wanted((tree), (ids), G_N_ELEMENTS(ids))
+
+static void groups_wanted(render_ctx *r, proto_tree *tree)
+{
+    static int *const cmd[] = {
+        &hf_command_verb, &hf_command_parameter, &hf_command_address, &hf_command_esmtp,
+        &hf_command_size, &hf_command_chunk_size, &hf_command_last,
+    };
+    static int *const lines[] = {
+        &hf_reply_line, &hf_ehlo_extension, &hf_ehlo_size, &hf_ehlo_auth_mechanism,
+    };
+    static int *const status[] = {
+        &hf_reply_status, &hf_reply_status_class, &hf_reply_status_subject, &hf_reply_status_detail,
+        &hf_reply_status_class_meaning, &hf_reply_status_subject_meaning, &hf_reply_status_detail_meaning,
+    };
+    static int *const pairing[] = {
+        &hf_reply_command, &hf_reply_request_in, &hf_reply_time,
+    };
+
+    r->want_cmd = r->visible || ANY_WANTED(tree, cmd);
+    r->want_lines = r->visible || ANY_WANTED(tree, lines);
+    r->want_status = r->visible || ANY_WANTED(tree, status);
+    r->want_pairing = r->visible || ANY_WANTED(tree, pairing);
+}
+
 /* The built-in's field names are added when something uses them: a display
  * filter, colouring rule, custom column or tap primes them (and tshark 4.4+
  * primes its -T fields -e names).  A visible tree alone (tshark -V or
@@ -972,6 +1016,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         r.st = proto_item_add_subtree(top, ett_smtpx);
         r.legacy = legacy_wanted(tree);
         r.visible = PTREE_DATA(tree)->visible ? TRUE : FALSE;
+        groups_wanted(&r, tree);
         /* the filter "smtpx" selects what this plugin dissected */
         mine = proto_tree_add_item(r.st, proto_smtpx, tvb, 0, -1, ENC_NA);
         proto_item_set_hidden(mine);
