@@ -31,6 +31,7 @@ typedef struct render_ctx {
     proto_tree *st;    /* our subtree, NULL without a tree */
     proto_item *last;  /* item of the last unit, for its anomalies */
     gboolean info;     /* the Info column is wanted */
+    wmem_strbuf_t *infobuf; /* Info text of this call not yet in the column */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     gboolean visible;  /* the tree is shown (labels are read): -V, the GUI's details */
     /* groups of items someone wants (a shown tree, or a filter, column or
@@ -81,54 +82,112 @@ static proto_item *add_text(wmem_allocator_t *scope, proto_tree *t, int hf, tvbu
 #define ADD_TEXT(r, t, hf, off, len) \
     add_text((r)->pinfo->pool, (t), (hf), (r)->tvb, (r)->buf + (off), (off), (len))
 
+/* The frame's Info column as this plugin has written it, kept across the
+ * dissector's calls for the frame (pinfo's pool). */
+typedef struct info_state {
+    gboolean started; /* something written: the next text needs " | " */
+    guint32 written;  /* characters written by info_line */
+} info_state;
+
+static info_state *info_get(render_ctx *r)
+{
+    info_state *st = (info_state *)p_get_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1);
+
+    if (st == NULL) {
+        st = wmem_new0(r->pinfo->pool, info_state);
+        p_add_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1, st);
+    }
+    return st;
+}
+
 /* The separator before this frame's next Info text: none before the first
  * (TCP's own notes, behind a fence, are not ours to separate from). */
 static const char *info_sep(render_ctx *r)
 {
-    gboolean *started = (gboolean *)p_get_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1);
+    info_state *st = info_get(r);
 
-    if (started == NULL) {
-        started = wmem_new0(r->pinfo->pool, gboolean);
-        p_add_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1, started);
-    }
-    if (*started)
+    if (st->started)
         return " | ";
-    *started = TRUE;
+    st->started = TRUE;
     return "";
 }
 
-/* "C: line" or "S: line" into the Info column.  A short line of printable
- * ASCII other than backslash (nearly all of them) reads the same escaped
- * as not, so it is copied as it is instead of going through
- * tvb_format_text's escaping, a byte at a time into a pool string. */
-static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
+/* Info text of the call is gathered and put into the column at once
+ * (info_flush: at the end of the call and before a dissector that may write
+ * the column is called).  Appending line by line made a frame of a hundred
+ * pipelined commands scan the growing column once per line.  What this
+ * plugin writes past COL_MAX_INFO_LEN would be cut off: it is not kept. */
+static void info_add(render_ctx *r, const char *text, size_t n)
 {
-    char buf[512];
-    const char *sep;
-    size_t a, b;
-    guint32 i;
+    info_state *st;
 
     if (!r->info)
         return;
-    sep = info_sep(r);
-    a = strlen(sep);
-    b = strlen(prefix);
-    if (a + b + len < sizeof buf) {
-        const guint8 *p = r->buf + off;
-        for (i = 0; i < len; i++)
-            if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
-                break;
-        if (i == len) {
-            memcpy(buf, sep, a);
-            memcpy(buf + a, prefix, b);
-            memcpy(buf + a + b, p, len);
-            buf[a + b + len] = 0;
-            col_append_str(r->pinfo->cinfo, COL_INFO, buf);
-            return;
-        }
+    st = info_get(r);
+    if (st->written >= COL_MAX_INFO_LEN - 1)
+        return;
+    if (r->infobuf == NULL)
+        r->infobuf = wmem_strbuf_new(r->pinfo->pool, "");
+    wmem_strbuf_append_len(r->infobuf, text, n);
+    st->written += (guint32)MIN(n, (size_t)COL_MAX_INFO_LEN);
+}
+
+static void info_addf(render_ctx *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void info_addf(render_ctx *r, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    int n;
+
+    if (!r->info)
+        return;
+    va_start(ap, fmt);
+    n = g_vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof buf) { /* long: format again into the pool */
+        char *big;
+        va_start(ap, fmt);
+        big = wmem_strdup_vprintf(r->pinfo->pool, fmt, ap);
+        va_end(ap);
+        info_add(r, big, strlen(big));
+    } else if (n > 0) {
+        info_add(r, buf, (size_t)n);
     }
-    col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s%s%s", sep, prefix,
-                    tvb_format_text(r->pinfo->pool, r->tvb, off, len));
+}
+
+static void info_flush(render_ctx *r)
+{
+    if (r->infobuf != NULL && wmem_strbuf_get_len(r->infobuf) > 0) {
+        col_append_str(r->pinfo->cinfo, COL_INFO, wmem_strbuf_get_str(r->infobuf));
+        wmem_strbuf_truncate(r->infobuf, 0);
+    }
+}
+
+/* "C: line" or "S: line" into the Info column.  A line of printable ASCII
+ * other than backslash (nearly all of them) reads the same escaped as not,
+ * so it is copied as it is instead of going through tvb_format_text's
+ * escaping, a byte at a time into a pool string. */
+static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
+{
+    const guint8 *p;
+    const char *sep;
+    guint32 i;
+
+    if (!r->info || info_get(r)->written >= COL_MAX_INFO_LEN - 1)
+        return;
+    sep = info_sep(r);
+    info_add(r, sep, strlen(sep));
+    info_add(r, prefix, strlen(prefix));
+    p = r->buf + off;
+    for (i = 0; i < len; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
+            break;
+    if (i == len) {
+        info_add(r, (const char *)p, len);
+    } else {
+        const char *text = tvb_format_text(r->pinfo->pool, r->tvb, off, len);
+        info_add(r, text, strlen(text));
+    }
 }
 
 /* ---- commands ---- */
@@ -240,8 +299,7 @@ static unsigned render_ntlm(render_ctx *r, proto_tree *t, const smtpx_unit *u, g
     if (nm.type == 3 && !smtpx_show_auth) {
         const smtpx_authref *a = UNIT_AUTH(u);
         if (r->info)
-            col_append_fstr(r->pinfo->cinfo, COL_INFO, ", NTLMSSP_AUTH, User: %s",
-                            a != NULL && a->user != NULL ? a->user : "");
+            info_addf(r, ", NTLMSSP_AUTH, User: %s", a != NULL && a->user != NULL ? a->user : "");
         if (t != NULL) {
             if (nm.domain.len > 0)
                 proto_item_set_generated(proto_tree_add_string(t, hf_auth_domain, r->tvb, off, len,
@@ -257,6 +315,7 @@ static unsigned render_ntlm(render_ctx *r, proto_tree *t, const smtpx_unit *u, g
     nt = tvb_new_child_real_data(r->tvb, raw, (guint)n, (gint)n);
     add_new_data_source(r->pinfo, nt, "Decoded NTLMSSP");
     TRY {
+        info_flush(r);
         call_dissector(smtpx_ntlmssp_handle, nt, r->pinfo, t);
     }
     CATCH_NONFATAL_ERRORS {
@@ -297,7 +356,7 @@ static void render_command(render_ctx *r, const smtpx_unit *u, const smtp_comman
     }
     info_line(r, "C: ", u->ev.off, shown);
     if (r->info && shown < clen)
-        col_append_str(r->pinfo->cinfo, COL_INFO, " (initial response hidden)");
+        info_addf(r, "%s", " (initial response hidden)");
     t = NULL;
     if (r->st != NULL) {
         r->last = ADD_TEXT(r, r->st, hf_command, u->ev.off, shown);
@@ -337,7 +396,7 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
         if (smtpx_show_auth)
             info_line(r, "C: AUTH response: ", u->ev.off, clen);
         else
-            col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: AUTH response%s", info_sep(r),
+            info_addf(r, "%sC: AUTH response%s", info_sep(r),
                             ntlm ? "" : " (hidden)");
     }
     if (r->st != NULL) {
@@ -605,7 +664,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     if (r->info) {
         info_line(r, "S: ", u->ev.off, l1);
         if (u->ev.nlines > 1)
-            col_append_fstr(r->pinfo->cinfo, COL_INFO, " (+%u lines)", u->ev.nlines - 1u);
+            info_addf(r, " (+%u lines)", u->ev.nlines - 1u);
     }
     queue_tap(r, u, p, &first);
     /* the reply that ends an AUTH exchange: -z credentials learns how */
@@ -693,6 +752,7 @@ static void render_message(render_ctx *r, const smtpx_unit *u, dissector_handle_
         return;
     /* IMF would write every header into the columns: the frame's columns
      * stay SMTP's, the same with or without a tree */
+    info_flush(r);
     if (r->pinfo->cinfo != NULL) {
         gboolean was = col_get_writable(r->pinfo->cinfo, -1);
         col_set_writable(r->pinfo->cinfo, -1, FALSE);
@@ -708,7 +768,7 @@ static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, 
     proto_tree *t;
 
     if (r->info)
-        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: %s, %u bytes", info_sep(r), what, u->ev.len);
+        info_addf(r, "%sC: %s, %u bytes", info_sep(r), what, u->ev.len);
     if (r->st == NULL)
         return;
     r->last = proto_tree_add_none_format(r->st, hf, r->tvb, u->ev.off, u->ev.len,
@@ -722,7 +782,7 @@ static void render_eod(render_ctx *r, const smtpx_unit *u)
     proto_tree *t;
 
     if (r->info)
-        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%sC: . (end of data)", info_sep(r));
+        info_addf(r, "%sC: . (end of data)", info_sep(r));
     if (r->st == NULL) {
         unanswered(r, u->pair);
         return;
@@ -738,7 +798,7 @@ static void render_fragment(render_ctx *r, const smtpx_unit *u)
     const char *why = smtp_anomaly_summary((smtp_anomaly)u->ev.code);
 
     if (r->info)
-        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s%s: %s, %u bytes", info_sep(r),
+        info_addf(r, "%s%s: %s, %u bytes", info_sep(r),
                             u->ev.dir == SMTP_DIR_SERVER ? "S" : "C",
                             (u->ev.flags & SMTP_EVF_CONT) ? "continuation" : "unparsed", u->ev.len);
     if (r->st == NULL)
@@ -769,7 +829,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
             bad++;
     }
     if (r->info)
-        col_append_fstr(r->pinfo->cinfo, COL_INFO, "%s[transaction %u: %s]", info_sep(r), t->id, outcome);
+        info_addf(r, "%s[transaction %u: %s]", info_sep(r), t->id, outcome);
     if (r->st == NULL)
         return;
     it = proto_tree_add_uint_format(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id,
@@ -867,6 +927,7 @@ static void render_tls(render_ctx *r, const smtpx_unit *u, dissector_handle_t tl
      * if TCP had called it (calling it uses one level of reassembly) */
     if (r->pinfo->can_desegment > 0)
         r->pinfo->can_desegment++;
+    info_flush(r);
     call_dissector(tls, t, r->pinfo, r->tree);
     if (r->pinfo->desegment_len != 0)
         r->pinfo->desegment_offset += (int)u->ev.off;
@@ -1028,7 +1089,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             it = proto_tree_add_item(r.st, hf_retransmitted, tvb, 0, call->skip, ENC_NA);
         expert_add_info(pinfo, it, &ei_retransmitted);
         if (r.info && call->nunits == 0)
-            col_append_fstr(pinfo->cinfo, COL_INFO, "%sRetransmitted SMTP data", info_sep(&r));
+            info_addf(&r, "%sRetransmitted SMTP data", info_sep(&r));
     }
     if (call->gap)
         expert_add_info(pinfo, top, &ei_anomaly[SMTP_ANOMALY_UNSYNC]);
@@ -1041,6 +1102,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             continue;
         render_unit(&r, call, i, imf_handle, tls_handle, app_handle);
     }
+    info_flush(&r);
 }
 
 void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
@@ -1066,4 +1128,5 @@ void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     for (i = 0; i < call->nunits; i++)
         if (call->units[i].ev.type == SMTP_EV_TXN_END)
             render_txn_end(&r, &call->units[i]);
+    info_flush(&r);
 }
