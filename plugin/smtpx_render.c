@@ -31,7 +31,9 @@ typedef struct render_ctx {
     proto_tree *st;    /* our subtree, NULL without a tree */
     proto_item *last;  /* item of the last unit, for its anomalies */
     gboolean info;     /* the Info column is wanted */
-    wmem_strbuf_t *infobuf; /* Info text of this call not yet in the column */
+    char infobuf[COL_MAX_INFO_LEN]; /* Info text of this call not yet in the column */
+    size_t infolen;
+    struct info_state *ist; /* the frame's Info state, once looked up */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     gboolean visible;  /* the tree is shown (labels are read): -V, the GUI's details */
     /* groups of items someone wants (a shown tree, or a filter, column or
@@ -91,12 +93,16 @@ typedef struct info_state {
 
 static info_state *info_get(render_ctx *r)
 {
-    info_state *st = (info_state *)p_get_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1);
+    info_state *st = r->ist;
 
+    if (st != NULL)
+        return st;
+    st = (info_state *)p_get_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1);
     if (st == NULL) {
         st = wmem_new0(r->pinfo->pool, info_state);
         p_add_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1, st);
     }
+    r->ist = st;
     return st;
 }
 
@@ -126,10 +132,11 @@ static void info_add(render_ctx *r, const char *text, size_t n)
     st = info_get(r);
     if (st->written >= COL_MAX_INFO_LEN - 1)
         return;
-    if (r->infobuf == NULL)
-        r->infobuf = wmem_strbuf_new(r->pinfo->pool, "");
-    wmem_strbuf_append_len(r->infobuf, text, n);
-    st->written += (guint32)MIN(n, (size_t)COL_MAX_INFO_LEN);
+    /* the column holds at most COL_MAX_INFO_LEN - 1 characters */
+    n = MIN(n, sizeof r->infobuf - 1 - r->infolen);
+    memcpy(r->infobuf + r->infolen, text, n);
+    r->infolen += n;
+    st->written += (guint32)n;
 }
 
 static void info_addf(render_ctx *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -157,9 +164,10 @@ static void info_addf(render_ctx *r, const char *fmt, ...)
 
 static void info_flush(render_ctx *r)
 {
-    if (r->infobuf != NULL && wmem_strbuf_get_len(r->infobuf) > 0) {
-        col_append_str(r->pinfo->cinfo, COL_INFO, wmem_strbuf_get_str(r->infobuf));
-        wmem_strbuf_truncate(r->infobuf, 0);
+    if (r->infolen > 0) {
+        r->infobuf[r->infolen] = 0;
+        col_append_str(r->pinfo->cinfo, COL_INFO, r->infobuf);
+        r->infolen = 0;
     }
 }
 
