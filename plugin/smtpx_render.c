@@ -31,7 +31,7 @@ typedef struct render_ctx {
     proto_tree *st;    /* our subtree, NULL without a tree */
     proto_item *last;  /* item of the last unit, for its anomalies */
     gboolean info;     /* the Info column is wanted */
-    char infobuf[COL_MAX_INFO_LEN]; /* Info text of this call not yet in the column */
+    char *infobuf;     /* Info text of this call not yet in the column (COL_MAX_INFO_LEN) */
     size_t infolen;
     struct info_state *ist; /* the frame's Info state, once looked up */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
@@ -133,7 +133,7 @@ static void info_add(render_ctx *r, const char *text, size_t n)
     if (st->written >= COL_MAX_INFO_LEN - 1)
         return;
     /* the column holds at most COL_MAX_INFO_LEN - 1 characters */
-    n = MIN(n, sizeof r->infobuf - 1 - r->infolen);
+    n = MIN(n, (size_t)COL_MAX_INFO_LEN - 1 - r->infolen);
     memcpy(r->infobuf + r->infolen, text, n);
     r->infolen += n;
     st->written += (guint32)n;
@@ -1056,6 +1056,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle)
 {
     render_ctx r;
+    char infobuf[COL_MAX_INFO_LEN]; /* outside r: not zeroed on every call */
     guint32 len = tvb_captured_length(tvb), i;
     proto_item *top = NULL;
 
@@ -1064,6 +1065,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (call->nunits == 0 && call->skip == 0 && !call->gap && call->deseg_offset == 0)
         return;
     memset(&r, 0, sizeof r);
+    r.infobuf = infobuf;
     if (call->nunits > 0 && call->skip == 0 && !call->gap && call->units[0].ev.type == SMTP_EV_TLS &&
         !(call->units[0].ev.flags & SMTP_EVF_TLS_NEXT) && call->units[0].ev.off == 0) {
         /* the first TLS record: the frame is TLS's, as later passes show it */
@@ -1117,9 +1119,11 @@ void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                         const smtpx_call *call)
 {
     render_ctx r;
+    char infobuf[COL_MAX_INFO_LEN];
     guint32 i;
 
     memset(&r, 0, sizeof r);
+    r.infobuf = infobuf;
     r.tvb = tvb;
     r.pinfo = pinfo;
     r.tree = tree;
