@@ -87,12 +87,19 @@ static void *grow_queue(void *ctx, void *old, size_t bytes)
 
 /* A pair leaves the ring (answered or forgotten): freed at the end of the
  * call whose units may still point at it, or at once outside a call. */
+static void pair_free(smtpx_pair *p)
+{
+    if (p->owns_addr) /* a recipient no summary lists (or no reply came) */
+        wmem_free(wmem_file_scope(), (void *)p->addr);
+    wmem_free(wmem_file_scope(), p);
+}
+
 static void pair_drop(smtpx_conv *c, smtpx_pair *p)
 {
     if (c->dead != NULL)
         wmem_array_append_one(c->dead, p);
     else
-        wmem_free(wmem_file_scope(), p);
+        pair_free(p);
 }
 
 /* The pairs of waiting commands, by number: a ring at least as large as
@@ -704,7 +711,7 @@ static smtpx_rec *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
         f->pair->rsp_slot = rec->bytes + f->at;
     }
     for (i = 0; i < wmem_array_get_count(c->dead); i++)
-        wmem_free(wmem_file_scope(), *(smtpx_pair **)wmem_array_index(c->dead, i));
+        pair_free(*(smtpx_pair **)wmem_array_index(c->dead, i));
     c->dead = NULL;
     return rec;
 }

@@ -39,6 +39,7 @@ typedef struct smtpx_pair {
     const char *verb;  /* as the user reads it: "MAIL", "<connect>", "XYZZY" */
     const char *addr;  /* MAIL/RCPT: the address */
     guint32 txn;       /* mail transaction, 0 none */
+    guint8 owns_addr;  /* RCPT: addr is the pair's until the transaction lists it */
     struct smtpx_pair *next; /* LMTP end of data: the next recipient's pair */
     guint8 *rsp_slot;  /* where the command's frame record keeps rsp_frame, NULL
                           until it is made (and for the connection's pair) */
@@ -57,7 +58,9 @@ typedef struct smtpx_txn {
     guint32 first_frame;
     nstime_t start_ts;
     const char *sender;
-    wmem_array_t *rcpts;   /* smtpx_rcpt */
+    wmem_array_t *rcpts;   /* smtpx_rcpt: the first max_summary_recipients
+                              (LMTP: all, its replies are matched with them) */
+    guint32 rcpt_ok, rcpt_bad; /* RCPTs answered 2xx / otherwise, all of them */
     guint32 size;          /* message bytes (0 if none) */
     guint16 outcome;       /* smtp_txn_outcome */
     guint16 final_code;

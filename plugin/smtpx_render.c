@@ -822,20 +822,16 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
     const smtpx_txn *t = UNIT_TXN(u);
     proto_tree *tt;
     proto_item *it;
-    guint32 i, n, ok = 0, bad = 0;
+    guint32 i, n, listed, ok, bad;
     const char *outcome;
 
     if (t == NULL)
         return;
     outcome = smtp_txn_outcome_name((smtp_txn_outcome)t->outcome);
-    n = wmem_array_get_count(t->rcpts);
-    for (i = 0; i < n; i++) {
-        const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
-        if (rc->code / 100 == 2)
-            ok++;
-        else
-            bad++;
-    }
+    ok = t->rcpt_ok;
+    bad = t->rcpt_bad;
+    n = ok + bad;
+    listed = MIN(wmem_array_get_count(t->rcpts), smtpx_max_summary_rcpts);
     if (r->info)
         info_addf(r, "%s[transaction %u: %s]", info_sep(r), t->id, outcome);
     if (r->st == NULL)
@@ -854,16 +850,10 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
     proto_item_set_generated(proto_tree_add_boolean(tt, hf_txn_tls, r->tvb, 0, 0, t->tls));
     if (t->auth_user != NULL)
         proto_item_set_generated(proto_tree_add_string(tt, hf_txn_auth_user, r->tvb, 0, 0, t->auth_user));
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < listed; i++) {
         const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
         const char *addr = rc->addr ? rc->addr : "";
         proto_tree *rt;
-        if (i == smtpx_max_summary_rcpts) {
-            proto_item_set_generated(proto_tree_add_uint_format(tt, hf_txn_rcpt_unlisted, r->tvb, 0, 0,
-                n - i, "%u more recipient%s not listed (see the max_summary_recipients preference; "
-                "each is in its RCPT command's frame)", n - i, n - i == 1 ? "" : "s"));
-            break;
-        }
         it = proto_tree_add_string_format_value(tt, hf_txn_recipient, r->tvb, 0, 0, addr,
             "%s (%u%s%s, %s)", addr, rc->code, rc->status ? " " : "", rc->status ? rc->status : "",
             rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");
@@ -875,6 +865,10 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
         if (rc->code / 100 != 2)
             proto_item_set_generated(proto_tree_add_string(tt, hf_txn_rejected_recipient, r->tvb, 0, 0, addr));
     }
+    if (n > listed) /* only the first ones were kept */
+        proto_item_set_generated(proto_tree_add_uint_format(tt, hf_txn_rcpt_unlisted, r->tvb, 0, 0,
+            n - listed, "%u more recipient%s not listed (see the max_summary_recipients preference; "
+            "each is in its RCPT command's frame)", n - listed, n - listed == 1 ? "" : "s"));
     proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_rcpt_accepted, r->tvb, 0, 0, ok));
     proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_rcpt_rejected, r->tvb, 0, 0, bad));
     if (t->size > 0)

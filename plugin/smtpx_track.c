@@ -117,8 +117,10 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
     if (u->ev.verb != SMTP_VERB_MAIL && u->ev.verb != SMTP_VERB_RCPT && u->ev.verb != SMTP_VERB_AUTH &&
         u->ev.verb != SMTP_VERB_HELO && u->ev.verb != SMTP_VERB_EHLO && u->ev.verb != SMTP_VERB_LHLO)
         return;
-    if ((cmd->flags & SMTP_CMD_HAS_PATH) && u->pair != NULL)
+    if ((cmd->flags & SMTP_CMD_HAS_PATH) && u->pair != NULL) {
         u->pair->addr = smtpx_kept_text(pinfo, tvb, u->ev.off + cmd->path.off, cmd->path.len);
+        u->pair->owns_addr = cmd->verb == SMTP_VERB_RCPT;
+    }
     if (cmd->verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
         smtpx_txn *t = wmem_new0(wmem_file_scope(), smtpx_txn);
         t->id = u->ev.txn;
@@ -201,15 +203,29 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
         }
         c->auth = NULL;
     }
+    if (q != NULL && q->verb_id == SMTP_VERB_RCPT) {
+        /* a recipient: counted, and listed (its address passed on to the
+         * transaction) while the summary has room; not listed, the address
+         * goes with the pair (pair_free) */
+        if (t != NULL) {
+            if (u->ev.code / 100 == 2)
+                t->rcpt_ok++;
+            else
+                t->rcpt_bad++;
+            if (wmem_array_get_count(t->rcpts) < smtpx_max_summary_rcpts || smtp_session_is_lmtp(&c->sess)) {
+                smtpx_rcpt r;
+                r.addr = q->addr;
+                r.code = u->ev.code;
+                r.status = reply_status(buf + u->ev.off, rl);
+                wmem_array_append_one(t->rcpts, r);
+                q->owns_addr = 0; /* the transaction's now */
+            }
+        }
+        return;
+    }
     if (t == NULL)
         return;
-    if (q->verb_id == SMTP_VERB_RCPT) {
-        smtpx_rcpt r;
-        r.addr = q->addr;
-        r.code = u->ev.code;
-        r.status = reply_status(buf + u->ev.off, rl);
-        wmem_array_append_one(t->rcpts, r);
-    } else if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
+    if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
         /* LMTP: the reply is for the n-th accepted recipient */
         guint32 i, k = 0, count = wmem_array_get_count(t->rcpts);
         for (i = 0; i < count; i++) {
