@@ -62,6 +62,31 @@ static int side_by_content(tvbuff_t *tvb)
 /* Which end is the server: the end whose first bytes are a reply (or
  * whose peer's are a command), else the end on the port we were registered
  * for.  Content first: tunnels and Decode As rewrite ports. */
+static wmem_allocator_t *state_scope, *rec_scope;
+
+wmem_allocator_t *smtpx_scope(void)
+{
+    return state_scope != NULL ? state_scope : wmem_file_scope();
+}
+
+wmem_allocator_t *smtpx_rec_scope(void)
+{
+    return rec_scope != NULL ? rec_scope : wmem_file_scope();
+}
+
+static void scopes_init(void)
+{
+    state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
+    rec_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK_FAST);
+}
+
+static void scopes_cleanup(void)
+{
+    wmem_destroy_allocator(state_scope);
+    wmem_destroy_allocator(rec_scope);
+    state_scope = rec_scope = NULL;
+}
+
 static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
 {
     int src_is_server = side_by_content(tvb);
@@ -74,7 +99,7 @@ static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
         else
             src_is_server = pinfo->srcport < pinfo->destport;
     }
-    copy_address_wmem(wmem_file_scope(), &c->srv_addr, src_is_server ? &pinfo->src : &pinfo->dst);
+    copy_address_wmem(smtpx_scope(), &c->srv_addr, src_is_server ? &pinfo->src : &pinfo->dst);
     c->srv_port = src_is_server ? pinfo->srcport : pinfo->destport;
 }
 
@@ -82,7 +107,7 @@ static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
  * the conversation and is as large as the most commands ever waiting. */
 static void *grow_queue(void *ctx, void *old, size_t bytes)
 {
-    return wmem_realloc(wmem_file_scope(), old, bytes);
+    return wmem_realloc(smtpx_scope(), old, bytes);
 }
 
 /* A pair leaves the ring (answered or forgotten): freed at the end of the
@@ -90,8 +115,8 @@ static void *grow_queue(void *ctx, void *old, size_t bytes)
 static void pair_free(smtpx_pair *p)
 {
     if (p->owns_addr) /* a recipient no summary lists (or no reply came) */
-        wmem_free(wmem_file_scope(), (void *)p->addr);
-    wmem_free(wmem_file_scope(), p);
+        wmem_free(smtpx_scope(), (void *)p->addr);
+    wmem_free(smtpx_scope(), p);
 }
 
 static void pair_drop(smtpx_conv *c, smtpx_pair *p)
@@ -114,7 +139,7 @@ static void ring_fit(smtpx_conv *c)
     cap = c->ring_cap ? c->ring_cap : SMTP_PENDING_INLINE;
     while (cap < need)
         cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
-    nr = wmem_alloc0_array(wmem_file_scope(), smtpx_pair *, cap);
+    nr = wmem_alloc0_array(smtpx_scope(), smtpx_pair *, cap);
     for (i = 0; i < c->ring_cap; i++) {
         smtpx_pair *p = c->ring[i], **slot;
         if (p == NULL)
@@ -131,7 +156,7 @@ static void ring_fit(smtpx_conv *c)
         }
     }
     if (c->ring != NULL)
-        wmem_free(wmem_file_scope(), c->ring);
+        wmem_free(smtpx_scope(), c->ring);
     c->ring = nr;
     c->ring_cap = cap;
 }
@@ -170,7 +195,7 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
 
     if (c != NULL)
         return c;
-    c = wmem_new0(wmem_file_scope(), smtpx_conv);
+    c = wmem_new0(smtpx_scope(), smtpx_conv);
     memset(&cfg, 0, sizeof cfg);
     cfg.max_line = smtpx_max_line;
     cfg.max_reply = smtpx_max_line > G_MAXUINT32 / 4 ? G_MAXUINT32 : smtpx_max_line * 4;
@@ -179,7 +204,7 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
     smtp_session_init(&c->sess, &cfg);
     choose_server(c, pinfo, tvb);
     /* the connection itself is command 1: the greeting answers it */
-    greet = wmem_new0(wmem_file_scope(), smtpx_pair);
+    greet = wmem_new0(smtpx_scope(), smtpx_pair);
     greet->seq = 1;
     greet->verb = smtp_verb_name(SMTP_VERB_CONNECT);
     greet->verb_id = SMTP_VERB_CONNECT;
@@ -205,7 +230,7 @@ static int direction(const smtpx_conv *c, const packet_info *pinfo)
 static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                             const smtp_event *ev, int verb_len)
 {
-    smtpx_pair *p = wmem_new0(wmem_file_scope(), smtpx_pair);
+    smtpx_pair *p = wmem_new0(smtpx_scope(), smtpx_pair);
 
     p->seq = ev->seq;
     p->req_frame = pinfo->num;
@@ -698,7 +723,7 @@ static smtpx_rec *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
     pack_call(&k, pinfo, &made, (const smtpx_unit *)wmem_array_get_raw(units),
               wmem_array_get_count(units), fixes);
-    rec = (smtpx_rec *)wmem_alloc(wmem_file_scope(), offsetof(smtpx_rec, bytes) + k.n);
+    rec = (smtpx_rec *)wmem_alloc(smtpx_rec_scope(), offsetof(smtpx_rec, bytes) + k.n);
     rec->next = NULL;
     rec->used = gen;
     rec->seq = ti != NULL ? ti->seq : 0;
@@ -844,7 +869,7 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
         memset(&made, 0, sizeof made);
         made.dir = (guint8)dir;
         made.deseg_offset = -1;
-        call = smtpx_call_new(wmem_file_scope(), &made, (guint32)n);
+        call = smtpx_call_new(smtpx_scope(), &made, (guint32)n);
         memset(call->units, 0, n * sizeof(smtpx_unit));
     }
     memset(&none, 0, sizeof none);
@@ -900,6 +925,8 @@ void proto_register_smtpx(void)
     smtpx_tcp_handle = register_dissector("smtpx", dissect_smtpx_tcp, proto_smtpx);
     smtpx_tls_handle = register_dissector("smtpx.tls", dissect_smtpx_tls, proto_smtpx);
     register_postdissector(create_dissector_handle(dissect_smtpx_close, proto_smtpx));
+    register_init_routine(scopes_init);
+    register_cleanup_routine(scopes_cleanup);
 }
 
 void proto_reg_handoff_smtpx(void)

@@ -166,6 +166,15 @@ typedef struct smtpx_conv {
     guint8 completeness;      /* TCP's completeness bits seen (first pass) */
 } smtpx_conv;
 
+/* The plugin's memory for the capture file's lifetime (packet-smtpx.c):
+ * allocators of its own, made when a file's dissection starts and destroyed
+ * when it ends, so that its state does not sit between TCP's and other
+ * dissectors' in wmem_file_scope() (TCP walks lists of its own there on
+ * every segment).  smtpx_rec_scope() holds the call records, which are
+ * never freed one by one (no chunk headers). */
+wmem_allocator_t *smtpx_scope(void);
+wmem_allocator_t *smtpx_rec_scope(void);
+
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;
 extern smtpx_pref_bool smtpx_show_auth;

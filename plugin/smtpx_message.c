@@ -13,6 +13,9 @@
 #include "smtp_frame.h"
 #include "smtp_parse.h"
 
+/* The buffer a message grows in is freed when the message ends: it lives
+ * in wmem_file_scope(), whose freed room everyone reuses, not among the
+ * plugin's kept state (smtpx_scope()), where it would leave holes. */
 static void message_reset(smtpx_conv *c)
 {
     if (c->msg_data != NULL)
@@ -57,15 +60,15 @@ static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 
 
     if (id != c->msg_id) /* an empty message */
         message_append(c, pinfo, id, NULL, 0);
-    m = wmem_new0(wmem_file_scope(), smtpx_message);
+    m = wmem_new0(smtpx_scope(), smtpx_message);
     m->first_frame = c->msg_first_frame;
     m->frames = c->msg_frames;
     m->truncated = c->msg_truncated;
     if (dot_stuffed && c->msg_len > 0) {
-        m->data = (guint8 *)wmem_alloc(wmem_file_scope(), c->msg_len);
+        m->data = (guint8 *)wmem_alloc(smtpx_scope(), c->msg_len);
         m->len = (guint32)smtp_unstuff(m->data, c->msg_data, c->msg_len);
     } else if (c->msg_len > 0) {
-        m->data = (guint8 *)wmem_memdup(wmem_file_scope(), c->msg_data, c->msg_len);
+        m->data = (guint8 *)wmem_memdup(smtpx_scope(), c->msg_data, c->msg_len);
         m->len = c->msg_len;
     }
     message_reset(c);

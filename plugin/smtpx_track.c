@@ -17,7 +17,7 @@
 static const char *kept_string(const guint8 *p, gsize n)
 {
     gchar *valid = g_utf8_make_valid((const gchar *)p, (gssize)n);
-    const char *kept = wmem_strdup(wmem_file_scope(), valid);
+    const char *kept = wmem_strdup(smtpx_scope(), valid);
     g_free(valid);
     return kept;
 }
@@ -31,7 +31,7 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
 const char *smtpx_kept_text(packet_info *pinfo, tvbuff_t *tvb, guint32 off, guint32 len)
 {
     /* tvb_format_text allocates for the worst case (every byte escaped) */
-    return wmem_strdup(wmem_file_scope(), tvb_format_text(pinfo->pool, tvb, off, len));
+    return wmem_strdup(smtpx_scope(), tvb_format_text(pinfo->pool, tvb, off, len));
 }
 
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
@@ -60,11 +60,11 @@ const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 
 /* An NTLM AUTHENTICATE message's user as Windows writes it: DOMAIN\user. */
 static const char *ntlm_user(wmem_allocator_t *tmp, const guint8 *raw, const smtp_ntlm_msg *nm)
 {
-    const char *user = smtpx_ntlm_name(wmem_file_scope(), raw, nm->user.off, nm->user.len, nm->unicode);
+    const char *user = smtpx_ntlm_name(smtpx_scope(), raw, nm->user.off, nm->user.len, nm->unicode);
 
     if (nm->domain.len == 0)
         return user;
-    return wmem_strdup_printf(wmem_file_scope(), "%s\\%s",
+    return wmem_strdup_printf(smtpx_scope(), "%s\\%s",
                               smtpx_ntlm_name(tmp, raw, nm->domain.off, nm->domain.len,
                                               nm->unicode), user);
 }
@@ -80,7 +80,7 @@ static void auth_line(smtpx_conv *c, packet_info *pinfo, smtpx_unit *u, const gu
 
     if (c->auth == NULL)
         return;
-    ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+    ref = wmem_new0(smtpx_scope(), smtpx_authref);
     ref->auth = c->auth;
     u->data = ref;
     if (n == 0 || (n == 1 && p[0] == '*'))
@@ -122,12 +122,12 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         u->pair->owns_addr = cmd->verb == SMTP_VERB_RCPT;
     }
     if (cmd->verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
-        smtpx_txn *t = wmem_new0(wmem_file_scope(), smtpx_txn);
+        smtpx_txn *t = wmem_new0(smtpx_scope(), smtpx_txn);
         t->id = u->ev.txn;
         t->first_frame = pinfo->num;
         t->start_ts = pinfo->abs_ts;
         t->sender = u->pair ? u->pair->addr : NULL;
-        t->rcpts = wmem_array_new(wmem_file_scope(), sizeof(smtpx_rcpt));
+        t->rcpts = wmem_array_new(smtpx_scope(), sizeof(smtpx_rcpt));
         t->helo = c->helo;
         t->auth_user = c->auth_user;
         t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
@@ -138,7 +138,7 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
     } else if (cmd->verb == SMTP_VERB_AUTH) {
         smtp_auth_cmd a;
         smtp_auth_parse(p + cmd->arg.off, cmd->arg.len, &a);
-        c->auth = wmem_new0(wmem_file_scope(), smtpx_auth);
+        c->auth = wmem_new0(smtpx_scope(), smtpx_auth);
         c->auth->mech = kept_string(p + cmd->arg.off + a.name.off, a.name.len);
         c->auth_mech = (guint8)a.mech;
         c->auth->mech_id = (guint8)a.mech;
@@ -165,7 +165,7 @@ static const char *reply_status(const guint8 *p, const smtp_reply_line *rl)
 {
     if (rl->status.len == 0)
         return NULL;
-    return wmem_strndup(wmem_file_scope(), (const char *)p + rl->status.off, rl->status.len);
+    return wmem_strndup(smtpx_scope(), (const char *)p + rl->status.off, rl->status.len);
 }
 
 /* What a reply tells a transaction (a recipient's code and status) or an
@@ -181,7 +181,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
     if ((u->ev.verb == SMTP_VERB_AUTH || u->ev.verb == SMTP_VERB_SASL) && u->ev.code == 334 &&
         c->auth != NULL) {
         /* a challenge: its exchange's mechanism tells how to show it */
-        smtpx_authref *ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+        smtpx_authref *ref = wmem_new0(smtpx_scope(), smtpx_authref);
         ref->auth = c->auth;
         ref->role = SMTPX_AUTH_CHALLENGE;
         u->data = ref;
@@ -196,7 +196,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
         if (u->ev.code / 100 == 2)
             c->auth_user = c->auth->user;
         {
-            smtpx_authref *ref = wmem_new0(wmem_file_scope(), smtpx_authref);
+            smtpx_authref *ref = wmem_new0(smtpx_scope(), smtpx_authref);
             ref->auth = c->auth;
             ref->role = SMTPX_AUTH_END;
             u->data = ref;
