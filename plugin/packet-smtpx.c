@@ -186,22 +186,98 @@ static void ring_take(smtpx_conv *c, smtpx_pair *p)
     pair_drop(c, p);
 }
 
-static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb)
+static void session_init(smtp_session *s)
 {
-    conversation_t *conv = find_or_create_conversation(pinfo);
-    smtpx_conv *c = (smtpx_conv *)conversation_get_proto_data(conv, proto_smtpx);
-    smtpx_pair *greet;
     smtp_config cfg;
 
-    if (c != NULL)
-        return c;
-    c = wmem_new0(smtpx_scope(), smtpx_conv);
     memset(&cfg, 0, sizeof cfg);
     cfg.max_line = smtpx_max_line;
     cfg.max_reply = smtpx_max_line > G_MAXUINT32 / 4 ? G_MAXUINT32 : smtpx_max_line * 4;
     cfg.max_pending = smtpx_max_pending;
     cfg.grow = grow_queue;
-    smtp_session_init(&c->sess, &cfg);
+    smtp_session_init(s, &cfg);
+}
+
+/* ---- parking: a conversation whose SMTP is over keeps little ---- */
+
+/* First pass, after a call: when the session is over (QUIT answered,
+ * nothing waiting, open or half-read) the conversation's state gives way to
+ * an smtpx_parked; most connections end so, and a capture holds many. */
+static void maybe_park(conversation_t *conv, smtpx_conv *c)
+{
+    smtpx_parked *k;
+    guint32 i;
+    void *queue;
+
+    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL)
+        return;
+    for (i = 0; i < G_N_ELEMENTS(c->txns); i++) {
+        if (c->txns[i] != NULL)
+            return;
+    }
+    k = wmem_new0(smtpx_scope(), smtpx_parked);
+    queue = smtp_session_queue_storage(&c->sess);
+    if (!smtp_session_park(&c->sess, k->sess)) {
+        wmem_free(smtpx_scope(), k);
+        return;
+    }
+    k->parked = 1;
+    k->completeness = c->completeness;
+    k->next_seq_valid[0] = c->next_seq_valid[0];
+    k->next_seq_valid[1] = c->next_seq_valid[1];
+    k->next_seq[0] = c->next_seq[0];
+    k->next_seq[1] = c->next_seq[1];
+    k->srv_port = c->srv_port;
+    k->srv_addr = c->srv_addr; /* its bytes stay where they are */
+    k->helo = c->helo;
+    k->auth_user = c->auth_user;
+    for (i = 0; i < c->ring_cap; i++) { /* commands forgotten unanswered */
+        if (c->ring[i] != NULL)
+            pair_free(c->ring[i]);
+    }
+    if (c->ring != NULL)
+        wmem_free(smtpx_scope(), c->ring);
+    if (queue != NULL)
+        wmem_free(smtpx_scope(), queue);
+    conversation_add_proto_data(conv, proto_smtpx, k);
+    wmem_free(smtpx_scope(), c);
+}
+
+/* More of a parked conversation: its state back, as it was. */
+static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
+{
+    smtpx_conv *c = wmem_new0(smtpx_scope(), smtpx_conv);
+
+    session_init(&c->sess);
+    smtp_session_unpark(&c->sess, k->sess);
+    c->completeness = k->completeness;
+    c->next_seq_valid[0] = k->next_seq_valid[0];
+    c->next_seq_valid[1] = k->next_seq_valid[1];
+    c->next_seq[0] = k->next_seq[0];
+    c->next_seq[1] = k->next_seq[1];
+    c->srv_port = k->srv_port;
+    c->srv_addr = k->srv_addr;
+    c->helo = k->helo;
+    c->auth_user = k->auth_user;
+    conversation_add_proto_data(conv, proto_smtpx, c);
+    wmem_free(smtpx_scope(), k);
+    return c;
+}
+
+static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, conversation_t **convp)
+{
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    void *data = conversation_get_proto_data(conv, proto_smtpx);
+    smtpx_conv *c;
+    smtpx_pair *greet;
+
+    *convp = conv;
+    if (data != NULL && *(const guint8 *)data != 0)
+        return unpark(conv, (smtpx_parked *)data);
+    if (data != NULL)
+        return (smtpx_conv *)data;
+    c = wmem_new0(smtpx_scope(), smtpx_conv);
+    session_init(&c->sess);
     choose_server(c, pinfo, tvb);
     /* the connection itself is command 1: the greeting answers it */
     greet = wmem_new0(smtpx_scope(), smtpx_pair);
@@ -789,6 +865,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                           const struct tcpinfo *ti, gboolean tls, dissector_handle_t self)
 {
     smtpx_conv *c;
+    conversation_t *conv = NULL;
     const smtpx_call *call;
     const smtp_parsed *const *parsed = NULL;
     gboolean first_call;
@@ -800,8 +877,10 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         return tvb_captured_length(tvb);
     }
     /* later passes read the saved records only: no conversation needed */
-    c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb);
+    c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, &conv);
     call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &parsed);
+    if (c != NULL)
+        maybe_park(conv, c); /* c is not used again in this call */
     if (first_call)
         col_clear(pinfo->cinfo, COL_INFO);
     if (call == NULL)
@@ -895,10 +974,19 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     if (PINFO_FD_VISITED(pinfo)) {
         call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE);
     } else {
+        void *state;
         conv = find_conversation_pinfo(pinfo, 0);
-        c = conv ? (smtpx_conv *)conversation_get_proto_data(conv, proto_smtpx) : NULL;
-        if (c == NULL)
+        state = conv ? conversation_get_proto_data(conv, proto_smtpx) : NULL;
+        if (state == NULL)
             return 0;
+        if (*(const guint8 *)state != 0) {
+            /* parked: nothing is open, the FIN or RST ends nothing */
+            struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
+            if (tcpd != NULL)
+                ((smtpx_parked *)state)->completeness = (guint8)tcpd->conversation_completeness;
+            return 0;
+        }
+        c = (smtpx_conv *)state;
         call = close_call(c, pinfo, conv);
         if (call != NULL)
             p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE, call);

@@ -141,11 +141,13 @@ smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guin
 
 /* The plugin's per-conversation state: bounded by what is pending. */
 typedef struct smtpx_conv {
+    guint8 parked;            /* 0 (an smtpx_parked says 1 here) */
+    guint8 completeness;      /* TCP's completeness bits seen (first pass) */
+    guint8 next_seq_valid[2];
+    guint32 srv_port;
     smtp_session sess;
     address srv_addr;
-    guint32 srv_port;
     guint32 next_seq[2];      /* TCP sequence number expected next, per direction */
-    guint8 next_seq_valid[2];
     smtpx_pair **ring;        /* pairs of waiting commands, by command number
                                  modulo ring_cap (>= the engine's queue) */
     guint32 ring_cap;
@@ -163,8 +165,22 @@ typedef struct smtpx_conv {
     /* what later transactions of the connection carry */
     const char *helo;         /* last HELO/EHLO/LHLO argument */
     const char *auth_user;    /* user of the last AUTH that succeeded */
-    guint8 completeness;      /* TCP's completeness bits seen (first pass) */
 } smtpx_conv;
+
+/* A conversation whose SMTP is over (QUIT answered, nothing open), parked
+ * in its place until more of it comes, if ever (packet-smtpx.c): what the
+ * first pass needs to go on, in a quarter of the room. */
+typedef struct smtpx_parked {
+    guint8 parked;            /* 1 */
+    guint8 completeness;
+    guint8 next_seq_valid[2];
+    guint32 srv_port;
+    guint32 next_seq[2];
+    address srv_addr;
+    const char *helo;
+    const char *auth_user;
+    guint8 sess[SMTP_PARKED_SIZE];
+} smtpx_parked;
 
 /* The plugin's memory for the capture file's lifetime (packet-smtpx.c):
  * allocators of its own, made when a file's dissection starts and destroyed

@@ -7,6 +7,7 @@
 #include "smtp_frame.h"
 #include "smtp_parse.h"
 
+#include <stddef.h>
 #include <string.h>
 
 smtp_event *sx_emit(sink *o, smtp_event_type type, int dir, size_t off, size_t len)
@@ -57,6 +58,34 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg)
     s->_qin[0].verb = SMTP_VERB_CONNECT;
     s->_qlen = 1;
 }
+
+/* What parking keeps: the session's facts from _cmode up to the queue
+ * (the config is the caller's, the queue is empty). */
+#define PARK_FROM offsetof(smtp_session, _cmode)
+#define PARK_TO   offsetof(smtp_session, _qhead)
+_Static_assert(PARK_TO - PARK_FROM <= SMTP_PARKED_SIZE, "SMTP_PARKED_SIZE is too small");
+
+int smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_SIZE])
+{
+    if (!(s->_flags & F_QUIT) || s->_qlen != 0 || s->_txn != 0 || s->_msg != 0 ||
+        s->_frag[0] || s->_frag[1] || s->_cmode != CM_COMMAND || s->_sasl_left != 0 ||
+        s->_bdat_left != 0 || (s->_flags & (F_BDAT_MSG | F_DATA_SPEC | F_TLS_WAIT)))
+        return 0;
+    memset(out, 0, SMTP_PARKED_SIZE);
+    memcpy(out, (const uint8_t *)s + PARK_FROM, PARK_TO - PARK_FROM);
+    return 1;
+}
+
+void smtp_session_unpark(smtp_session *s, const uint8_t in[SMTP_PARKED_SIZE])
+{
+    memcpy((uint8_t *)s + PARK_FROM, in, PARK_TO - PARK_FROM);
+    s->_qhead = 0;
+    s->_qlen = 0;
+    s->_qcap = SMTP_PENDING_INLINE;
+    s->_qext = NULL;
+}
+
+void *smtp_session_queue_storage(const smtp_session *s) { return s->_qext; }
 
 int smtp_session_in_tls(const smtp_session *s) { return (s->_flags & F_TLS) != 0; }
 unsigned smtp_session_pending(const smtp_session *s) { return s->_qlen; }

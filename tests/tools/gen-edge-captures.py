@@ -160,6 +160,17 @@ CAPTURES = {
              "closes the connection.",
         steps=[GREETING, EHLO, EHLO_OK,
                ("S", b"421 4.4.2 mx Error: timeout exceeded\r\n"), ("FIN", "S")]),
+    "after-quit": dict(
+        desc="The session goes on after QUIT was answered: NOOP, a pipelined "
+             "MAIL and RCPT (a transaction the FIN leaves open), QUIT and "
+             "221 again, then a reply no command asked for, then FIN.",
+        steps=[GREETING, EHLO, EHLO_OK,
+               ("C", b"QUIT\r\n"), ("S", b"221 2.0.0 Bye\r\n"),
+               ("C", b"NOOP\r\n"), ("S", b"250 2.0.0 Ok\r\n"),
+               ("C", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n"),
+               ("S", b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+               ("C", b"QUIT\r\n"), ("S", b"221 2.0.0 Bye\r\n"),
+               ("S", b"250 late\r\n"), ("FIN", "S")]),
     "ipv6-basic": dict(
         ipv6=True, desc="A short complete session over IPv6.",
         steps=[GREETING, EHLO, EHLO_OK] + MAIL + RCPT + DATA + QUIT),

@@ -883,6 +883,63 @@ static void session_api(void)
     }
 }
 
+/* Feeds text of dir; returns the events' fields, one line each. */
+static void feed_log(smtp_session *s, int dir, const char *text, char *log, size_t cap)
+{
+    smtp_event ev[SMTP_EVENTS_MIN];
+    size_t nev = 0, i, used = strlen(log);
+    int need;
+
+    smtp_session_feed(s, dir, (const uint8_t *)text, strlen(text), 0, ev, SMTP_EVENTS_MIN, &nev, &need);
+    for (i = 0; i < nev && used < cap; i++)
+        used += (size_t)snprintf(log + used, cap - used, "%u %u %u %u %u %u %u %u %u %u %u\n",
+                                 ev[i].type, ev[i].dir, ev[i].flags, ev[i].off, ev[i].len, ev[i].seq,
+                                 ev[i].msg, ev[i].verb, ev[i].code, ev[i].nlines, ev[i].txn);
+}
+
+/* A session that is over parks in SMTP_PARKED_SIZE bytes and, brought
+ * back, goes on as the original does (commands after QUIT, a transaction,
+ * a reply no command asked for); one with anything open does not park. */
+static void session_park(void)
+{
+    static const char *const before[] = { "220 x\r\n", "EHLO c\r\n", "250-x\r\n250 PIPELINING\r\n",
+                                          "MAIL FROM:<a@x>\r\n", "250 ok\r\n", "QUIT\r\n", "221 bye\r\n" };
+    static const char *const after[] = { "NOOP\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n",
+                                         "250 ok\r\n250 ok\r\n250 ok\r\n", "QUIT\r\n",
+                                         "221 bye\r\n250 late\r\n" };
+    smtp_session a, b;
+    uint8_t parked[SMTP_PARKED_SIZE];
+    char la[4096], lb[4096];
+    size_t i;
+
+    t_begin("session park");
+    smtp_session_init(&a, NULL);
+    la[0] = 0;
+    for (i = 0; i < sizeof before / sizeof before[0]; i++) {
+        /* not over before QUIT's reply: the greeting awaited, MAIL open, QUIT waiting */
+        CHECK_EQ(smtp_session_park(&a, parked), 0);
+        feed_log(&a, i % 2 ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER, before[i], la, sizeof la);
+    }
+    {   /* the MAIL transaction ended (by QUIT) */
+        char end[16];
+        snprintf(end, sizeof end, "\n%u ", (unsigned)SMTP_EV_TXN_END);
+        CHECK(strstr(la, end) != NULL);
+    }
+    CHECK_EQ(smtp_session_park(&a, parked), 1);
+    CHECK(smtp_session_queue_storage(&a) == NULL);
+    smtp_session_init(&b, NULL);
+    smtp_session_unpark(&b, parked);
+    CHECK_EQ(smtp_session_pending(&b), 0);
+    la[0] = lb[0] = 0;
+    for (i = 0; i < sizeof after / sizeof after[0]; i++) {
+        int dir = i % 2 ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+        feed_log(&a, dir, after[i], la, sizeof la);
+        feed_log(&b, dir, after[i], lb, sizeof lb);
+    }
+    CHECK_STR(lb, la);
+    CHECK(strlen(la) > 200); /* commands, anomalies, replies and the transaction's end */
+}
+
 void tests_session(void)
 {
     size_t i;
@@ -896,4 +953,5 @@ void tests_session(void)
     many_recipients(1000, 1);
     session_close();
     session_api();
+    session_park();
 }
