@@ -175,11 +175,22 @@ static void info_flush(render_ctx *r)
  * other than backslash (nearly all of them) reads the same escaped as not,
  * so it is copied as it is instead of going through tvb_format_text's
  * escaping, a byte at a time into a pool string. */
+/* Bytes that tvb_format_text would give back as they are: printable ASCII
+ * without a backslash. */
+static gboolean plain_text(const guint8 *p, guint32 len)
+{
+    guint32 i;
+
+    for (i = 0; i < len; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
+            return FALSE;
+    return TRUE;
+}
+
 static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
 {
     const guint8 *p;
     const char *sep;
-    guint32 i;
 
     if (!r->info || info_get(r)->written >= COL_MAX_INFO_LEN - 1)
         return;
@@ -187,10 +198,7 @@ static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 le
     info_add(r, sep, strlen(sep));
     info_add(r, prefix, strlen(prefix));
     p = r->buf + off;
-    for (i = 0; i < len; i++)
-        if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
-            break;
-    if (i == len) {
+    if (plain_text(p, len)) {
         info_add(r, (const char *)p, len);
     } else {
         const char *text = tvb_format_text(r->pinfo->pool, r->tvb, off, len);
@@ -689,11 +697,19 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         smtp_reply_format_name(u->ev.code, ctx, name, sizeof name);
     else
         name[0] = 0;
-    if (r->visible) { /* the label only when shown */
-        r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
-            "Reply: %s (%s: %s)%s", tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1),
-            cat ? cat : "Unknown category", name,
-            u->ev.nlines > 1 ? wmem_strdup_printf(r->pinfo->pool, ", %u lines", u->ev.nlines) : "");
+    if (r->visible) { /* the label only when shown; the line as it is when plain */
+        const char *c1 = cat ? cat : "Unknown category";
+        int n1 = (int)l1;
+        const char *line = plain_text(p, l1) ? (const char *)p
+                         : tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1);
+        if (line != (const char *)p)
+            n1 = (int)strlen(line);
+        if (u->ev.nlines > 1)
+            r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
+                "Reply: %.*s (%s: %s), %u lines", n1, line, c1, name, u->ev.nlines);
+        else
+            r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
+                "Reply: %.*s (%s: %s)", n1, line, c1, name);
     } else
         r->last = proto_tree_add_item(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_reply);

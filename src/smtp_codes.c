@@ -118,14 +118,22 @@ unsigned smtp_verb_flags(smtp_verb v)
 }
 
 /* The entry for (code, ctx), else (code, ANY), else NULL. */
+/* smtp_codes.def lists codes in ascending order, a code's entries together
+ * (the unit tests check): the first entry of a code by bisection, then its
+ * run. */
 static const reply_entry *find_reply(unsigned code, smtp_verb ctx)
 {
     const reply_entry *generic = NULL;
-    size_t i;
+    size_t lo = 0, hi = N_REPLIES, i;
 
-    for (i = 0; i < N_REPLIES; i++) {
-        if (replies[i].code != code)
-            continue;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (replies[mid].code < code)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (i = lo; i < N_REPLIES && replies[i].code == code; i++) {
         if (replies[i].ctx == (unsigned)ctx)
             return &replies[i];
         if (replies[i].ctx == REPLY_ANY && generic == NULL)
