@@ -31,7 +31,6 @@ dissector_handle_t smtpx_ntlmssp_handle;
 
 /* proto data keys: per call of a frame (file scope), and the call counter
  * of the frame being dissected (packet scope) */
-#define KEY_CALL_BASE 16
 #define KEY_CALL_COUNTER 0
 
 /* ---- conversation ---- */
@@ -59,10 +58,22 @@ static int side_by_content(tvbuff_t *tvb)
     return -1;
 }
 
-/* Which end is the server: the end whose first bytes are a reply (or
- * whose peer's are a command), else the end on the port we were registered
- * for.  Content first: tunnels and Decode As rewrite ports. */
 static wmem_allocator_t *state_scope, *rec_scope;
+
+/* A record is found through the index: an entry per call of the first
+ * pass, in frame order (the first pass goes through the frames in order),
+ * found again by bisection.  No per-frame proto data, no header: the
+ * record's bytes start with what tells its data apart (made from decrypted
+ * TLS data, the TCP sequence number of its first byte, 0 inside TLS, as 4
+ * bytes; the bytes of that tvb it accounts for, LEB128), then the call. */
+typedef struct rec_entry {
+    guint32 frame;
+    guint32 used;          /* the dissection that last rendered it */
+    const guint8 *rec;
+} rec_entry;
+
+static rec_entry *rec_index; /* g_malloc'd: freed when the file's dissection ends */
+static guint32 rec_count, rec_cap;
 
 wmem_allocator_t *smtpx_scope(void)
 {
@@ -85,8 +96,14 @@ static void scopes_cleanup(void)
     wmem_destroy_allocator(state_scope);
     wmem_destroy_allocator(rec_scope);
     state_scope = rec_scope = NULL;
+    g_free(rec_index);
+    rec_index = NULL;
+    rec_count = rec_cap = 0;
 }
 
+/* Which end is the server: the end whose first bytes are a reply (or
+ * whose peer's are a command), else the end on the port we were registered
+ * for.  Content first: tunnels and Decode As rewrite ports. */
 static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
 {
     int src_is_server = side_by_content(tvb);
@@ -435,14 +452,13 @@ smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guin
  * difference).  About 6-14 bytes a unit instead of a 48-byte unit and a
  * 72-byte pair kept for the capture's lifetime. */
 
-typedef struct smtpx_rec {
-    struct smtpx_rec *next; /* the frame's next record */
-    guint32 used;           /* the dissection that last rendered it */
-    guint32 seq;            /* TCP sequence number of the first byte (0 inside TLS) */
-    guint32 end;            /* bytes of that tvb it accounts for */
-    guint8 tls;             /* made from decrypted TLS data */
-    guint8 bytes[];         /* the packed call */
-} smtpx_rec;
+
+/* The record's header, as read back. */
+typedef struct rec_head {
+    guint8 tls;
+    guint32 seq, end;
+    const guint8 *call;    /* the packed call after it */
+} rec_head;
 
 /* unit byte 0 */
 #define PK_TYPE    0x0fu
@@ -642,10 +658,24 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
     }
 }
 
-/* A record unpacked for rendering, in pinfo's pool. */
-static smtpx_call *unpack_call(packet_info *pinfo, const smtpx_rec *rec)
+static rec_head read_head(const guint8 *rec)
 {
-    const guint8 *p = rec->bytes;
+    rec_head h;
+    const guint8 *p = rec + 5;
+
+    h.tls = rec[0];
+    h.seq = slot_get(rec + 1);
+    h.end = (guint32)unpack_uv(&p);
+    h.call = p;
+    return h;
+}
+
+/* A record unpacked for rendering, in pinfo's pool. */
+static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
+{
+    const rec_head rh = read_head(e->rec);
+    const rec_head *rec = &rh;
+    const guint8 *p = rh.call;
     smtpx_call head, *call;
     guint flags;
     guint32 n, i, prev_end = 0;
@@ -658,7 +688,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const smtpx_rec *rec)
     head.deseg_offset = (flags & PK_CALL_DESEG) ? (gint32)unpack_uv(&p) : -1;
     head.seq = rec->seq;
     head.end = rec->end;
-    head.used = rec->used;
+    head.used = e->used;
     head.tls = rec->tls;
     n = (guint32)unpack_uv(&p);
     call = smtpx_call_new(pinfo->pool, &head, n);
@@ -779,14 +809,13 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
 
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after. */
-static smtpx_rec *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
-                              const struct tcpinfo *ti, gboolean tls, guint32 gen,
-                              wmem_array_t *cmds)
+static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+                                 const struct tcpinfo *ti, gboolean tls, wmem_array_t *cmds)
 {
     smtpx_call made;
     wmem_array_t *units, *fixes;
-    smtpx_rec *rec;
-    pack k;
+    guint8 *rec, *at;
+    pack k, h;
     guint32 len = tvb_captured_length(tvb), i, nfix;
 
     memset(&made, 0, sizeof made);
@@ -799,22 +828,60 @@ static smtpx_rec *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
     pack_call(&k, pinfo, &made, (const smtpx_unit *)wmem_array_get_raw(units),
               wmem_array_get_count(units), fixes);
-    rec = (smtpx_rec *)wmem_alloc(smtpx_rec_scope(), offsetof(smtpx_rec, bytes) + k.n);
-    rec->next = NULL;
-    rec->used = gen;
-    rec->seq = ti != NULL ? ti->seq : 0;
-    rec->end = made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len;
-    rec->tls = (guint8)tls;
-    memcpy(rec->bytes, k.p, k.n);
+    memset(&h, 0, sizeof h);
+    h.scope = pinfo->pool;
+    at = pack_room(&h, 5);
+    at[0] = (guint8)tls;
+    slot_put(at + 1, ti != NULL ? ti->seq : 0);
+    pack_uv(&h, made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len);
+    rec = (guint8 *)wmem_alloc(smtpx_rec_scope(), h.n + k.n);
+    memcpy(rec, h.p, h.n);
+    memcpy(rec + h.n, k.p, k.n);
     nfix = wmem_array_get_count(fixes);
     for (i = 0; i < nfix; i++) {
         const slot_fix *f = (const slot_fix *)wmem_array_index(fixes, i);
-        f->pair->rsp_slot = rec->bytes + f->at;
+        f->pair->rsp_slot = rec + h.n + f->at;
     }
     for (i = 0; i < wmem_array_get_count(c->dead); i++)
         pair_free(*(smtpx_pair **)wmem_array_index(c->dead, i));
     c->dead = NULL;
     return rec;
+}
+
+/* The first index entry of frame (rec_count if none). */
+static guint32 rec_first(guint32 frame)
+{
+    guint32 lo = 0, hi = rec_count;
+
+    while (lo < hi) {
+        guint32 mid = lo + (hi - lo) / 2;
+        if (rec_index[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A record of the first pass, after the frame's others. */
+static rec_entry *rec_add(guint32 frame, guint32 gen, const guint8 *rec)
+{
+    guint32 at = rec_count;
+
+    if (rec_count == rec_cap) {
+        rec_cap = rec_cap ? rec_cap * 2 : 1024;
+        rec_index = (rec_entry *)g_realloc(rec_index, (gsize)rec_cap * sizeof *rec_index);
+    }
+    if (rec_count > 0 && rec_index[rec_count - 1].frame > frame) {
+        /* a first pass out of frame order: kept sorted all the same */
+        at = rec_first(frame + 1);
+        memmove(&rec_index[at + 1], &rec_index[at], (rec_count - at) * sizeof *rec_index);
+    }
+    rec_index[at].frame = frame;
+    rec_index[at].used = gen;
+    rec_index[at].rec = rec;
+    rec_count++;
+    return &rec_index[at];
 }
 
 /* The saved record for this call of this frame, unpacked: made on the
@@ -827,9 +894,8 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
 {
     static guint32 dissections; /* tells one dissection of a frame from the next */
     guint32 *gen = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
-    smtpx_rec *head = (smtpx_rec *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE);
-    smtpx_rec *rec, **tail;
-    guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb);
+    guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb), i;
+    const guint8 *rec;
 
     *first_call = gen == NULL;
     if (gen == NULL) {
@@ -840,25 +906,22 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
         p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER, gen);
     }
     if (PINFO_FD_VISITED(pinfo)) {
-        for (rec = head; rec != NULL; rec = rec->next) {
-            if (rec->used != *gen && rec->seq == seq && rec->end <= len && rec->tls == (guint8)tls) {
-                rec->used = *gen;
-                return unpack_call(pinfo, rec);
+        for (i = rec_first(pinfo->num); i < rec_count && rec_index[i].frame == pinfo->num; i++) {
+            rec_entry *e = &rec_index[i];
+            rec_head h = read_head(e->rec);
+            if (e->used != *gen && h.seq == seq && h.end <= len && h.tls == (guint8)tls) {
+                e->used = *gen;
+                return unpack_call(pinfo, e);
             }
         }
         return NULL;
     }
     {
         wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_parsed *));
-        rec = make_record(c, pinfo, tvb, ti, tls, *gen, cmds);
+        rec = make_record(c, pinfo, tvb, ti, tls, cmds);
         *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
     }
-    for (tail = &head; *tail != NULL; tail = &(*tail)->next)
-        ;
-    *tail = rec;
-    if (head == rec)
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CALL_BASE, rec);
-    return unpack_call(pinfo, rec);
+    return unpack_call(pinfo, rec_add(pinfo->num, *gen, rec));
 }
 
 static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
