@@ -511,6 +511,11 @@ static void pack_uv(pack *k, guint64 v)
     guint8 b[10];
     guint32 n = 0;
 
+    if (v < 0x80 && k->n < k->cap) { /* most values: one byte, room for it */
+        k->p[k->n++] = (guint8)v;
+        return;
+    }
+
     do {
         b[n] = (guint8)(v & 0x7f);
         v >>= 7;
