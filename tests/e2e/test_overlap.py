@@ -110,19 +110,26 @@ def tshark_release(ctx):
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
+def keep_messages(out, n, fr, keep):
+    """Puts frame n's fields in out with only the expert infos keep()
+    accepts; a frame left with nothing is left out."""
+    msgs = [m for m in fr.get('_ws.expert.message', []) if keep(m)]
+    if msgs:
+        fr['_ws.expert.message'] = msgs
+    else:
+        fr.pop('_ws.expert.message', None)
+    if fr:
+        out[n] = fr
+
+
 def smtp_view(tab):
     """A table with only what the plugin makes: smtp.* fields and its
     expert infos (TCP's own fields and expert infos left out)."""
     out = {}
     for n, fr in tab.items():
-        fr = {k: v for k, v in fr.items() if k.startswith('smtp.') or k == '_ws.expert.message'}
-        msgs = [m for m in fr.get('_ws.expert.message', []) if m not in TCP_MESSAGES]
-        if msgs:
-            fr['_ws.expert.message'] = msgs
-        else:
-            fr.pop('_ws.expert.message', None)
-        if fr:
-            out[n] = fr
+        keep_messages(out, n, {k: v for k, v in fr.items()
+                               if k.startswith('smtp.') or k == '_ws.expert.message'},
+                      lambda m: m not in TCP_MESSAGES)
     return out
 
 
@@ -164,14 +171,8 @@ def table(ctx, pcap, two_pass, prefs=()):
             continue
         fr = {k: [{'True': '1', 'False': '0'}.get(x, x) for x in v]  # 4.4+ print booleans as words
               for k, v in fr.items() if k != 'frame.number'}
-        msgs = [m for m in fr.get('_ws.expert.message', [])
-                if not m.startswith('Connection finish') and 'connection closing' not in m]
-        if msgs:
-            fr['_ws.expert.message'] = msgs
-        else:
-            fr.pop('_ws.expert.message', None)
-        if fr:
-            out[n] = fr
+        keep_messages(out, n, fr, lambda m: not m.startswith('Connection finish')
+                      and 'connection closing' not in m)
     return out
 
 
