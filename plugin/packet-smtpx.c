@@ -116,8 +116,8 @@ static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
         else
             src_is_server = pinfo->srcport < pinfo->destport;
     }
-    copy_address_wmem(smtpx_scope(), &c->srv_addr, src_is_server ? &pinfo->src : &pinfo->dst);
-    c->srv_port = src_is_server ? pinfo->srcport : pinfo->destport;
+    copy_address_wmem(smtpx_scope(), &c->conn.srv_addr, src_is_server ? &pinfo->src : &pinfo->dst);
+    c->conn.srv_port = src_is_server ? pinfo->srcport : pinfo->destport;
 }
 
 /* The engine's queue grows in the capture's memory: it lives as long as
@@ -238,16 +238,8 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
         wmem_free(smtpx_scope(), k);
         return;
     }
-    k->parked = 1;
-    k->completeness = c->completeness;
-    k->next_seq_valid[0] = c->next_seq_valid[0];
-    k->next_seq_valid[1] = c->next_seq_valid[1];
-    k->next_seq[0] = c->next_seq[0];
-    k->next_seq[1] = c->next_seq[1];
-    k->srv_port = c->srv_port;
-    k->srv_addr = c->srv_addr; /* its bytes stay where they are */
-    k->helo = c->helo;
-    k->auth_user = c->auth_user;
+    k->conn = c->conn; /* the server address's bytes stay where they are */
+    k->conn.parked = 1;
     for (i = 0; i < c->ring_cap; i++) { /* commands forgotten unanswered */
         if (c->ring[i] != NULL)
             pair_free(c->ring[i]);
@@ -267,15 +259,8 @@ static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
 
     session_init(&c->sess);
     smtp_session_unpark(&c->sess, k->sess);
-    c->completeness = k->completeness;
-    c->next_seq_valid[0] = k->next_seq_valid[0];
-    c->next_seq_valid[1] = k->next_seq_valid[1];
-    c->next_seq[0] = k->next_seq[0];
-    c->next_seq[1] = k->next_seq[1];
-    c->srv_port = k->srv_port;
-    c->srv_addr = k->srv_addr;
-    c->helo = k->helo;
-    c->auth_user = k->auth_user;
+    c->conn = k->conn;
+    c->conn.parked = 0;
     conversation_add_proto_data(conv, proto_smtpx, c);
     wmem_free(smtpx_scope(), k);
     return c;
@@ -314,7 +299,7 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, conversation_t **
 
 static int direction(const smtpx_conv *c, const packet_info *pinfo)
 {
-    return (pinfo->srcport == c->srv_port && addresses_equal(&pinfo->src, &c->srv_addr))
+    return (pinfo->srcport == c->conn.srv_port && addresses_equal(&pinfo->src, &c->conn.srv_addr))
                ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
 }
 
@@ -419,8 +404,8 @@ static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
 
     if (ti == NULL)
         return 0;
-    if (c->next_seq_valid[dir]) {
-        gint32 delta = (gint32)(ti->seq - c->next_seq[dir]);
+    if (c->conn.next_seq_valid[dir]) {
+        gint32 delta = (gint32)(ti->seq - c->conn.next_seq[dir]);
         if (delta < 0)
             skip = (guint32)(-delta) < len ? (guint32)(-delta) : len;
         else if (delta > 0) {
@@ -806,8 +791,8 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
             break; /* cannot happen: the engine always progresses */
     }
     if (ti != NULL) {
-        c->next_seq[dir] = ti->seq + off;
-        c->next_seq_valid[dir] = 1;
+        c->conn.next_seq[dir] = ti->seq + off;
+        c->conn.next_seq_valid[dir] = 1;
     }
     return units;
 }
@@ -1000,8 +985,8 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
     if (tcpd == NULL)
         return NULL;
     now = tcpd->conversation_completeness;
-    fresh = (guint8)(now & ~c->completeness);
-    c->completeness = now;
+    fresh = (guint8)(now & ~c->conn.completeness);
+    c->conn.completeness = now;
     if (fresh & SMTPX_TCP_COMPLETENESS_RST)
         how = SMTP_CLOSE_RESET;
     else if (fresh & SMTPX_TCP_COMPLETENESS_FIN)
@@ -1051,7 +1036,7 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             /* parked: nothing is open, the FIN or RST ends nothing */
             struct tcp_analysis *tcpd = get_tcp_conversation_data(conv, pinfo);
             if (tcpd != NULL)
-                ((smtpx_parked *)state)->completeness = (guint8)tcpd->conversation_completeness;
+                ((smtpx_parked *)state)->conn.completeness = (guint8)tcpd->conversation_completeness;
             return 0;
         }
         c = (smtpx_conv *)state;

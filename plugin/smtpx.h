@@ -140,14 +140,21 @@ typedef struct smtpx_call {
 smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guint32 n);
 
 /* The plugin's per-conversation state: bounded by what is pending. */
-typedef struct smtpx_conv {
-    guint8 parked;            /* 0 (an smtpx_parked says 1 here) */
-    guint8 completeness;      /* TCP's completeness bits seen (first pass) */
+/* What a conversation keeps whether its SMTP goes on or is over (first pass). */
+typedef struct smtpx_conn {
+    guint8 parked;            /* 0 in an smtpx_conv, 1 in an smtpx_parked */
+    guint8 completeness;      /* TCP's completeness bits seen */
     guint8 next_seq_valid[2];
     guint32 srv_port;
-    smtp_session sess;
-    address srv_addr;
     guint32 next_seq[2];      /* TCP sequence number expected next, per direction */
+    address srv_addr;
+    const char *helo;         /* last HELO/EHLO/LHLO argument */
+    const char *auth_user;    /* user of the last AUTH that succeeded */
+} smtpx_conn;
+
+typedef struct smtpx_conv {
+    smtpx_conn conn;          /* first: a parked one starts the same way */
+    smtp_session sess;
     smtpx_pair **ring;        /* pairs of waiting commands, by command number
                                  modulo ring_cap (>= the engine's queue) */
     guint32 ring_cap;
@@ -162,23 +169,13 @@ typedef struct smtpx_conv {
     /* AUTH exchange in progress */
     guint8 auth_mech, auth_step;
     struct smtpx_auth *auth;  /* its record, NULL when none */
-    /* what later transactions of the connection carry */
-    const char *helo;         /* last HELO/EHLO/LHLO argument */
-    const char *auth_user;    /* user of the last AUTH that succeeded */
 } smtpx_conv;
 
 /* A conversation whose SMTP is over (QUIT answered, nothing open), parked
  * in its place until more of it comes, if ever (packet-smtpx.c): what the
  * first pass needs to go on, in a quarter of the room. */
 typedef struct smtpx_parked {
-    guint8 parked;            /* 1 */
-    guint8 completeness;
-    guint8 next_seq_valid[2];
-    guint32 srv_port;
-    guint32 next_seq[2];
-    address srv_addr;
-    const char *helo;
-    const char *auth_user;
+    smtpx_conn conn;          /* parked: 1 */
     guint8 sess[SMTP_PARKED_SIZE];
 } smtpx_parked;
 

@@ -128,13 +128,13 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         t->start_ts = pinfo->abs_ts;
         t->sender = u->pair ? u->pair->addr : NULL;
         t->rcpts = wmem_array_new(smtpx_scope(), sizeof(smtpx_rcpt));
-        t->helo = c->helo;
-        t->auth_user = c->auth_user;
+        t->helo = c->conn.helo;
+        t->auth_user = c->conn.auth_user;
         t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
         c->txns[t->id % G_N_ELEMENTS(c->txns)] = t;
     } else if ((cmd->verb == SMTP_VERB_HELO || cmd->verb == SMTP_VERB_EHLO || cmd->verb == SMTP_VERB_LHLO) &&
                cmd->arg.len > 0) {
-        c->helo = kept_string(p + cmd->arg.off, cmd->arg.len);
+        c->conn.helo = kept_string(p + cmd->arg.off, cmd->arg.len);
     } else if (cmd->verb == SMTP_VERB_AUTH) {
         smtp_auth_cmd a;
         smtp_auth_parse(p + cmd->arg.off, cmd->arg.len, &a);
@@ -194,7 +194,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
                           : "failed";
         c->auth->result_frame = pinfo->num;
         if (u->ev.code / 100 == 2)
-            c->auth_user = c->auth->user;
+            c->conn.auth_user = c->auth->user;
         {
             smtpx_authref *ref = wmem_new0(smtpx_scope(), smtpx_authref);
             ref->auth = c->auth;
