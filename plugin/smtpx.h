@@ -58,8 +58,12 @@ typedef struct smtpx_txn {
     guint32 first_frame;
     nstime_t start_ts;
     const char *sender;
-    wmem_array_t *rcpts;   /* smtpx_rcpt: the first max_summary_recipients
-                              (LMTP: all, its replies are matched with them) */
+    wmem_array_t *rcpts;   /* smtpx_rcpt while the transaction is open: the
+                              first max_summary_recipients (LMTP: all, its
+                              replies are matched with them); NULL once ended */
+    smtpx_rcpt *list;      /* once ended: the same, in one block with the
+                              transaction's strings (smtpx_track.c) */
+    guint32 nlist;
     guint32 rcpt_ok, rcpt_bad; /* RCPTs answered 2xx / otherwise, all of them */
     guint32 size;          /* message bytes (0 if none) */
     guint16 outcome;       /* smtp_txn_outcome */

@@ -847,7 +847,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
     ok = t->rcpt_ok;
     bad = t->rcpt_bad;
     n = ok + bad;
-    listed = MIN(wmem_array_get_count(t->rcpts), smtpx_max_summary_rcpts);
+    listed = MIN(t->nlist, smtpx_max_summary_rcpts);
     if (r->info)
         info_addf(r, "%s[transaction %u: %s]", info_sep(r), t->id, outcome);
     if (r->st == NULL)
@@ -867,7 +867,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
     if (t->auth_user != NULL)
         proto_item_set_generated(proto_tree_add_string(tt, hf_txn_auth_user, r->tvb, 0, 0, t->auth_user));
     for (i = 0; i < listed; i++) {
-        const smtpx_rcpt *rc = (const smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+        const smtpx_rcpt *rc = &t->list[i];
         const char *addr = rc->addr ? rc->addr : "";
         proto_tree *rt;
         it = proto_tree_add_string_format_value(tt, hf_txn_recipient, r->tvb, 0, 0, addr,

@@ -248,6 +248,60 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
     }
 }
 
+/* A string moved to *at (NULL stays NULL), its old room freed. */
+static const char *move_string(char **at, const char *str)
+{
+    char *to = *at;
+    size_t n;
+
+    if (str == NULL)
+        return NULL;
+    n = strlen(str) + 1;
+    memcpy(to, str, n);
+    *at += n;
+    wmem_free(smtpx_scope(), (void *)str);
+    return to;
+}
+
+static size_t string_room(const char *str)
+{
+    return str != NULL ? strlen(str) + 1 : 0;
+}
+
+/* An ended transaction keeps its recipients and strings in one block
+ * instead of an array that grew and a chunk per string.  In LMTP the end of
+ * data's records point at the recipients' addresses, so those stay where
+ * they are (the list is made all the same). */
+static void txn_compact(smtpx_txn *t, gboolean move_strings)
+{
+    guint32 n = wmem_array_get_count(t->rcpts), i;
+    const smtpx_rcpt *old = (const smtpx_rcpt *)wmem_array_get_raw(t->rcpts);
+    size_t bytes = n * sizeof(smtpx_rcpt);
+    char *at;
+
+    if (move_strings) {
+        bytes += string_room(t->sender) + string_room(t->final_reply) + string_room(t->final_status);
+        for (i = 0; i < n; i++)
+            bytes += string_room(old[i].addr) + string_room(old[i].status);
+    }
+    t->list = bytes ? (smtpx_rcpt *)wmem_alloc(smtpx_scope(), bytes) : NULL;
+    t->nlist = n;
+    if (n > 0)
+        memcpy(t->list, old, n * sizeof(smtpx_rcpt));
+    wmem_destroy_array(t->rcpts);
+    t->rcpts = NULL;
+    if (!move_strings)
+        return;
+    at = (char *)(t->list + n);
+    t->sender = move_string(&at, t->sender);
+    t->final_reply = move_string(&at, t->final_reply);
+    t->final_status = move_string(&at, t->final_status);
+    for (i = 0; i < n; i++) {
+        t->list[i].addr = move_string(&at, t->list[i].addr);
+        t->list[i].status = move_string(&at, t->list[i].status);
+    }
+}
+
 void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_unit *u,
                           const smtpx_last_reply *last) /* tvb NULL: no reply in it */
 {
@@ -269,6 +323,7 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
     }
     u->data = t;
     c->txns[t->id % G_N_ELEMENTS(c->txns)] = NULL;
+    txn_compact(t, !smtp_session_is_lmtp(&c->sess));
 }
 
 void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const guint8 *buf,
