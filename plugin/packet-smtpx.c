@@ -29,8 +29,8 @@ static dissector_handle_t imf_handle;
 static dissector_handle_t tls_handle;
 dissector_handle_t smtpx_ntlmssp_handle;
 
-/* proto data keys: per call of a frame (file scope), and the call counter
- * of the frame being dissected (packet scope) */
+/* proto data key: the call counter of the frame being dissected (packet
+ * scope; the records themselves are found through the index below) */
 #define KEY_CALL_COUNTER 0
 
 /* ---- conversation ---- */
@@ -127,8 +127,7 @@ static void *grow_queue(void *ctx, void *old, size_t bytes)
     return wmem_realloc(smtpx_scope(), old, bytes);
 }
 
-/* A pair leaves the ring (answered or forgotten): freed at the end of the
- * call whose units may still point at it, or at once outside a call. */
+/* A pair and, while it owns it, its address. */
 static void pair_free(smtpx_pair *p)
 {
     if (p->owns_addr) /* a recipient no summary lists (or no reply came) */
@@ -136,6 +135,8 @@ static void pair_free(smtpx_pair *p)
     wmem_free(smtpx_scope(), p);
 }
 
+/* A pair leaves the ring (answered or forgotten): freed at the end of the
+ * call whose units may still point at it, or at once outside a call. */
 static void pair_drop(smtpx_conv *c, smtpx_pair *p)
 {
     if (c->dead != NULL)
@@ -436,7 +437,6 @@ smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guin
  * reply's verb, request frame (as a distance) and request time (as a
  * difference).  About 6-14 bytes a unit instead of a 48-byte unit and a
  * 72-byte pair kept for the capture's lifetime. */
-
 
 /* The record's header, as read back. */
 typedef struct rec_head {
@@ -804,7 +804,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
 {
     smtpx_call made;
     wmem_array_t *units, *fixes;
-    guint8 *rec, *at;
+    guint8 *rec, hb[16]; /* the header: 5 bytes and a LEB128 of at most 5 */
     pack k, h;
     guint32 len = tvb_captured_length(tvb), i, nfix;
 
@@ -819,10 +819,11 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     pack_call(&k, pinfo, &made, (const smtpx_unit *)wmem_array_get_raw(units),
               wmem_array_get_count(units), fixes);
     memset(&h, 0, sizeof h);
-    h.scope = pinfo->pool;
-    at = pack_room(&h, 5);
-    at[0] = (guint8)tls;
-    slot_put(at + 1, ti != NULL ? ti->seq : 0);
+    h.p = hb; /* room enough: pack_room never grows it */
+    h.cap = sizeof hb;
+    h.n = 5;
+    hb[0] = (guint8)tls;
+    slot_put(hb + 1, ti != NULL ? ti->seq : 0);
     pack_uv(&h, made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len);
     rec = (guint8 *)wmem_alloc(smtpx_rec_scope(), h.n + k.n);
     memcpy(rec, h.p, h.n);

@@ -143,7 +143,6 @@ typedef struct smtpx_call {
 /* A call with room for n units, in scope. */
 smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guint32 n);
 
-/* The plugin's per-conversation state: bounded by what is pending. */
 /* What a conversation keeps whether its SMTP goes on or is over (first pass). */
 typedef struct smtpx_conn {
     guint8 parked;            /* 0 in an smtpx_conv, 1 in an smtpx_parked */
@@ -156,6 +155,7 @@ typedef struct smtpx_conn {
     const char *auth_user;    /* user of the last AUTH that succeeded */
 } smtpx_conn;
 
+/* The plugin's per-conversation state: bounded by what is pending. */
 typedef struct smtpx_conv {
     smtpx_conn conn;          /* first: a parked one starts the same way */
     smtp_session sess;

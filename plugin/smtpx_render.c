@@ -171,10 +171,6 @@ static void info_flush(render_ctx *r)
     }
 }
 
-/* "C: line" or "S: line" into the Info column.  A line of printable ASCII
- * other than backslash (nearly all of them) reads the same escaped as not,
- * so it is copied as it is instead of going through tvb_format_text's
- * escaping, a byte at a time into a pool string. */
 /* Bytes that tvb_format_text would give back as they are: printable ASCII
  * without a backslash. */
 static gboolean plain_text(const guint8 *p, guint32 len)
@@ -187,6 +183,10 @@ static gboolean plain_text(const guint8 *p, guint32 len)
     return TRUE;
 }
 
+/* "C: line" or "S: line" into the Info column.  A line of printable ASCII
+ * other than backslash (nearly all of them) reads the same escaped as not,
+ * so it is copied as it is instead of going through tvb_format_text's
+ * escaping, a byte at a time into a pool string. */
 static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
 {
     const guint8 *p;
