@@ -227,7 +227,7 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
     guint32 i;
     void *queue;
 
-    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL)
+    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_cap[0] || c->held_cap[1])
         return;
     for (i = 0; i < G_N_ELEMENTS(c->txns); i++) {
         if (c->txns[i] != NULL)
@@ -464,7 +464,10 @@ typedef struct rec_head {
 #define PK_CALL_DIR   0x01u
 #define PK_CALL_GAP   0x02u
 #define PK_CALL_SKIP  0x04u
-#define PK_CALL_DESEG 0x08u
+#define PK_CALL_TAIL  0x08u /* its offset and the continuing frame's slot follow */
+#define PK_CALL_HELD  0x10u /* held bytes start the data: their count and first frame follow */
+#define PK_CALL_HELDB 0x20u /* ... and the bytes themselves (a unit reads them) */
+#define PK_CALL_DESEG 0x40u /* TCP reassembles from an offset that follows */
 /* a reply's pair */
 #define PK_PR_NAMED   0x01u /* the verb is smtp_verb_name(verb_id); else its pointer follows */
 #define PK_PR_ADDR    0x02u
@@ -564,19 +567,33 @@ static gboolean is_request(guint8 type)
     return type == SMTP_EV_COMMAND || type == SMTP_EV_SASL || type == SMTP_EV_EOD;
 }
 
-/* Packs a call's units (k) and notes the slots of its commands' pairs. */
+/* Packs a call's units (k) and notes the slots of its commands' pairs and
+ * (*tail_slot, when it has a tail) of the frame that continues its tail. */
 static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const smtpx_unit *units,
-                      guint32 n, wmem_array_t *fixes)
+                      guint32 n, wmem_array_t *fixes, guint32 *tail_slot)
 {
     guint32 i, prev_end = 0;
     guint flags = (head->dir ? PK_CALL_DIR : 0) | (head->gap ? PK_CALL_GAP : 0) |
-                  (head->skip ? PK_CALL_SKIP : 0) | (head->deseg_offset >= 0 ? PK_CALL_DESEG : 0);
+                  (head->skip ? PK_CALL_SKIP : 0) | (head->tail >= 0 ? PK_CALL_TAIL : 0) |
+                  (head->held ? PK_CALL_HELD : 0) | (head->held && n > 0 ? PK_CALL_HELDB : 0) |
+                  (head->deseg >= 0 ? PK_CALL_DESEG : 0);
 
     pack_uv(k, flags);
     if (head->skip)
         pack_uv(k, head->skip);
-    if (head->deseg_offset >= 0)
-        pack_uv(k, (guint32)head->deseg_offset);
+    if (head->tail >= 0) {
+        pack_uv(k, (guint32)head->tail);
+        *tail_slot = k->n;
+        slot_put(pack_room(k, 4), 0);
+    }
+    if (head->deseg >= 0)
+        pack_uv(k, (guint32)head->deseg);
+    if (head->held) {
+        pack_uv(k, head->held);
+        pack_uv(k, pinfo->num - head->held_from);
+        if (n > 0) /* the units read them: later passes put the data together again */
+            memcpy(pack_room(k, head->held), head->held_data, head->held);
+    }
     pack_uv(k, n);
     for (i = 0; i < n; i++) {
         const smtpx_unit *u = &units[i];
@@ -675,7 +692,23 @@ static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
     head.dir = (flags & PK_CALL_DIR) ? 1 : 0;
     head.gap = (flags & PK_CALL_GAP) ? 1 : 0;
     head.skip = (flags & PK_CALL_SKIP) ? (guint32)unpack_uv(&p) : 0;
-    head.deseg_offset = (flags & PK_CALL_DESEG) ? (gint32)unpack_uv(&p) : -1;
+    head.tail = -1;
+    head.deseg = -1;
+    if (flags & PK_CALL_TAIL) {
+        head.tail = (gint32)unpack_uv(&p);
+        head.cont_in = slot_get(p);
+        p += 4;
+    }
+    if (flags & PK_CALL_DESEG)
+        head.deseg = (gint32)unpack_uv(&p);
+    if (flags & PK_CALL_HELD) {
+        head.held = (guint32)unpack_uv(&p);
+        head.held_from = pinfo->num - (guint32)unpack_uv(&p);
+        if (flags & PK_CALL_HELDB) {
+            head.held_data = p;
+            p += head.held;
+        }
+    }
     head.seq = rec->seq;
     head.end = rec->end;
     head.used = e->used;
@@ -738,8 +771,54 @@ static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
     return call;
 }
 
+/* Keeps buf[off..len) of dir, an unfinished unit, until the next segment. */
+static void hold(smtpx_conv *c, int dir, const guint8 *buf, guint32 off, guint32 len)
+{
+    guint32 n = len - off;
+
+    if (n > c->held_cap[dir]) {
+        guint32 cap = c->held_cap[dir] ? c->held_cap[dir] : 64;
+        while (cap < n)
+            cap = cap > G_MAXUINT32 / 2 ? n : cap * 2;
+        wmem_free(smtpx_scope(), c->held[dir]);
+        c->held[dir] = (guint8 *)wmem_alloc(smtpx_scope(), cap);
+        c->held_cap[dir] = cap;
+    }
+    memmove(c->held[dir], buf + off, n);
+    c->held_len[dir] = n;
+}
+
+static void held_free(smtpx_conv *c, int dir)
+{
+    wmem_free(smtpx_scope(), c->held[dir]);
+    c->held[dir] = NULL;
+    c->held_len[dir] = c->held_cap[dir] = 0;
+    c->held_slot[dir] = NULL;
+}
+
+/* The data of a call made of held bytes and this tvb's from skip on: a tvb
+ * of pinfo's pool, shown as its own data source when a unit reads it. */
+static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held, guint32 nheld,
+                          guint32 skip, gboolean show)
+{
+    guint32 len = tvb_captured_length(tvb), n = nheld + (len - skip);
+    guint8 *d = (guint8 *)wmem_alloc(pinfo->pool, n);
+    tvbuff_t *t;
+
+    memcpy(d, held, nheld);
+    tvb_memcpy(tvb, d + nheld, skip, len - skip);
+    t = tvb_new_child_real_data(tvb, d, n, n);
+    if (show)
+        add_new_data_source(pinfo, t, "Reassembled SMTP");
+    return t;
+}
+
 /* Runs the engine over the call's data; the units it made (pinfo's pool),
- * and in parsed (when not NULL) the engine's parse of each COMMAND unit. */
+ * and in parsed (when not NULL) the engine's parse of each COMMAND unit.
+ * The data is this tvb's from the first byte not seen before, after the
+ * unfinished unit the last segment of this direction held, if any (then
+ * call->held and held_data say so); an unfinished unit at the end is held
+ * for the next segment (call->tail). */
 static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
                                 const struct tcpinfo *ti, wmem_array_t *parsed)
 {
@@ -754,10 +833,30 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
 
     memset(&last_reply, 0, sizeof last_reply);
     last_reply.ev.type = SMTP_EV_ANOMALY; /* none yet */
-    call->deseg_offset = -1;
+    call->tail = -1;
+    call->deseg = -1;
     call->skip = stream_position(c, dir, ti, len, call);
+    if (ti != NULL && (!c->conn.next_seq_valid[dir] || call->skip < len)) {
+        /* a segment all seen before (skip == len) leaves the stream where it was */
+        c->conn.next_seq[dir] = ti->seq + len;
+        c->conn.next_seq_valid[dir] = 1;
+    }
+    if (call->gap)
+        held_free(c, dir); /* what completed it is lost */
     off = call->skip;
+    if (c->held_len[dir] > 0 && off < len) {
+        call->held = c->held_len[dir];
+        call->held_from = c->held_from[dir];
+        if (c->held_slot[dir] != NULL)
+            slot_put(c->held_slot[dir], pinfo->num);
+        tvb = held_tvb(tvb, pinfo, c->held[dir], call->held, off, FALSE);
+        len = tvb_captured_length(tvb);
+        off = 0;
+        c->held_len[dir] = 0;
+        c->held_slot[dir] = NULL;
+    }
     buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    call->held_data = buf;
     while (off < len) {
         smtp_event ev[64];
         smtp_parsed cmd[G_N_ELEMENTS(ev)];
@@ -783,17 +882,25 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
             wmem_array_append_one(units, u);
         }
         off += (guint32)used;
+        if (need_more && ti != NULL && len - off == 1 && buf[off] == 0x16 && off >= call->held) {
+            /* the first byte of a TLS record after STARTTLS, alone: TLS
+             * takes its records through TCP's reassembly, from this byte */
+            call->deseg = (gint32)(off - call->held + call->skip);
+            c->conn.next_seq[dir] = ti->seq + (guint32)call->deseg;
+            break;
+        }
         if (need_more) {
-            call->deseg_offset = (gint32)off;
+            call->tail = (gint32)off;
+            if (call->held == 0 || off >= call->held)
+                c->held_from[dir] = pinfo->num; /* else it still starts where it did */
+            hold(c, dir, buf, off, len);
             break;
         }
         if (used == 0 && nev == 0)
             break; /* cannot happen: the engine always progresses */
     }
-    if (ti != NULL) {
-        c->conn.next_seq[dir] = ti->seq + off;
-        c->conn.next_seq_valid[dir] = 1;
-    }
+    if (call->tail < 0 && c->held_cap[dir] > 0)
+        held_free(c, dir);
     return units;
 }
 
@@ -806,7 +913,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     wmem_array_t *units, *fixes;
     guint8 *rec, hb[16]; /* the header: 5 bytes and a LEB128 of at most 5 */
     pack k, h;
-    guint32 len = tvb_captured_length(tvb), i, nfix;
+    guint32 len = tvb_captured_length(tvb), i, nfix, tail_slot = 0;
 
     memset(&made, 0, sizeof made);
     made.dir = (guint8)direction(c, pinfo);
@@ -817,17 +924,19 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     k.scope = pinfo->pool;
     fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
     pack_call(&k, pinfo, &made, (const smtpx_unit *)wmem_array_get_raw(units),
-              wmem_array_get_count(units), fixes);
+              wmem_array_get_count(units), fixes, &tail_slot);
     memset(&h, 0, sizeof h);
     h.p = hb; /* room enough: pack_room never grows it */
     h.cap = sizeof hb;
     h.n = 5;
     hb[0] = (guint8)tls;
     slot_put(hb + 1, ti != NULL ? ti->seq : 0);
-    pack_uv(&h, made.deseg_offset >= 0 ? (guint32)made.deseg_offset : len);
+    pack_uv(&h, made.deseg >= 0 ? (guint32)made.deseg : len);
     rec = (guint8 *)wmem_alloc(smtpx_rec_scope(), h.n + k.n);
     memcpy(rec, h.p, h.n);
     memcpy(rec + h.n, k.p, k.n);
+    if (made.tail >= 0)
+        c->held_slot[made.dir] = rec + h.n + tail_slot;
     nfix = wmem_array_get_count(fixes);
     for (i = 0; i < nfix; i++) {
         const slot_fix *f = (const slot_fix *)wmem_array_index(fixes, i);
@@ -939,9 +1048,20 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         col_clear(pinfo->cinfo, COL_INFO);
     if (call == NULL)
         return tvb_captured_length(tvb);
-    smtpx_render_call(tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
-    if (call->deseg_offset >= 0 && (guint32)call->deseg_offset < tvb_captured_length(tvb)) {
-        pinfo->desegment_offset = call->deseg_offset;
+    if (call->held_data != NULL) {
+        /* units read bytes of earlier segments: the data put together again */
+        tvbuff_t *data = held_tvb(tvb, pinfo, call->held_data, call->held, call->skip, TRUE);
+        smtpx_render_call(data, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
+        if (pinfo->desegment_len != 0) {
+            /* TLS asked for more of its first record, from an offset of that data */
+            guint32 o = (guint32)pinfo->desegment_offset;
+            pinfo->desegment_offset = (int)(o > call->held ? o - call->held + call->skip : call->skip);
+        }
+    } else {
+        smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
+    }
+    if (call->deseg >= 0 && (guint32)call->deseg < tvb_captured_length(tvb)) {
+        pinfo->desegment_offset = call->deseg;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
     }
     return tvb_captured_length(tvb);
@@ -1001,7 +1121,8 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
         smtpx_call made;
         memset(&made, 0, sizeof made);
         made.dir = (guint8)dir;
-        made.deseg_offset = -1;
+        made.tail = -1;
+        made.deseg = -1;
         call = smtpx_call_new(smtpx_scope(), &made, (guint32)n);
         memset(call->units, 0, n * sizeof(smtpx_unit));
     }

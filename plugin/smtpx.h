@@ -129,7 +129,18 @@ typedef struct smtpx_call {
     struct smtpx_call *next; /* unused (NULL) */
     guint32 nunits;
     guint32 skip;         /* leading bytes seen before (retransmission) */
-    gint32 deseg_offset;  /* where a desegmentation request starts, -1 if none */
+    gint32 tail;          /* where an unfinished unit starts that the next
+                             segment continues, -1 if none: offset in the
+                             call's data */
+    guint32 held;         /* bytes of earlier segments that start this call's
+                             data (an unfinished unit they held): the data is
+                             then those bytes and this tvb's from skip on */
+    guint32 held_from;    /* the frame the first of them came in */
+    const guint8 *held_data; /* those bytes, when a unit reads them (else NULL) */
+    guint32 cont_in;      /* the frame continuing the tail, 0 while unknown */
+    gint32 deseg;         /* where TCP is asked to reassemble from, -1 if not
+                             (a TLS record's first byte alone after STARTTLS:
+                             TLS takes its records through TCP) */
     guint32 seq;          /* TCP sequence number of the first byte (0 inside TLS) */
     guint32 end;          /* bytes of that tvb it accounts for: a later pass may
                              hand over a reassembled tvb cut at this point */
@@ -173,6 +184,13 @@ typedef struct smtpx_conv {
     /* AUTH exchange in progress */
     guint8 auth_mech, auth_step;
     struct smtpx_auth *auth;  /* its record, NULL when none */
+    /* per direction, an unfinished unit at the end of the last segment:
+     * its bytes, kept until the next segment completes it (bounded by the
+     * engine's line and reply limits), the frame of its first byte, and
+     * the slot of that segment's record where the continuing frame goes */
+    guint8 *held[2];
+    guint32 held_len[2], held_cap[2], held_from[2];
+    guint8 *held_slot[2];
 } smtpx_conv;
 
 /* A conversation whose SMTP is over (QUIT answered, nothing open), parked
@@ -285,7 +303,7 @@ void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 /* parsed: the first pass's parse of each COMMAND unit's line and REPLY
  * unit's first line (by unit index, NULL for others; parsed itself NULL on
  * later passes, which parse each line once themselves) */
-void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+void smtpx_render_call(tvbuff_t *tvb, tvbuff_t *seg, packet_info *pinfo, proto_tree *tree,
                        const smtpx_call *call, const smtp_parsed *const *parsed,
                        dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle);

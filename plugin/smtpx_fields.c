@@ -9,6 +9,8 @@
 
 #include "smtp_codes.h"
 
+#include <epan/unit_strings.h>
+
 int proto_smtpx = -1;
 int proto_smtp_builtin = -1;
 

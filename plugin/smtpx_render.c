@@ -1060,7 +1060,49 @@ static gboolean legacy_wanted(proto_tree *tree)
     return FALSE;
 }
 
-void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+/* Where the call's data joins other segments': the bytes of earlier
+ * segments it starts with (held), the unfinished unit it ends with (tail).
+ * seg is the segment's own tvb, r->tvb the call's data (the two differ
+ * when units read held bytes).  A segment that only continues an
+ * unfinished unit shows the unit's bytes so far, where it started and
+ * where it goes on, under one item. */
+static void render_held(render_ctx *r, proto_tree *t, tvbuff_t *seg, const smtpx_call *call)
+{
+    gboolean whole = call->held_data == NULL; /* no unit here: all of it held on */
+    tvbuff_t *at = whole ? seg : r->tvb;
+    guint32 n = whole ? 0 : call->held;
+
+    proto_item_set_generated(proto_tree_add_uint(t, hf_continued_from, at, 0, n, call->held_from));
+    proto_item_set_generated(proto_tree_add_uint(t, hf_continued_bytes, at, 0, n, call->held));
+}
+
+static void render_tail(render_ctx *r, tvbuff_t *seg, const smtpx_call *call)
+{
+    guint32 len = tvb_captured_length(r->tvb);
+    gboolean whole = call->held > 0 && call->held_data == NULL;
+
+    if (r->st != NULL) {
+        proto_item *it;
+        proto_tree *t = NULL;
+        if (whole) /* the unit's bytes so far: of earlier segments too */
+            it = proto_tree_add_uint(r->st, hf_unfinished, seg, call->skip, len - call->skip,
+                                     call->held + (len - call->skip));
+        else
+            it = proto_tree_add_uint(r->st, hf_unfinished, r->tvb, call->tail, len - (guint32)call->tail,
+                                     len - (guint32)call->tail);
+        if (whole || call->cont_in != 0)
+            t = proto_item_add_subtree(it, ett_smtpx_join);
+        if (whole)
+            render_held(r, t, seg, call);
+        if (call->cont_in != 0)
+            proto_item_set_generated(proto_tree_add_uint(t, hf_continued_in, seg, 0, 0, call->cont_in));
+    }
+    if (r->info && call->nunits == 0)
+        info_addf(r, "%s%s: [unfinished %s, continued in a later segment]", info_sep(r),
+                  call->dir == SMTP_DIR_SERVER ? "S" : "C", call->dir == SMTP_DIR_SERVER ? "reply" : "line");
+}
+
+void smtpx_render_call(tvbuff_t *tvb, tvbuff_t *seg, packet_info *pinfo, proto_tree *tree,
                        const smtpx_call *call, const smtp_parsed *const *parsed,
                        dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle)
@@ -1070,9 +1112,9 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     guint32 len = tvb_captured_length(tvb), i;
     proto_item *top = NULL;
 
-    /* data held back whole for reassembly: shown in the frame that completes
-     * it (a later pass does not hand it to us at all) */
-    if (call->nunits == 0 && call->skip == 0 && !call->gap && call->deseg_offset == 0)
+    /* a TLS record's first byte left to TCP's reassembly: shown in the
+     * frame that completes the record (a later pass does not hand it to us) */
+    if (call->nunits == 0 && call->skip == 0 && !call->gap && call->deseg == 0 && call->held == 0)
         return;
     memset(&r, 0, sizeof r);
     r.infobuf = infobuf;
@@ -1106,7 +1148,7 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (call->skip > 0) {
         proto_item *it = NULL;
         if (r.st != NULL)
-            it = proto_tree_add_item(r.st, hf_retransmitted, tvb, 0, call->skip, ENC_NA);
+            it = proto_tree_add_item(r.st, hf_retransmitted, seg, 0, call->skip, ENC_NA);
         expert_add_info(pinfo, it, &ei_retransmitted);
         if (r.info && call->nunits == 0)
             info_addf(&r, "%sRetransmitted SMTP data", info_sep(&r));
@@ -1115,6 +1157,8 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         expert_add_info(pinfo, top, &ei_anomaly[SMTP_ANOMALY_UNSYNC]);
     if (r.st != NULL)
         render_txn_ids(&r, call);
+    if (call->held_data != NULL && r.st != NULL)
+        render_held(&r, r.st, seg, call);
     for (i = 0; i < call->nunits; i++) {
         const smtp_event *ev = &call->units[i].ev;
         /* spans index this tvb only: a record never reads past it */
@@ -1122,6 +1166,8 @@ void smtpx_render_call(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             continue;
         render_unit(&r, call, i, imf_handle, tls_handle, app_handle);
     }
+    if (call->tail >= 0)
+        render_tail(&r, seg, call);
     info_flush(&r);
 }
 

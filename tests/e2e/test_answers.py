@@ -274,7 +274,7 @@ def pass_view(ctx, pcap, two):
     args = ['-r', ctx.tshark.stage(pcap), '-V', '-O', 'smtp']
     out, err = ctx.tshark.run((['-2'] if two else []) + args)
     assert 'Dissector bug' not in out + err and '[Malformed Packet' not in out, (out + err)[-2000:]
-    drop = re.compile(r'Response in|never answered|Reassembled TCP Segments|Severity level: Note|'
+    drop = re.compile(r'Response in|Continued in|never answered|Reassembled TCP Segments|Severity level: Note|'
                       r'Group: Sequence|^\s*\[Command never answered')
     return [l for l in out.splitlines() if not drop.search(l)]
 

@@ -3,7 +3,7 @@ no crash, an expert info says so, the copy shown is the one Wireshark's TCP
 gave the plugin, and the next good line is dissected; the same in one pass
 and with -2.
 
-Three captures, generated into the test's folder with the edge-case
+Four captures, generated into the test's folder with the edge-case
 generator's connection builder (tests/tools/gen-edge-captures.py); after
 EHLO the client sends
 
@@ -17,6 +17,12 @@ EHLO the client sends
                   from the same sequence number reading "MAIL FROM:<b@y>\\r\\n"
                   and carrying the next line "RCPT TO:<c@z>\\r\\n" (frame 8);
                   the two 250s in one segment, QUIT, 221.
+  rexmit-held     "MAIL FROM:<a@" (frame 7), "x>\\r\\n" (frame 8), then
+                  frame 7 again (frame 9); 250, RCPT, 250, QUIT, 221.  The
+                  plugin completes the line it held with frame 8; frame 9 is
+                  out of order for TCP and, when handed to SMTP, all bytes
+                  seen before: the stream stays where it was and the RCPT
+                  is in sync.
 
 What Wireshark 4.0's TCP does decides what the plugin sees.  With the
 default preferences (analyze_sequence_numbers on, no_subdissector_on_error
@@ -26,11 +32,11 @@ on, reassemble_out_of_order off):
                   TCP's expert info "This frame is a (suspected)
                   retransmission") and is not handed to SMTP: the first copy,
                   <a@x>, is the one shown, the second is not dissected.
-  pending-line    frame 8 is out of order (tcp.analysis.out_of_order) and its
-                  bytes conflict with the 13 TCP holds for the unfinished
-                  line (tcp.segment.overlap.conflict, "[Illegal Segments]",
-                  tcp.segment.error): TCP hands neither copy to SMTP, so no
-                  MAIL is shown.  The plugin reports the loss: the 250 has
+  pending-line    frame 8 is out of order (tcp.analysis.out_of_order) and
+                  TCP does not hand it to SMTP (the plugin holds the 13
+                  bytes of the unfinished line itself, TCP reassembles
+                  nothing for it), so no MAIL is shown.  The plugin reports
+                  the loss: the 250 has
                   no pending command (smtp.reply.no_command), and the RCPT
                   frame starts after the bytes it lost (smtp.unsynchronized;
                   smtp.command.out_of_sequence since it saw no MAIL).
@@ -43,10 +49,10 @@ With -o tcp.no_subdissector_on_error:FALSE, TCP hands SMTP what it flags:
 
   same-range      the same (a whole-segment retransmission is never handed
                   on): <a@x> shown.
-  pending-line    SMTP gets TCP's reassembly, a splice of the two copies:
-                  the first copy's 13 bytes "MAIL FROM:<a@", then the second
-                  copy's "y>\\r\\n": MAIL FROM:<a@y> is shown, paired with
-                  its 250; TCP's overlap conflict is the only warning.
+  pending-line    SMTP gets frame 8: the plugin skips the 13 bytes it has
+                  seen (smtp.retransmitted.data) and completes the line it
+                  holds, "MAIL FROM:<a@", with the second copy's "y>\\r\\n":
+                  MAIL FROM:<a@y> is shown, paired with its 250.
   with-new-bytes  the plugin skips the 17 bytes it has seen (its expert info
                   smtp.retransmitted.data, "Retransmitted SMTP bytes,
                   dissected where first seen": the first copy, <a@x>,
@@ -148,6 +154,14 @@ def capture(ctx, name):
         c.nxt['C'] = at
         c.send('C', b'MAIL FROM:<b@y>\r\n', {})
         c.run([OK_MAIL, RCPT, OK_RCPT] + QUIT, syn=False)
+    elif name == 'rexmit-held':
+        c.send('C', b'MAIL FROM:<a@', {})
+        c.send('C', b'x>\r\n', {})
+        end = c.nxt['C']
+        c.nxt['C'] = at
+        c.send('C', b'MAIL FROM:<a@', {})
+        c.nxt['C'] = end
+        c.run([OK_MAIL, RCPT, OK_RCPT] + QUIT, syn=False)
     elif name == 'with-new-bytes':
         c.send('C', b'MAIL FROM:<a@x>\r\n', {})
         c.nxt['C'] = at
@@ -246,8 +260,7 @@ def t_same_range(ctx):
 
 
 def t_pending_line(ctx):
-    tcp8 = {'tcp.analysis.out_of_order': ['1'], 'tcp.segment.overlap.conflict': ['1'],
-            'tcp.segment.error': ['8'], '_ws.expert.message': [TCP_OOO]}
+    tcp8 = {'tcp.analysis.out_of_order': ['1'], '_ws.expert.message': [TCP_OOO]}
     dropped = merge(QUIT_AFTER_RCPT, {
         8: tcp8,
         9: {'smtp.reply.code': ['250'], '_ws.expert.message': [TCP_UNSEEN, NO_COMMAND]},
@@ -258,8 +271,9 @@ def t_pending_line(ctx):
     # copies: the first copy's 13 bytes "MAIL FROM:<a@", then the second
     # copy's last 4 "y>\r\n"; TCP's overlap conflict is the only warning
     spliced = merge(QUIT_AFTER_RCPT, {
-        8: dict(tcp8, **{'smtp.command': ['MAIL FROM:<a@y>'], 'smtp.command.address': ['a@y'],
-                         'smtp.command.response_in': ['9']}),
+        8: {'smtp.command': ['MAIL FROM:<a@y>'], 'smtp.command.address': ['a@y'],
+            'smtp.command.response_in': ['9'], 'smtp.retransmitted': ['1'],
+            'tcp.analysis.out_of_order': ['1'], '_ws.expert.message': [TCP_OOO, RETRANSMITTED]},
         9: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['MAIL'],
             'smtp.reply.request_in': ['8'], '_ws.expert.message': [TCP_UNSEEN]},
         10: {'smtp.command': ['RCPT TO:<c@z>'], 'smtp.command.address': ['c@z'],
@@ -304,8 +318,36 @@ def t_with_new_bytes(ctx):
           TO_SMTP_ANYWAY)
 
 
+def t_rexmit_held(ctx):
+    # the plugin holds the unfinished line and completes it with the next
+    # segment; a retransmission of the first segment comes after (TCP: out
+    # of order).  Handed to SMTP, it is all bytes seen before: the stream
+    # stays where it was, so the RCPT after it is in sync
+    want = {
+        8: {'smtp.command': ['MAIL FROM:<a@x>'], 'smtp.command.address': ['a@x'],
+            'smtp.command.response_in': ['10']},
+        9: {'tcp.analysis.out_of_order': ['1'], '_ws.expert.message': [TCP_OOO]},
+        10: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['MAIL'],
+             'smtp.reply.request_in': ['8']},
+        11: {'smtp.command': ['RCPT TO:<c@z>'], 'smtp.command.address': ['c@z'],
+             'smtp.command.response_in': ['12']},
+        12: {'smtp.reply.code': ['250'], 'smtp.reply.command': ['RCPT'],
+             'smtp.reply.request_in': ['11']},
+        13: {'smtp.command': ['QUIT'], 'smtp.command.response_in': ['14'],
+             'smtp.transaction.sender': ['a@x']},
+        14: {'smtp.reply.code': ['221'], 'smtp.reply.command': ['QUIT'],
+             'smtp.reply.request_in': ['13']},
+    }
+    check(ctx, 'rexmit-held', want)
+    handed = dict(want)
+    handed[9] = {'smtp.retransmitted': ['1'], 'tcp.analysis.out_of_order': ['1'],
+                 '_ws.expert.message': [TCP_OOO, RETRANSMITTED]}
+    check(ctx, 'rexmit-held', handed, TO_SMTP_ANYWAY)
+
+
 def tests(ctx):
-    for name, fn in [('retransmission of the same bytes, different', t_same_range),
+    for name, fn in [('segment retransmitted after its held line was completed', t_rexmit_held),
+                     ('retransmission of the same bytes, different', t_same_range),
                      ('unfinished line retransmitted longer, different', t_pending_line),
                      ('retransmission with different and new bytes', t_with_new_bytes)]:
         yield name, (lambda f=fn: f(ctx))
