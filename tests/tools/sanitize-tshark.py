@@ -419,6 +419,10 @@ def main():
                     help='stop after this long even if fewer runs were made (0: no limit)')
     a = ap.parse_args()
 
+    if a.report and os.path.lexists(a.report):
+        # checked before the campaign too: the report never goes over another file
+        print('%s exists: give --report a new file' % a.report, file=sys.stderr)
+        return 2
     if not a.no_build:
         build_plugin(a.build)
     if not glob.glob(os.path.join(a.build, 'plugins', '*', 'epan', '*.so')):
