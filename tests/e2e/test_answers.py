@@ -3,7 +3,9 @@ Export Objects with and without a tree, expert counts independent of the
 tree, meanings for the command answered, outcomes, many pipelined
 recipients, STARTTLS followed by clear text, secrets that never show with
 show_auth off, and long commands cut across segments (which once made the
-second pass read past its buffer) dissected alike in one pass and two.
+second pass read past its buffer) dissected alike in one pass and two,
+their pieces held by the plugin (TCP reassembles nothing) and linked to
+each other (smtp.unfinished, smtp.continued_in/_from/_bytes).
 
 Captures are generated into the test's own folder with the edge-case
 generator's connection builder (tests/tools/gen-edge-captures.py).
@@ -12,6 +14,7 @@ import base64
 import os
 import re
 
+import smtpfields as sf
 import toolpath
 
 gen = toolpath.load('gen-edge-captures.py')
@@ -295,6 +298,35 @@ def check_long_command(ctx, n, pipelined, cut):
         l for l in __import__('difflib').unified_diff(one, two, lineterm='', n=1))[:3000]
     out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-2', '-q', '-z', 'smtp,tree'])
     assert 'SMTP' in out, out
+    # each side's data in segments of at most 'every' bytes, or cut where listed
+    cut_somewhere = 'cut' in cut or max(len(data), len(reps)) > cut['every']
+    check_joins(ctx, pcap, cut_somewhere)
+
+
+def check_joins(ctx, pcap, cut_somewhere):
+    """A line cut at a segment end is held by the plugin, not reassembled
+    by TCP, and the links between the pieces agree: a segment whose tail
+    is unfinished (smtp.unfinished: its bytes so far) is continued in the
+    frame it names (smtp.continued_in), which starts with that many bytes
+    of earlier segments (smtp.continued_bytes) and names where they began
+    (smtp.continued_from: that segment, or where that one's began)."""
+    rows = {int(r["frame.number"][0]): r for r in sf.frames(
+        ctx, pcap, ['frame.number', 'smtp.unfinished', 'smtp.continued_in', 'smtp.continued_from',
+                    'smtp.continued_bytes', 'tcp.reassembled_in', 'tcp.segments'], two_pass=True)}
+    assert not [n for n, r in rows.items() if 'tcp.reassembled_in' in r or 'tcp.segments' in r], \
+        'TCP reassembled SMTP data'
+    tails = {n: r for n, r in rows.items() if 'smtp.unfinished' in r}
+    assert bool(tails) == cut_somewhere, 'lines cut at a segment end: %r' % sorted(tails)
+    pointed = set()
+    for n, r in tails.items():
+        assert 'smtp.continued_in' in r, 'frame %d: unfinished, never continued: %r' % (n, r)
+        m = int(r['smtp.continued_in'][0])
+        nxt = rows[m]
+        pointed.add(m)
+        assert nxt.get('smtp.continued_bytes') == r['smtp.unfinished'], (n, r, m, nxt)
+        assert nxt['smtp.continued_from'][0] in [str(n)] + r.get('smtp.continued_from', []), (n, r, m, nxt)
+    held = {n for n, r in rows.items() if 'smtp.continued_from' in r}
+    assert held == pointed, 'continued without a segment naming it: %r' % sorted(held ^ pointed)
 
 
 def tests(ctx):
