@@ -14,6 +14,7 @@ module that imports a tool imports toolpath first, as it imports smtpfields.
 import importlib.util
 import os
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -28,18 +29,26 @@ def path(name):
     return os.path.join(TOOLS, name)
 
 
+# run_e2e.py runs tests on several threads: two tests loading the same tool
+# at once must not see it half executed (it is in sys.modules before its
+# code has run), so loading is one at a time (re-entrant: a tool may load
+# another)
+_loading = threading.RLock()
+
+
 def load(name):
     """The module of tests/tools/NAME ('gen-edge-captures.py'), imported
     once under the name with '-' as '_' and without '.py'."""
     modname = os.path.splitext(name)[0].replace('-', '_')
-    mod = sys.modules.get(modname)
-    if mod is None:
-        spec = importlib.util.spec_from_file_location(modname, path(name))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException:
-            del sys.modules[modname]
-            raise
+    with _loading:
+        mod = sys.modules.get(modname)
+        if mod is None:
+            spec = importlib.util.spec_from_file_location(modname, path(name))
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[modname] = mod
+            try:
+                spec.loader.exec_module(mod)
+            except BaseException:
+                del sys.modules[modname]
+                raise
     return mod
