@@ -171,6 +171,8 @@ void smtpx_register_prefs(void)
         10, &smtpx_max_message);
     prefs_register_uint_preference(m, "max_line", "Longest line buffered",
         "A command or reply line longer than this many bytes is shown in pieces. "
+        "A line cut across TCP segments is held until the segment that completes it "
+        "(at most this many bytes; a multi-line reply four times that). "
         "From " STR(SMTPX_MAX_LINE_MIN) " to " STR(SMTPX_MAX_LINE_MAX)
         "; a value outside is taken as the nearest bound.",
         10, &smtpx_max_line);
