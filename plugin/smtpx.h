@@ -117,8 +117,10 @@ typedef struct smtpx_unit {
 #define UNIT_AUTH(u) ((smtpx_authref *)(u)->data)
 
 /* What one call of the dissector found in its tvb, as rendering reads it.
- * A frame can be handed to the dissector several times (reassembled PDUs,
- * TLS records), and not always the same way on later passes: its record
+ * A frame can be handed to the dissector several times (TLS records; a
+ * reassembly by TCP, which the plugin asks for only when a TLS record's
+ * first byte comes alone after STARTTLS: lines cut across segments it
+ * holds itself, see held), and not always the same way on later passes: its record
  * (packet-smtpx.c keeps it packed, a few bytes a unit, and unpacks it into
  * this form in pinfo's pool for each rendering) is found again by the
  * stream position and length of the data it was made from, never by the
