@@ -856,7 +856,7 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
         c->held_slot[dir] = NULL;
     }
     buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
-    call->held_data = buf;
+    call->held_data = call->held ? buf : NULL; /* what the record keeps for later passes */
     while (off < len) {
         smtp_event ev[64];
         smtp_parsed cmd[G_N_ELEMENTS(ev)];

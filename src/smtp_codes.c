@@ -117,10 +117,9 @@ unsigned smtp_verb_flags(smtp_verb v)
     return (unsigned)v < SMTP_VERB_COUNT ? verbs[v].flags : 0;
 }
 
-/* The entry for (code, ctx), else (code, ANY), else NULL. */
-/* smtp_codes.def lists codes in ascending order, a code's entries together
- * (the unit tests check): the first entry of a code by bisection, then its
- * run. */
+/* The entry for (code, ctx), else (code, ANY), else NULL.  smtp_codes.def
+ * lists codes in ascending order, a code's entries together (the unit tests
+ * check): the first entry of a code by bisection, then its run. */
 static const reply_entry *find_reply(unsigned code, smtp_verb ctx)
 {
     const reply_entry *generic = NULL;
