@@ -29,9 +29,10 @@ static dissector_handle_t imf_handle;
 static dissector_handle_t tls_handle;
 dissector_handle_t smtpx_ntlmssp_handle;
 
-/* proto data key: the call counter of the frame being dissected (packet
- * scope; the records themselves are found through the index below) */
-#define KEY_CALL_COUNTER 0
+/* proto data key: which of the frame's records this dissection of it has
+ * rendered (packet scope; the records themselves are found through the
+ * index below) */
+#define KEY_CALLS_USED 0
 
 /* ---- conversation ---- */
 
@@ -58,47 +59,92 @@ static int side_by_content(tvbuff_t *tvb)
     return -1;
 }
 
-static wmem_allocator_t *state_scope, *rec_scope;
+static wmem_allocator_t *state_scope;
 
 /* A record is found through the index: an entry per call of the first
  * pass, in frame order (the first pass goes through the frames in order),
  * found again by bisection.  No per-frame proto data, no header: the
  * record's bytes start with what tells its data apart (made from decrypted
  * TLS data, the TCP sequence number of its first byte, 0 inside TLS, as 4
- * bytes; the bytes of that tvb it accounts for, LEB128), then the call. */
-typedef struct rec_entry {
-    guint32 frame;
-    guint32 used;          /* the dissection that last rendered it */
-    const guint8 *rec;
-} rec_entry;
+ * bytes; the bytes of that tvb it accounts for, LEB128), then the call.
+ * The index is pages of frame numbers and record addresses, 12 bytes an
+ * entry, a page added when the last is full: no room reserved ahead, no
+ * copy as it grows. */
+#define REC_PAGE_BITS 12
+#define REC_PAGE (1u << REC_PAGE_BITS)
+typedef struct rec_page {
+    guint32 frame[REC_PAGE];
+    const guint8 *rec[REC_PAGE];
+} rec_page;
 
-static rec_entry *rec_index; /* g_malloc'd: freed when the file's dissection ends */
-static guint32 rec_count, rec_cap;
+static rec_page **rec_pages; /* g_malloc'd: freed when the file's dissection ends */
+static guint32 rec_count, rec_npages, rec_pages_cap;
+
+#define REC_FRAME(i) (rec_pages[(i) >> REC_PAGE_BITS]->frame[(i) & (REC_PAGE - 1)])
+#define REC_PTR(i) (rec_pages[(i) >> REC_PAGE_BITS]->rec[(i) & (REC_PAGE - 1)])
+
+/* The records' bytes: slabs filled one record after the other, never freed
+ * one by one, so no chunk header or alignment per record (their 4-byte
+ * slots are read and written with memcpy).  A large record gets a block of
+ * its own, on the same list. */
+#define REC_SLAB (256u * 1024u)
+typedef struct rec_block {
+    struct rec_block *next;
+    guint8 data[];
+} rec_block;
+
+static rec_block *rec_blocks;
+static guint8 *rec_pos, *rec_end;
+
+static guint8 *rec_alloc(gsize n)
+{
+    guint8 *p;
+
+    if (n > REC_SLAB / 8) {
+        rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + n);
+        b->next = rec_blocks;
+        rec_blocks = b;
+        return b->data;
+    }
+    if (rec_pos == NULL || (gsize)(rec_end - rec_pos) < n) {
+        rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + REC_SLAB);
+        b->next = rec_blocks;
+        rec_blocks = b;
+        rec_pos = b->data;
+        rec_end = b->data + REC_SLAB;
+    }
+    p = rec_pos;
+    rec_pos += n;
+    return p;
+}
 
 wmem_allocator_t *smtpx_scope(void)
 {
     return state_scope != NULL ? state_scope : wmem_file_scope();
 }
 
-wmem_allocator_t *smtpx_rec_scope(void)
-{
-    return rec_scope != NULL ? rec_scope : wmem_file_scope();
-}
-
 static void scopes_init(void)
 {
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
-    rec_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK_FAST);
 }
 
 static void scopes_cleanup(void)
 {
+    guint32 i;
+
     wmem_destroy_allocator(state_scope);
-    wmem_destroy_allocator(rec_scope);
-    state_scope = rec_scope = NULL;
-    g_free(rec_index);
-    rec_index = NULL;
-    rec_count = rec_cap = 0;
+    state_scope = NULL;
+    while (rec_blocks != NULL) {
+        rec_block *b = rec_blocks;
+        rec_blocks = b->next;
+        g_free(b);
+    }
+    rec_pos = rec_end = NULL;
+    for (i = 0; i < rec_npages; i++)
+        g_free(rec_pages[i]);
+    g_free(rec_pages);
+    rec_pages = NULL;
+    rec_count = rec_npages = rec_pages_cap = 0;
 }
 
 /* Which end is the server: the end whose first bytes are a reply (or
@@ -471,6 +517,9 @@ typedef struct rec_head {
 /* a reply's pair */
 #define PK_PR_NAMED   0x01u /* the verb is smtp_verb_name(verb_id); else its pointer follows */
 #define PK_PR_ADDR    0x02u
+#define PK_PR_CTX     0x04u /* verb_id is the unit's verb: not repeated */
+#define PK_PR_WIDE    0x08u /* the request's time as seconds and nanoseconds, not a
+                               delta in nanoseconds (times centuries apart) */
 
 typedef struct pack {
     wmem_allocator_t *scope;
@@ -620,8 +669,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
             pack_uv(k, ev->flags);
         if (b1 & PK_LEN)
             pack_uv(k, ev->len);
-        if (b1 & PK_SEQ)
-            pack_uv(k, ev->seq);
+        /* PK_SEQ alone: rendering asks only whether a reply answers a command */
         if (b1 & PK_MSG)
             pack_uv(k, ev->msg);
         if (b1 & PK_VERB)
@@ -651,13 +699,23 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
             const smtpx_pair *p = u->pair;
             gboolean named = p->verb == smtp_verb_name((smtp_verb)p->verb_id);
             gboolean addr = p->addr != NULL && ev->verb == SMTP_VERB_EOD;
-            pack_uv(k, (named ? PK_PR_NAMED : 0) | (addr ? PK_PR_ADDR : 0));
-            pack_uv(k, p->verb_id);
+            gboolean ctx = p->verb_id == ev->verb;
+            gint64 dsecs = (gint64)((guint64)pinfo->abs_ts.secs - (guint64)p->req_ts.secs);
+            gboolean wide = dsecs > G_GINT64_CONSTANT(4000000000) || dsecs < -G_GINT64_CONSTANT(4000000000);
+            pack_uv(k, (named ? PK_PR_NAMED : 0) | (addr ? PK_PR_ADDR : 0) | (ctx ? PK_PR_CTX : 0) |
+                           (wide ? PK_PR_WIDE : 0));
+            if (!ctx)
+                pack_uv(k, p->verb_id);
             if (!named)
                 pack_ptr(k, p->verb);
             pack_uv(k, (guint32)(pinfo->num - p->req_frame));
-            pack_sv(k, (gint64)((guint64)pinfo->abs_ts.secs - (guint64)p->req_ts.secs));
-            pack_sv(k, p->req_ts.nsecs);
+            if (wide) {
+                pack_sv(k, dsecs);
+                pack_sv(k, p->req_ts.nsecs);
+            } else { /* the response time in nanoseconds: a few bytes */
+                pack_sv(k, dsecs * G_GINT64_CONSTANT(1000000000) +
+                               ((gint64)pinfo->abs_ts.nsecs - (gint64)p->req_ts.nsecs));
+            }
             if (addr)
                 pack_ptr(k, p->addr);
         }
@@ -678,9 +736,9 @@ static rec_head read_head(const guint8 *rec)
 }
 
 /* A record unpacked for rendering, in pinfo's pool. */
-static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
+static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
 {
-    const rec_head rh = read_head(e->rec);
+    const rec_head rh = read_head(record);
     const rec_head *rec = &rh;
     const guint8 *p = rh.call;
     smtpx_call head, *call;
@@ -711,7 +769,6 @@ static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
     }
     head.seq = rec->seq;
     head.end = rec->end;
-    head.used = e->used;
     head.tls = rec->tls;
     n = (guint32)unpack_uv(&p);
     call = smtpx_call_new(pinfo->pool, &head, n);
@@ -729,7 +786,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
         if (b1 & PK_LEN)
             ev->len = (guint32)unpack_uv(&p);
         if (b1 & PK_SEQ)
-            ev->seq = (guint32)unpack_uv(&p);
+            ev->seq = 1; /* a command's number: not kept, only that there is one */
         if (b1 & PK_MSG)
             ev->msg = (guint32)unpack_uv(&p);
         if (b1 & PK_VERB)
@@ -754,14 +811,27 @@ static smtpx_call *unpack_call(packet_info *pinfo, const rec_entry *e)
         } else if (b0 & PK_PAIR) {
             smtpx_pair *pr = wmem_new0(pinfo->pool, smtpx_pair);
             guint pf = (guint)unpack_uv(&p);
-            guint64 dsecs;
-            pr->verb_id = (guint16)unpack_uv(&p);
+            gint64 dt, ns;
+            pr->verb_id = (pf & PK_PR_CTX) ? ev->verb : (guint16)unpack_uv(&p);
             pr->verb = (pf & PK_PR_NAMED) ? smtp_verb_name((smtp_verb)pr->verb_id)
                                           : (const char *)unpack_ptr(&p);
             pr->req_frame = pinfo->num - (guint32)unpack_uv(&p);
-            dsecs = (guint64)unpack_sv(&p);
-            pr->req_ts.secs = (time_t)((guint64)pinfo->abs_ts.secs - dsecs);
-            pr->req_ts.nsecs = (int)unpack_sv(&p);
+            dt = unpack_sv(&p);
+            if (pf & PK_PR_WIDE) {
+                pr->req_ts.secs = (time_t)((guint64)pinfo->abs_ts.secs - (guint64)dt);
+                ns = unpack_sv(&p);
+            } else { /* abs_ts - dt, normalised: 0 <= nsecs < 1e9 */
+                ns = (gint64)pinfo->abs_ts.nsecs - dt % G_GINT64_CONSTANT(1000000000);
+                pr->req_ts.secs = (time_t)((gint64)pinfo->abs_ts.secs - dt / G_GINT64_CONSTANT(1000000000));
+                if (ns < 0) {
+                    ns += G_GINT64_CONSTANT(1000000000);
+                    pr->req_ts.secs--;
+                } else if (ns >= G_GINT64_CONSTANT(1000000000)) {
+                    ns -= G_GINT64_CONSTANT(1000000000);
+                    pr->req_ts.secs++;
+                }
+            }
+            pr->req_ts.nsecs = (int)ns;
             if (pf & PK_PR_ADDR)
                 pr->addr = (const char *)unpack_ptr(&p);
             u->pair = pr;
@@ -932,7 +1002,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     hb[0] = (guint8)tls;
     slot_put(hb + 1, ti != NULL ? ti->seq : 0);
     pack_uv(&h, made.deseg >= 0 ? (guint32)made.deseg : len);
-    rec = (guint8 *)wmem_alloc(smtpx_rec_scope(), h.n + k.n);
+    rec = rec_alloc(h.n + k.n);
     memcpy(rec, h.p, h.n);
     memcpy(rec + h.n, k.p, k.n);
     if (made.tail >= 0)
@@ -955,7 +1025,7 @@ static guint32 rec_first(guint32 frame)
 
     while (lo < hi) {
         guint32 mid = lo + (hi - lo) / 2;
-        if (rec_index[mid].frame < frame)
+        if (REC_FRAME(mid) < frame)
             lo = mid + 1;
         else
             hi = mid;
@@ -964,25 +1034,37 @@ static guint32 rec_first(guint32 frame)
 }
 
 /* A record of the first pass, after the frame's others. */
-static rec_entry *rec_add(guint32 frame, guint32 gen, const guint8 *rec)
+static void rec_add(guint32 frame, const guint8 *rec)
 {
-    guint32 at = rec_count;
+    guint32 at = rec_count, i;
 
-    if (rec_count == rec_cap) {
-        rec_cap = rec_cap ? rec_cap * 2 : 1024;
-        rec_index = (rec_entry *)g_realloc(rec_index, (gsize)rec_cap * sizeof *rec_index);
+    if ((rec_count >> REC_PAGE_BITS) == rec_npages) {
+        if (rec_npages == rec_pages_cap) {
+            rec_pages_cap = rec_pages_cap ? rec_pages_cap * 2 : 16;
+            rec_pages = (rec_page **)g_realloc(rec_pages, rec_pages_cap * sizeof *rec_pages);
+        }
+        rec_pages[rec_npages++] = g_new(rec_page, 1);
     }
-    if (rec_count > 0 && rec_index[rec_count - 1].frame > frame) {
+    if (rec_count > 0 && REC_FRAME(rec_count - 1) > frame) {
         /* a first pass out of frame order: kept sorted all the same */
         at = rec_first(frame + 1);
-        memmove(&rec_index[at + 1], &rec_index[at], (rec_count - at) * sizeof *rec_index);
+        for (i = rec_count; i > at; i--) {
+            REC_FRAME(i) = REC_FRAME(i - 1);
+            REC_PTR(i) = REC_PTR(i - 1);
+        }
     }
-    rec_index[at].frame = frame;
-    rec_index[at].used = gen;
-    rec_index[at].rec = rec;
+    REC_FRAME(at) = frame;
+    REC_PTR(at) = rec;
     rec_count++;
-    return &rec_index[at];
 }
+
+/* Which of the frame's records this dissection of it has rendered: a bit
+ * each, from the frame's first (pinfo's pool, so a new dissection of the
+ * frame starts with none). */
+typedef struct calls_used {
+    guint32 nbits;
+    guint8 bits[];
+} calls_used;
 
 /* The saved record for this call of this frame, unpacked: made on the
  * first pass, found again on later passes by what the tvb holds (stream
@@ -992,36 +1074,39 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
                                     const smtp_parsed *const **parsed)
 {
-    static guint32 dissections; /* tells one dissection of a frame from the next */
-    guint32 *gen = (guint32 *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER);
-    guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb), i;
+    calls_used *used = (calls_used *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED);
+    guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb), i, first;
     const guint8 *rec;
 
-    *first_call = gen == NULL;
-    if (gen == NULL) {
-        gen = wmem_new(pinfo->pool, guint32);
-        *gen = ++dissections;
-        if (*gen == 0)
-            *gen = ++dissections;
-        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALL_COUNTER, gen);
-    }
-    if (PINFO_FD_VISITED(pinfo)) {
-        for (i = rec_first(pinfo->num); i < rec_count && rec_index[i].frame == pinfo->num; i++) {
-            rec_entry *e = &rec_index[i];
-            rec_head h = read_head(e->rec);
-            if (e->used != *gen && h.seq == seq && h.end <= len && h.tls == (guint8)tls) {
-                e->used = *gen;
-                return unpack_call(pinfo, e);
-            }
-        }
-        return NULL;
-    }
-    {
+    *first_call = used == NULL;
+    if (!PINFO_FD_VISITED(pinfo)) {
         wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_parsed *));
+        if (used == NULL) /* on the first pass: only to tell the first call */
+            p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED,
+                             wmem_new0(pinfo->pool, calls_used));
         rec = make_record(c, pinfo, tvb, ti, tls, cmds);
         *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
+        rec_add(pinfo->num, rec);
+        return unpack_call(pinfo, rec);
     }
-    return unpack_call(pinfo, rec_add(pinfo->num, *gen, rec));
+    first = rec_first(pinfo->num);
+    if (used == NULL) {
+        guint32 n = 0;
+        while (first + n < rec_count && REC_FRAME(first + n) == pinfo->num)
+            n++;
+        used = (calls_used *)wmem_alloc0(pinfo->pool, sizeof(calls_used) + (n + 7) / 8);
+        used->nbits = n;
+        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED, used);
+    }
+    for (i = 0; i < used->nbits; i++) {
+        rec_head h = read_head(REC_PTR(first + i));
+        if (!(used->bits[i / 8] & (1u << (i % 8))) && h.seq == seq && h.end <= len &&
+            h.tls == (guint8)tls) {
+            used->bits[i / 8] |= (guint8)(1u << (i % 8));
+            return unpack_call(pinfo, REC_PTR(first + i));
+        }
+    }
+    return NULL;
 }
 
 static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,

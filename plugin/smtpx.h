@@ -146,7 +146,6 @@ typedef struct smtpx_call {
     guint32 seq;          /* TCP sequence number of the first byte (0 inside TLS) */
     guint32 end;          /* bytes of that tvb it accounts for: a later pass may
                              hand over a reassembled tvb cut at this point */
-    guint32 used;         /* the dissection that last rendered it */
     guint8 dir;           /* SMTP_DIR_* */
     guint8 gap;           /* lost bytes precede this data */
     guint8 tls;           /* made from decrypted TLS data */
@@ -204,13 +203,11 @@ typedef struct smtpx_parked {
 } smtpx_parked;
 
 /* The plugin's memory for the capture file's lifetime (packet-smtpx.c):
- * allocators of its own, made when a file's dissection starts and destroyed
- * when it ends, so that its state does not sit between TCP's and other
- * dissectors' in wmem_file_scope() (TCP walks lists of its own there on
- * every segment).  smtpx_rec_scope() holds the call records, which are
- * never freed one by one (no chunk headers). */
+ * an allocator of its own, made when a file's dissection starts and
+ * destroyed when it ends, so that its state does not sit between TCP's and
+ * other dissectors' in wmem_file_scope() (TCP walks lists of its own there
+ * on every segment).  The call records have slabs of their own there. */
 wmem_allocator_t *smtpx_scope(void);
-wmem_allocator_t *smtpx_rec_scope(void);
 
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;

@@ -329,7 +329,42 @@ def check_joins(ctx, pcap, cut_somewhere):
     assert held == pointed, 'continued without a segment naming it: %r' % sorted(held ^ pointed)
 
 
+# ---- response times: kept as a delta, given back exactly
+
+def check_times(ctx):
+    """smtp.reply.time (and the request it names) across a second's
+    boundary, negative (a reply stamped before its command: clocks of
+    merged captures), and over 4e9 seconds (the record keeps seconds and
+    nanoseconds then), in one pass and two."""
+    c = gen.Conn(t0=100 * 10**9)
+    c.handshake()
+    c.send(*GREET, {})
+    c.ts = 1_700_000_000_999_990_000
+    c.send(*EHLO, {})
+    c.ts = 1_700_000_001_000_010_000            # 20 microseconds later
+    c.send(*EHLO_OK, {})
+    c.ts = 1_700_000_005_500_000_000
+    c.send("C", b"MAIL FROM:<a@x>\r\n", {})
+    c.ts = 1_700_000_005_200_000_000            # 0.3 s before
+    c.send("S", b"250 ok\r\n", {})
+    c.ts = 150_000_001_000                      # stamped back in 1970
+    c.send("C", b"RCPT TO:<b@x>\r\n", {})
+    c.ts = 4_200_000_000_000_000_000            # the year 2103: 4.2e9 s later
+    c.send("S", b"250 ok\r\n", {})
+    c.send("C", b"QUIT\r\n", {})
+    c.send("S", b"221 bye\r\n", {})
+    path = os.path.join(ctx.tmp, 'times.pcap')
+    gen.pl.write_pcap(path, c.frames)
+    want = [['4', '1', '0.006000000'], ['6', '5', '0.000020000'], ['8', '7', '-0.300000000'],
+            ['10', '9', '4199999849.999999000'], ['12', '11', '0.002000000']]
+    for extra in ([], ['-2']):
+        got = [r for r in fields(ctx, path, ['frame.number', 'smtp.reply.request_in', 'smtp.reply.time'],
+                                 extra) if r[0] in ('4', '6', '8', '10', '12')]
+        assert got == want, (extra, got)
+
+
 def tests(ctx):
+    yield 'response times', lambda: check_times(ctx)
     for name in ('01-plain-delivery', '12-large-body', '15-bdat-chunking', '23-lmtp-delivery'):
         pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
         yield 'export objects ' + name, (lambda p=pcap: check_export(ctx, p))
