@@ -272,6 +272,8 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
     smtpx_parked *k;
     guint32 i;
     void *queue;
+    guint8 packed[SMTP_PARKED_MAX];
+    size_t n;
 
     if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_cap[0] || c->held_cap[1])
         return;
@@ -279,12 +281,12 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
         if (c->txns[i] != NULL)
             return;
     }
-    k = wmem_new0(smtpx_scope(), smtpx_parked);
     queue = smtp_session_queue_storage(&c->sess);
-    if (!smtp_session_park(&c->sess, k->sess)) {
-        wmem_free(smtpx_scope(), k);
+    n = smtp_session_park(&c->sess, packed);
+    if (n == 0)
         return;
-    }
+    k = (smtpx_parked *)wmem_alloc(smtpx_scope(), sizeof(smtpx_parked) + n);
+    memcpy(k->sess, packed, n);
     k->conn = c->conn; /* the server address's bytes stay where they are */
     k->conn.parked = 1;
     for (i = 0; i < c->ring_cap; i++) { /* commands forgotten unanswered */

@@ -56,25 +56,25 @@ typedef struct smtpx_rcpt {
 typedef struct smtpx_txn {
     guint32 id;
     guint32 first_frame;
-    nstime_t start_ts;
+    nstime_t start_ts;     /* the duration ends at the frame that ends it */
     const char *sender;
-    wmem_array_t *rcpts;   /* smtpx_rcpt while the transaction is open: the
-                              first max_summary_recipients (LMTP: all, its
-                              replies are matched with them); NULL once ended */
-    smtpx_rcpt *list;      /* once ended: the same, in one block with the
-                              transaction's strings (smtpx_track.c) */
+    union {
+        wmem_array_t *rcpts; /* smtpx_rcpt while the transaction is open: the
+                                first max_summary_recipients (LMTP: all, its
+                                replies are matched with them) */
+        smtpx_rcpt *list;    /* once ended: the same, in one block with the
+                                transaction's strings (smtpx_track.c) */
+    };
     guint32 nlist;
     guint32 rcpt_ok, rcpt_bad; /* RCPTs answered 2xx / otherwise, all of them */
     guint32 size;          /* message bytes (0 if none) */
     guint16 outcome;       /* smtp_txn_outcome */
     guint16 final_code;
+    gboolean tls;          /* inside TLS */
     const char *final_reply;
     const char *final_status; /* enhanced status of the final reply */
-    guint32 end_frame;
-    nstime_t end_ts;
     const char *helo;      /* the client's HELO/EHLO name at the time */
     const char *auth_user; /* the AUTH user at the time, NULL if none */
-    gboolean tls;          /* inside TLS */
 } smtpx_txn;
 
 /* A whole message (DATA, dot-stuffing removed, or BDAT chunks), kept
@@ -196,10 +196,10 @@ typedef struct smtpx_conv {
 
 /* A conversation whose SMTP is over (QUIT answered, nothing open), parked
  * in its place until more of it comes, if ever (packet-smtpx.c): what the
- * first pass needs to go on, in a quarter of the room. */
+ * first pass needs to go on, in a tenth of the room. */
 typedef struct smtpx_parked {
     smtpx_conn conn;          /* parked: 1 */
-    guint8 sess[SMTP_PARKED_SIZE];
+    guint8 sess[];            /* smtp_session_park's bytes */
 } smtpx_parked;
 
 /* The plugin's memory for the capture file's lifetime (packet-smtpx.c):

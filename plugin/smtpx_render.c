@@ -895,7 +895,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
         proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_reply, r->tvb, 0, 0, t->final_reply));
         if (t->final_status != NULL)
             proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_status, r->tvb, 0, 0, t->final_status));
-        nstime_delta(&d, &t->end_ts, &t->start_ts);
+        nstime_delta(&d, &r->pinfo->abs_ts, &t->start_ts); /* this frame ends it */
         proto_item_set_generated(proto_tree_add_time(tt, hf_txn_duration, r->tvb, 0, 0, &d));
     }
     proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_first_frame, r->tvb, 0, 0, t->first_frame));

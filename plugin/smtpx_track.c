@@ -274,8 +274,9 @@ static size_t string_room(const char *str)
  * they are (the list is made all the same). */
 static void txn_compact(smtpx_txn *t, gboolean move_strings)
 {
-    guint32 n = wmem_array_get_count(t->rcpts), i;
-    const smtpx_rcpt *old = (const smtpx_rcpt *)wmem_array_get_raw(t->rcpts);
+    wmem_array_t *open = t->rcpts; /* the list takes its place */
+    guint32 n = wmem_array_get_count(open), i;
+    const smtpx_rcpt *old = (const smtpx_rcpt *)wmem_array_get_raw(open);
     size_t bytes = n * sizeof(smtpx_rcpt);
     char *at;
 
@@ -288,8 +289,7 @@ static void txn_compact(smtpx_txn *t, gboolean move_strings)
     t->nlist = n;
     if (n > 0)
         memcpy(t->list, old, n * sizeof(smtpx_rcpt));
-    wmem_destroy_array(t->rcpts);
-    t->rcpts = NULL;
+    wmem_destroy_array(open);
     if (!move_strings)
         return;
     at = (char *)(t->list + n);
@@ -310,8 +310,6 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
     if (t == NULL)
         return;
     t->outcome = u->ev.code;
-    t->end_frame = pinfo->num;
-    t->end_ts = pinfo->abs_ts;
     if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last->ev.type == SMTP_EV_REPLY) {
         const guint8 *lf = tvb_get_ptr(tvb, last->ev.off, last->ev.len);
         guint32 l1 = 0;

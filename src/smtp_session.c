@@ -60,25 +60,41 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg)
 }
 
 /* What parking keeps: the session's facts from _cmode up to the queue
- * (the config is the caller's, the queue is empty). */
+ * (the config is the caller's, the queue is empty), most of them zero:
+ * a bit per byte says which are not, and only those follow. */
 #define PARK_FROM offsetof(smtp_session, _cmode)
 #define PARK_TO   offsetof(smtp_session, _qhead)
-_Static_assert(PARK_TO - PARK_FROM <= SMTP_PARKED_SIZE, "SMTP_PARKED_SIZE is too small");
+#define PARK_BYTES (PARK_TO - PARK_FROM)
+#define PARK_MAP ((PARK_BYTES + 7) / 8)
+_Static_assert(PARK_MAP + PARK_BYTES <= SMTP_PARKED_MAX, "SMTP_PARKED_MAX is too small");
 
-int smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_SIZE])
+size_t smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_MAX])
 {
+    const uint8_t *from = (const uint8_t *)s + PARK_FROM;
+    size_t i, n = PARK_MAP;
+
     if (!(s->_flags & F_QUIT) || s->_qlen != 0 || s->_txn != 0 || s->_msg != 0 ||
         s->_frag[0] || s->_frag[1] || s->_cmode != CM_COMMAND || s->_sasl_left != 0 ||
         s->_bdat_left != 0 || (s->_flags & (F_BDAT_MSG | F_DATA_SPEC | F_TLS_WAIT)))
         return 0;
-    memset(out, 0, SMTP_PARKED_SIZE);
-    memcpy(out, (const uint8_t *)s + PARK_FROM, PARK_TO - PARK_FROM);
-    return 1;
+    memset(out, 0, PARK_MAP);
+    for (i = 0; i < PARK_BYTES; i++) {
+        if (from[i] != 0) {
+            out[i / 8] |= (uint8_t)(1u << (i % 8));
+            out[n++] = from[i];
+        }
+    }
+    return n;
 }
 
-void smtp_session_unpark(smtp_session *s, const uint8_t in[SMTP_PARKED_SIZE])
+void smtp_session_unpark(smtp_session *s, const uint8_t *in)
 {
-    memcpy((uint8_t *)s + PARK_FROM, in, PARK_TO - PARK_FROM);
+    uint8_t *to = (uint8_t *)s + PARK_FROM;
+    const uint8_t *b = in + PARK_MAP;
+    size_t i;
+
+    for (i = 0; i < PARK_BYTES; i++)
+        to[i] = (in[i / 8] & (1u << (i % 8))) ? *b++ : 0;
     s->_qhead = 0;
     s->_qlen = 0;
     s->_qcap = SMTP_PENDING_INLINE;

@@ -177,16 +177,18 @@ unsigned smtp_session_pending(const smtp_session *s);
 unsigned smtp_session_queue_capacity(const smtp_session *s);
 
 /* A session that is over (QUIT was sent and every command answered,
- * nothing open or half-read) can be kept in SMTP_PARKED_SIZE bytes while
- * its connection is quiet: a capture holds thousands.  smtp_session_park
- * copies it out and returns 1 (0, copying nothing, when it is not over);
- * the caller may then free the session, and the storage its queue grew
- * into (smtp_session_queue_storage, before parking).  smtp_session_unpark
- * brings it back into a session made by smtp_session_init with the same
- * config: fed the same bytes, it then does what the parked one would. */
-#define SMTP_PARKED_SIZE 72
-int smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_SIZE]);
-void smtp_session_unpark(smtp_session *s, const uint8_t in[SMTP_PARKED_SIZE]);
+ * nothing open or half-read) can be kept in a few bytes while its
+ * connection is quiet: a capture holds thousands.  smtp_session_park packs
+ * it into out (a bitmap of its non-zero bytes, then those bytes: about 20
+ * in all, never more than SMTP_PARKED_MAX) and returns how many bytes it
+ * wrote (0, writing nothing, when it is not over); the caller may then free
+ * the session, and the storage its queue grew into
+ * (smtp_session_queue_storage, before parking).  smtp_session_unpark brings
+ * it back into a session made by smtp_session_init with the same config:
+ * fed the same bytes, it then does what the parked one would. */
+#define SMTP_PARKED_MAX 88
+size_t smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_MAX]);
+void smtp_session_unpark(smtp_session *s, const uint8_t *in);
 /* The storage the queue grew into through config.grow (NULL: none). */
 void *smtp_session_queue_storage(const smtp_session *s);
 

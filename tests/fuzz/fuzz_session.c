@@ -81,7 +81,7 @@ static void feed(feeder *f, int dir, const uint8_t *b, size_t n, int flush)
         off += got;
         f->pos[dir] += got;
         if (f->park) {
-            uint8_t parked[SMTP_PARKED_SIZE];
+            uint8_t parked[SMTP_PARKED_MAX];
             if (smtp_session_park(&f->s, parked)) {
                 CHECK(smtp_session_queue_storage(&f->s) == NULL); /* no grow function here */
                 memset(&f->s, 0xa5, sizeof f->s); /* nothing of the old one survives */
