@@ -69,10 +69,10 @@ typedef struct smtpx_txn {
     guint32 rcpt_ok, rcpt_bad; /* RCPTs answered 2xx / otherwise, all of them */
     guint32 size;          /* message bytes (0 if none) */
     guint16 outcome;       /* smtp_txn_outcome */
-    guint16 final_code;
+    guint16 final_code;    /* of the reply that ended it, 0 if none: that reply
+                              is the last before the end in the same call (its
+                              line and status are read from there) */
     gboolean tls;          /* inside TLS */
-    const char *final_reply;
-    const char *final_status; /* enhanced status of the final reply */
     const char *helo;      /* the client's HELO/EHLO name at the time */
     const char *auth_user; /* the AUTH user at the time, NULL if none */
 } smtpx_txn;

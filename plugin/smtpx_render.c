@@ -833,8 +833,44 @@ static void render_fragment(render_ctx *r, const smtpx_unit *u)
 
 /* ---- transactions ---- */
 
-static void render_txn_end(render_ctx *r, const smtpx_unit *u)
+/* The reply that ended a transaction: its first line and status, read
+ * from the last reply before unit i of the call (where the first pass
+ * found it). */
+static void final_reply(render_ctx *r, proto_tree *tt, const smtpx_call *call, guint32 i)
 {
+    const smtpx_unit *u = NULL;
+    const guint8 *p;
+    const guint8 *lf;
+    guint32 l1 = 0, j = i;
+    smtp_reply_line first;
+
+    while (j > 0 && u == NULL) {
+        j--;
+        if (call->units[j].ev.type == SMTP_EV_REPLY)
+            u = &call->units[j];
+    }
+    if (u == NULL)
+        return;
+    p = r->buf + u->ev.off;
+    while (l1 < u->ev.len && p[l1] != '\r' && p[l1] != '\n')
+        l1++;
+    proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_reply, r->tvb, 0, 0,
+                                                   tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1)));
+    if (r->parsed != NULL && r->parsed[j] != NULL) {
+        first = r->parsed[j]->reply;
+    } else {
+        lf = memchr(p, '\n', u->ev.len);
+        if (!smtp_parse_reply_line(p, content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len), &first))
+            return;
+    }
+    if (first.status.len > 0)
+        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_status, r->tvb, 0, 0,
+            wmem_strndup(r->pinfo->pool, (const char *)p + first.status.off, first.status.len)));
+}
+
+static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
+{
+    const smtpx_unit *u = &call->units[at];
     const smtpx_txn *t = UNIT_TXN(u);
     proto_tree *tt;
     proto_item *it;
@@ -892,9 +928,7 @@ static void render_txn_end(render_ctx *r, const smtpx_unit *u)
     if (t->final_code != 0) {
         nstime_t d;
         proto_item_set_generated(proto_tree_add_uint(tt, hf_txn_final_code, r->tvb, 0, 0, t->final_code));
-        proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_reply, r->tvb, 0, 0, t->final_reply));
-        if (t->final_status != NULL)
-            proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_status, r->tvb, 0, 0, t->final_status));
+        final_reply(r, tt, call, at);
         nstime_delta(&d, &r->pinfo->abs_ts, &t->start_ts); /* this frame ends it */
         proto_item_set_generated(proto_tree_add_time(tt, hf_txn_duration, r->tvb, 0, 0, &d));
     }
@@ -996,7 +1030,7 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
             expert_add_info(r->pinfo, r->last, &ei_anomaly[u->ev.code]);
         break;
     case SMTP_EV_TXN_END:
-        render_txn_end(r, u);
+        render_txn_end(r, call, i);
         break;
     default:
         break;
@@ -1195,6 +1229,6 @@ void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     for (i = 0; i < call->nunits; i++)
         if (call->units[i].ev.type == SMTP_EV_TXN_END)
-            render_txn_end(&r, &call->units[i]);
+            render_txn_end(&r, call, i);
     info_flush(&r);
 }

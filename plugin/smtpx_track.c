@@ -281,7 +281,7 @@ static void txn_compact(smtpx_txn *t, gboolean move_strings)
     char *at;
 
     if (move_strings) {
-        bytes += string_room(t->sender) + string_room(t->final_reply) + string_room(t->final_status);
+        bytes += string_room(t->sender);
         for (i = 0; i < n; i++)
             bytes += string_room(old[i].addr) + string_room(old[i].status);
     }
@@ -294,8 +294,6 @@ static void txn_compact(smtpx_txn *t, gboolean move_strings)
         return;
     at = (char *)(t->list + n);
     t->sender = move_string(&at, t->sender);
-    t->final_reply = move_string(&at, t->final_reply);
-    t->final_status = move_string(&at, t->final_status);
     for (i = 0; i < n; i++) {
         t->list[i].addr = move_string(&at, t->list[i].addr);
         t->list[i].status = move_string(&at, t->list[i].status);
@@ -310,15 +308,8 @@ void smtpx_track_txn_end(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx
     if (t == NULL)
         return;
     t->outcome = u->ev.code;
-    if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last->ev.type == SMTP_EV_REPLY) {
-        const guint8 *lf = tvb_get_ptr(tvb, last->ev.off, last->ev.len);
-        guint32 l1 = 0;
-        while (l1 < last->ev.len && lf[l1] != '\r' && lf[l1] != '\n')
-            l1++;
+    if (tvb != NULL && u->ev.dir == SMTP_DIR_SERVER && last->ev.type == SMTP_EV_REPLY)
         t->final_code = last->ev.code;
-        t->final_reply = smtpx_kept_text(pinfo, tvb, last->ev.off, l1);
-        t->final_status = reply_status(lf, &last->first);
-    }
     u->data = t;
     c->txns[t->id % G_N_ELEMENTS(c->txns)] = NULL;
     txn_compact(t, !smtp_session_is_lmtp(&c->sess));
