@@ -61,62 +61,37 @@ static int side_by_content(tvbuff_t *tvb)
 
 static wmem_allocator_t *state_scope;
 
-/* A record is found through the index: an entry per call of the first
- * pass, in frame order (the first pass goes through the frames in order),
- * found again by bisection.  No per-frame proto data, no header: the
- * record's bytes start with what tells its data apart (made from decrypted
- * TLS data, the TCP sequence number of its first byte, 0 inside TLS, as 4
- * bytes; the bytes of that tvb it accounts for, LEB128), then the call.
- * The index is pages of frame numbers and record addresses, 12 bytes an
- * entry, a page added when the last is full: no room reserved ahead, no
- * copy as it grows. */
-#define REC_PAGE_BITS 12
-#define REC_PAGE (1u << REC_PAGE_BITS)
-typedef struct rec_page {
-    guint32 frame[REC_PAGE];
-    const guint8 *rec[REC_PAGE];
-} rec_page;
-
-static rec_page **rec_pages; /* g_malloc'd: freed when the file's dissection ends */
-static guint32 rec_count, rec_npages, rec_pages_cap;
-
-#define REC_FRAME(i) (rec_pages[(i) >> REC_PAGE_BITS]->frame[(i) & (REC_PAGE - 1)])
-#define REC_PTR(i) (rec_pages[(i) >> REC_PAGE_BITS]->rec[(i) & (REC_PAGE - 1)])
-
-/* The records' bytes: slabs filled one record after the other, never freed
- * one by one, so no chunk header or alignment per record (their 4-byte
- * slots are read and written with memcpy).  A large record gets a block of
- * its own, on the same list. */
+/* The records of the first pass, one per call: what tells its data apart
+ * (made from decrypted TLS data or not, the bytes of that tvb it accounts
+ * for, and the low 16 bits of the TCP sequence number of its first byte, 0
+ * inside TLS), then the call.  The first pass goes through the frames in
+ * order, so they are kept as one chain in that order: each preceded by its
+ * frame's distance from the previous record's (plus 1) and its length,
+ * LEB128, in slabs filled one after the other (a 0 where a slab ends: the
+ * address of the next follows), never freed one by one.  A mark every
+ * REC_MARK records (its frame, its address) is what later passes bisect;
+ * they read on from there.  About 3 bytes a record where an index entry
+ * took 12 to 16, and no chunk header or alignment.  A record made out of
+ * frame order (never seen; kept for safety) is allocated alone and listed
+ * apart. */
 #define REC_SLAB (256u * 1024u)
+#define REC_MARK 32u
+#define REC_LINK (1u + sizeof(guint8 *)) /* a slab's end: 0, the next slab */
 typedef struct rec_block {
-    struct rec_block *next;
+    struct rec_block *next; /* every block, for freeing */
     guint8 data[];
 } rec_block;
 
+typedef struct rec_mark {
+    guint32 frame;
+    const guint8 *at;      /* a record's distance byte(s) in a slab, or (late) its header */
+} rec_mark;
+
 static rec_block *rec_blocks;
-static guint8 *rec_pos, *rec_end;
-
-static guint8 *rec_alloc(gsize n)
-{
-    guint8 *p;
-
-    if (n > REC_SLAB / 8) {
-        rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + n);
-        b->next = rec_blocks;
-        rec_blocks = b;
-        return b->data;
-    }
-    if (rec_pos == NULL || (gsize)(rec_end - rec_pos) < n) {
-        rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + REC_SLAB);
-        b->next = rec_blocks;
-        rec_blocks = b;
-        rec_pos = b->data;
-        rec_end = b->data + REC_SLAB;
-    }
-    p = rec_pos;
-    rec_pos += n;
-    return p;
-}
+static guint8 *rec_pos, *rec_end; /* the chain's end, the slab's end */
+static guint32 rec_count, rec_last_frame;
+static rec_mark *rec_marks, *rec_late; /* g_malloc'd, sorted by frame */
+static guint32 rec_nmarks, rec_marks_cap, rec_nlate, rec_late_cap;
 
 wmem_allocator_t *smtpx_scope(void)
 {
@@ -130,8 +105,6 @@ static void scopes_init(void)
 
 static void scopes_cleanup(void)
 {
-    guint32 i;
-
     wmem_destroy_allocator(state_scope);
     state_scope = NULL;
     while (rec_blocks != NULL) {
@@ -140,11 +113,10 @@ static void scopes_cleanup(void)
         g_free(b);
     }
     rec_pos = rec_end = NULL;
-    for (i = 0; i < rec_npages; i++)
-        g_free(rec_pages[i]);
-    g_free(rec_pages);
-    rec_pages = NULL;
-    rec_count = rec_npages = rec_pages_cap = 0;
+    g_free(rec_marks);
+    g_free(rec_late);
+    rec_marks = rec_late = NULL;
+    rec_count = rec_last_frame = rec_nmarks = rec_marks_cap = rec_nlate = rec_late_cap = 0;
 }
 
 /* Which end is the server: the end whose first bytes are a reply (or
@@ -728,12 +700,13 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
 static rec_head read_head(const guint8 *rec)
 {
     rec_head h;
-    const guint8 *p = rec + 5;
+    const guint8 *p = rec;
+    guint64 v = unpack_uv(&p);
 
-    h.tls = rec[0];
-    h.seq = slot_get(rec + 1);
-    h.end = (guint32)unpack_uv(&p);
-    h.call = p;
+    h.tls = (guint8)(v & 1);
+    h.end = (guint32)(v >> 1);
+    h.seq = (guint32)(p[0] | p[1] << 8);
+    h.call = p + 2;
     return h;
 }
 
@@ -976,6 +949,114 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
     return units;
 }
 
+static void mark_add(rec_mark **v, guint32 *n, guint32 *cap, guint32 frame, const guint8 *at)
+{
+    guint32 i;
+
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        *v = (rec_mark *)g_realloc(*v, *cap * sizeof **v);
+    }
+    for (i = *n; i > 0 && (*v)[i - 1].frame > frame; i--) /* sorted: only late records wait */
+        (*v)[i] = (*v)[i - 1];
+    (*v)[i].frame = frame;
+    (*v)[i].at = at;
+    (*n)++;
+}
+
+/* Room for a record of n bytes of frame: at the chain's end, or alone if
+ * the frame comes before the chain's last. */
+static guint8 *rec_append(guint32 frame, gsize n)
+{
+    guint8 pre[20];
+    pack k;
+    gsize need;
+
+    if (rec_count > 0 && frame < rec_last_frame) {
+        rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + n);
+        b->next = rec_blocks;
+        rec_blocks = b;
+        mark_add(&rec_late, &rec_nlate, &rec_late_cap, frame, b->data);
+        return b->data;
+    }
+    memset(&k, 0, sizeof k);
+    k.p = pre; /* room enough: pack_room never grows it */
+    k.cap = sizeof pre;
+    pack_uv(&k, (guint64)(frame - rec_last_frame) + 1);
+    pack_uv(&k, n);
+    need = k.n + n;
+    if (rec_pos == NULL || (gsize)(rec_end - rec_pos) < need + REC_LINK) {
+        gsize size = MAX(REC_SLAB, need + REC_LINK);
+        rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + size);
+        b->next = rec_blocks;
+        rec_blocks = b;
+        if (rec_pos != NULL) {
+            guint8 *next = b->data;
+            *rec_pos++ = 0;
+            memcpy(rec_pos, &next, sizeof next);
+        }
+        rec_pos = b->data;
+        rec_end = b->data + size;
+    }
+    if (rec_count % REC_MARK == 0)
+        mark_add(&rec_marks, &rec_nmarks, &rec_marks_cap, frame, rec_pos);
+    memcpy(rec_pos, pre, k.n);
+    rec_pos += need;
+    rec_count++;
+    rec_last_frame = frame;
+    return rec_pos - n;
+}
+
+/* The records of frame, in the order they were made (the chain's, then
+ * any made out of order): their headers in out (pinfo's pool). */
+static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***out)
+{
+    wmem_array_t *found = wmem_array_new(pinfo->pool, sizeof(const guint8 *));
+    guint32 lo = 0, hi = rec_nmarks, f;
+    const guint8 *p;
+    gboolean first = TRUE;
+
+    /* the last mark before the frame: its records cannot start earlier */
+    while (lo < hi) {
+        guint32 mid = lo + (hi - lo) / 2;
+        if (rec_marks[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (rec_nmarks > 0) {
+        const rec_mark *m = &rec_marks[lo > 0 ? lo - 1 : 0];
+        p = m->at;
+        f = m->frame;
+        while (p != rec_pos) {
+            guint32 d, n;
+            if (*p == 0) { /* the slab ends: the next one */
+                memcpy(&p, p + 1, sizeof p);
+                continue;
+            }
+            d = (guint32)unpack_uv(&p);
+            n = (guint32)unpack_uv(&p);
+            if (!first)
+                f += d - 1;
+            first = FALSE;
+            if (f > frame)
+                break;
+            if (f == frame)
+                wmem_array_append_one(found, p);
+            p += n;
+        }
+    }
+    if (rec_nlate > 0) {
+        guint32 i;
+        for (i = 0; i < rec_nlate; i++) {
+            if (rec_late[i].frame == frame)
+                wmem_array_append_one(found, rec_late[i].at);
+        }
+    }
+    *out = (const guint8 **)wmem_array_get_raw(found);
+    return wmem_array_get_count(found);
+}
+
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after. */
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
@@ -983,7 +1064,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
 {
     smtpx_call made;
     wmem_array_t *units, *fixes;
-    guint8 *rec, hb[16]; /* the header: 5 bytes and a LEB128 of at most 5 */
+    guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
     pack k, h;
     guint32 len = tvb_captured_length(tvb), i, nfix, tail_slot = 0;
 
@@ -1000,11 +1081,14 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memset(&h, 0, sizeof h);
     h.p = hb; /* room enough: pack_room never grows it */
     h.cap = sizeof hb;
-    h.n = 5;
-    hb[0] = (guint8)tls;
-    slot_put(hb + 1, ti != NULL ? ti->seq : 0);
-    pack_uv(&h, made.deseg >= 0 ? (guint32)made.deseg : len);
-    rec = rec_alloc(h.n + k.n);
+    pack_uv(&h, (guint64)(made.deseg >= 0 ? (guint32)made.deseg : len) << 1 | (tls ? 1u : 0u));
+    {
+        guint32 seq = ti != NULL ? ti->seq : 0;
+        guint8 *sp = pack_room(&h, 2);
+        sp[0] = (guint8)seq;
+        sp[1] = (guint8)(seq >> 8);
+    }
+    rec = rec_append(pinfo->num, h.n + k.n);
     memcpy(rec, h.p, h.n);
     memcpy(rec + h.n, k.p, k.n);
     if (made.tail >= 0)
@@ -1018,46 +1102,6 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
         pair_free(*(smtpx_pair **)wmem_array_index(c->dead, i));
     c->dead = NULL;
     return rec;
-}
-
-/* The first index entry of frame (rec_count if none). */
-static guint32 rec_first(guint32 frame)
-{
-    guint32 lo = 0, hi = rec_count;
-
-    while (lo < hi) {
-        guint32 mid = lo + (hi - lo) / 2;
-        if (REC_FRAME(mid) < frame)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* A record of the first pass, after the frame's others. */
-static void rec_add(guint32 frame, const guint8 *rec)
-{
-    guint32 at = rec_count, i;
-
-    if ((rec_count >> REC_PAGE_BITS) == rec_npages) {
-        if (rec_npages == rec_pages_cap) {
-            rec_pages_cap = rec_pages_cap ? rec_pages_cap * 2 : 16;
-            rec_pages = (rec_page **)g_realloc(rec_pages, rec_pages_cap * sizeof *rec_pages);
-        }
-        rec_pages[rec_npages++] = g_new(rec_page, 1);
-    }
-    if (rec_count > 0 && REC_FRAME(rec_count - 1) > frame) {
-        /* a first pass out of frame order: kept sorted all the same */
-        at = rec_first(frame + 1);
-        for (i = rec_count; i > at; i--) {
-            REC_FRAME(i) = REC_FRAME(i - 1);
-            REC_PTR(i) = REC_PTR(i - 1);
-        }
-    }
-    REC_FRAME(at) = frame;
-    REC_PTR(at) = rec;
-    rec_count++;
 }
 
 /* Which of the frame's records this dissection of it has rendered: a bit
@@ -1077,8 +1121,8 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
                                     const smtp_parsed *const **parsed)
 {
     calls_used *used = (calls_used *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED);
-    guint32 seq = ti != NULL ? ti->seq : 0, len = tvb_captured_length(tvb), i, first;
-    const guint8 *rec;
+    guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, len = tvb_captured_length(tvb), i, n;
+    const guint8 *rec, **recs;
 
     *first_call = used == NULL;
     if (!PINFO_FD_VISITED(pinfo)) {
@@ -1088,24 +1132,20 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
                              wmem_new0(pinfo->pool, calls_used));
         rec = make_record(c, pinfo, tvb, ti, tls, cmds);
         *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
-        rec_add(pinfo->num, rec);
         return unpack_call(pinfo, rec);
     }
-    first = rec_first(pinfo->num);
+    n = frame_records(pinfo, pinfo->num, &recs);
     if (used == NULL) {
-        guint32 n = 0;
-        while (first + n < rec_count && REC_FRAME(first + n) == pinfo->num)
-            n++;
         used = (calls_used *)wmem_alloc0(pinfo->pool, sizeof(calls_used) + (n + 7) / 8);
         used->nbits = n;
         p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED, used);
     }
-    for (i = 0; i < used->nbits; i++) {
-        rec_head h = read_head(REC_PTR(first + i));
+    for (i = 0; i < n && i < used->nbits; i++) {
+        rec_head h = read_head(recs[i]);
         if (!(used->bits[i / 8] & (1u << (i % 8))) && h.seq == seq && h.end <= len &&
             h.tls == (guint8)tls) {
             used->bits[i / 8] |= (guint8)(1u << (i % 8));
-            return unpack_call(pinfo, REC_PTR(first + i));
+            return unpack_call(pinfo, recs[i]);
         }
     }
     return NULL;
