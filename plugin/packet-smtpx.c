@@ -742,8 +742,6 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
             p += head.held;
         }
     }
-    head.seq = rec->seq;
-    head.end = rec->end;
     head.tls = rec->tls;
     n = (guint32)unpack_uv(&p);
     call = smtpx_call_new(pinfo->pool, &head, n);

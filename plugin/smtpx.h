@@ -143,9 +143,6 @@ typedef struct smtpx_call {
     gint32 deseg;         /* where TCP is asked to reassemble from, -1 if not
                              (a TLS record's first byte alone after STARTTLS:
                              TLS takes its records through TCP) */
-    guint32 seq;          /* TCP sequence number of the first byte (0 inside TLS) */
-    guint32 end;          /* bytes of that tvb it accounts for: a later pass may
-                             hand over a reassembled tvb cut at this point */
     guint8 dir;           /* SMTP_DIR_* */
     guint8 gap;           /* lost bytes precede this data */
     guint8 tls;           /* made from decrypted TLS data */
