@@ -236,9 +236,10 @@ static void session_init(smtp_session *s)
 
 /* ---- parking: a conversation whose SMTP is over keeps little ---- */
 
-/* First pass, after a call: when the session is over (QUIT answered,
- * nothing waiting, open or half-read) the conversation's state gives way to
- * an smtpx_parked; most connections end so, and a capture holds many. */
+/* First pass, after a call or a connection's end: when the session is over
+ * (QUIT answered or the connection closed, nothing waiting, open or
+ * half-read) the conversation's state gives way to an smtpx_parked; most
+ * connections end so, and a capture holds many. */
 static void maybe_park(conversation_t *conv, smtpx_conv *c)
 {
     smtpx_parked *k;
@@ -247,7 +248,7 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
     guint8 packed[SMTP_PARKED_MAX];
     size_t n;
 
-    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_cap[0] || c->held_cap[1])
+    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_len[0] || c->held_len[1])
         return;
     for (i = 0; i < G_N_ELEMENTS(c->txns); i++) {
         if (c->txns[i] != NULL)
@@ -269,6 +270,10 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
         wmem_free(smtpx_scope(), c->ring);
     if (queue != NULL)
         wmem_free(smtpx_scope(), queue);
+    for (i = 0; i < 2; i++) { /* room a cut line once needed, empty now */
+        if (c->held[i] != NULL)
+            wmem_free(smtpx_scope(), c->held[i]);
+    }
     conversation_add_proto_data(conv, proto_smtpx, k);
     wmem_free(smtpx_scope(), c);
 }
@@ -1290,6 +1295,7 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         call = close_call(c, pinfo, conv);
         if (call != NULL)
             p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE, call);
+        maybe_park(conv, c); /* closed with nothing open: parked, QUIT or not */
     }
     if (call == NULL)
         return 0;

@@ -73,7 +73,7 @@ size_t smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_MAX])
     const uint8_t *from = (const uint8_t *)s + PARK_FROM;
     size_t i, n = PARK_MAP;
 
-    if (!(s->_flags & F_QUIT) || s->_qlen != 0 || s->_txn != 0 || s->_msg != 0 ||
+    if (!(s->_flags & (F_QUIT | F_CLOSED)) || s->_qlen != 0 || s->_txn != 0 || s->_msg != 0 ||
         s->_frag[0] || s->_frag[1] || s->_cmode != CM_COMMAND || s->_sasl_left != 0 ||
         s->_bdat_left != 0 || (s->_flags & (F_BDAT_MSG | F_DATA_SPEC | F_TLS_WAIT)))
         return 0;

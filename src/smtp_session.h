@@ -176,8 +176,9 @@ int smtp_session_is_lmtp(const smtp_session *s);
 unsigned smtp_session_pending(const smtp_session *s);
 unsigned smtp_session_queue_capacity(const smtp_session *s);
 
-/* A session that is over (QUIT was sent and every command answered,
- * nothing open or half-read) can be kept in a few bytes while its
+/* A session that is over (QUIT was accepted and every command answered,
+ * or the connection closed, smtp_session_close; nothing open or half-read)
+ * can be kept in a few bytes while its
  * connection is quiet: a capture holds thousands.  smtp_session_park packs
  * it into out (a bitmap of its non-zero bytes, then those bytes: about 20
  * in all, never more than SMTP_PARKED_MAX) and returns how many bytes it

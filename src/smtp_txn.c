@@ -200,6 +200,7 @@ size_t smtp_session_close(smtp_session *s, int dir, unsigned how, smtp_event *ev
         txn_emit(&o, dir, s->_txn, why, 0, 0);
     s->_txn = 0;
     s->_qlen = 0;
+    s->_flags |= F_CLOSED;
     s->_rcpt_ok = s->_rcpt_bad = s->_rcpt_tmp = 0;
     return o.n;
 }

@@ -941,6 +941,30 @@ static void session_park(void)
     }
     CHECK_STR(lb, la);
     CHECK(strlen(la) > 200); /* commands, anomalies, replies and the transaction's end */
+
+    /* no QUIT, a transaction open and a command waiting: parked once the
+     * connection is closed (smtp_session_close ended them), not before */
+    {
+        static const char *const open[] = { "220 x\r\n", "EHLO c\r\n", "250 x\r\n",
+                                            "MAIL FROM:<a@x>\r\n", "250 ok\r\n", "RCPT TO:<b@x>\r\n" };
+        smtp_event ev[8];
+        smtp_session_init(&a, NULL);
+        la[0] = 0;
+        for (i = 0; i < sizeof open / sizeof open[0]; i++)
+            feed_log(&a, i % 2 ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER, open[i], la, sizeof la);
+        CHECK_EQ(smtp_session_park(&a, parked), 0);
+        CHECK_EQ(smtp_session_close(&a, SMTP_DIR_SERVER, 0, ev, 8), 1); /* the transaction ends */
+        CHECK(smtp_session_park(&a, parked) > 0);
+        smtp_session_init(&b, NULL);
+        smtp_session_unpark(&b, parked);
+        la[0] = lb[0] = 0;
+        for (i = 0; i < sizeof after / sizeof after[0]; i++) {
+            int dir = i % 2 ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+            feed_log(&a, dir, after[i], la, sizeof la);
+            feed_log(&b, dir, after[i], lb, sizeof lb);
+        }
+        CHECK_STR(lb, la);
+    }
 }
 
 void tests_session(void)
