@@ -53,6 +53,13 @@ static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const 
     c->msg_len += n;
 }
 
+/* A message at least this long is kept in the buffer it grew in (made
+ * exactly as long, dot-stuffing removed in place) instead of a copy: a 50
+ * MB body would otherwise need its buffer, up to twice its size, and the
+ * copy at once.  Buffers this large are allocations of their own, not
+ * room among other chunks. */
+#define KEEP_IN_PLACE (1024u * 1024u)
+
 /* The message ends here: hands it to the unit that completes it. */
 static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 id, gboolean dot_stuffed)
 {
@@ -64,7 +71,11 @@ static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 
     m->first_frame = c->msg_first_frame;
     m->frames = c->msg_frames;
     m->truncated = c->msg_truncated;
-    if (dot_stuffed && c->msg_len > 0) {
+    if (c->msg_len >= KEEP_IN_PLACE) {
+        m->len = dot_stuffed ? (guint32)smtp_unstuff(c->msg_data, c->msg_data, c->msg_len) : c->msg_len;
+        m->data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, m->len);
+        c->msg_data = NULL; /* the message's now */
+    } else if (dot_stuffed && c->msg_len > 0) {
         m->data = (guint8 *)wmem_alloc(smtpx_scope(), c->msg_len);
         m->len = (guint32)smtp_unstuff(m->data, c->msg_data, c->msg_len);
     } else if (c->msg_len > 0) {

@@ -110,7 +110,7 @@ size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n)
             i++;
         lf = i < n ? (const uint8_t *)memchr(src + i, '\n', n - i) : NULL;
         end = lf ? (size_t)(lf - src) + 1 : n;
-        memcpy(dst + o, src + i, end - i);
+        memmove(dst + o, src + i, end - i); /* dst may be src */
         o += end - i;
         i = end;
     }

@@ -53,7 +53,8 @@ long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
 
 /* Copies src[0..n) of a DATA body into dst without the dot-stuffing
  * (RFC 5321 4.5.2: a leading "." of a line is removed); returns the length
- * written (at most n).  dst and src may not overlap. */
+ * written (at most n).  dst may be src (in place); they may not overlap
+ * otherwise. */
 size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n);
 
 #endif /* SMTP_FRAME_H */

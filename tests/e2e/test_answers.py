@@ -59,6 +59,32 @@ def check_export(ctx, pcap):
     assert len(plain) >= len(builtin), 'built-in exports %d, plugin %d' % (len(builtin), len(plain))
 
 
+def check_large_message(ctx, bdat):
+    """A message over 1 MB (kept in the buffer it grew in, dot-stuffing
+    removed in place): exported byte for byte as sent, without the
+    stuffing, in one pass and two, with and without a tree."""
+    lines = []
+    for i in range(40000):
+        lines.append(b'.dot line %05d ..\r\n' % i if i % 3 == 0 else b'plain line %05d of the message body\r\n' % i)
+    msg = b'Subject: big\r\n\r\n' + b''.join(lines)
+    assert len(msg) > 1024 * 1024
+    if bdat:
+        data = [("C", b'BDAT %d LAST\r\n' % len(msg) + msg, {"every": 1460})]
+        want = msg
+    else:
+        stuffed = b''.join(b'.' + l if l.startswith(b'.') else l for l in msg.split(b'\r\n')[:-1]
+                           for l in [l + b'\r\n'])
+        data = [("C", b'DATA\r\n'), ("S", b'354 go\r\n'), ("C", stuffed + b'.\r\n', {"every": 1460})]
+        want = msg
+    steps = [GREET, EHLO, EHLO_OK, ("C", b'MAIL FROM:<a@x>\r\n'), ("S", b'250 ok\r\n'),
+             ("C", b'RCPT TO:<b@x>\r\n'), ("S", b'250 ok\r\n')] + data + \
+        [("S", b'250 2.0.0 queued\r\n')] + QUIT
+    pcap = write(ctx, 'large-%s' % ('bdat' if bdat else 'data'), steps)
+    for args in ([], ['-2'], ['-V'], ['-2', '-Y', 'smtp']):
+        got = exported(ctx, pcap, args)
+        assert list(got.values()) == [want], (args, sorted(got), [len(v) for v in got.values()], len(want))
+
+
 # ---- expert infos: the same with and without a tree
 
 def expert_table(ctx, pcap, extra):
@@ -365,6 +391,8 @@ def check_times(ctx):
 
 def tests(ctx):
     yield 'response times', lambda: check_times(ctx)
+    yield 'message over 1 MB (DATA)', lambda: check_large_message(ctx, False)
+    yield 'message over 1 MB (BDAT)', lambda: check_large_message(ctx, True)
     for name in ('01-plain-delivery', '12-large-body', '15-bdat-chunking', '23-lmtp-delivery'):
         pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
         yield 'export objects ' + name, (lambda p=pcap: check_export(ctx, p))

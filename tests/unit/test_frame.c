@@ -71,10 +71,14 @@ static void reply_case(const char *name, const char *s, size_t n, size_t max_lin
 
 static void unstuff_case(const char *in, const char *want)
 {
-    uint8_t out[128];
+    uint8_t out[128], same[128];
     size_t n = smtp_unstuff(out, (const uint8_t *)in, strlen(in));
     CHECK_EQ(n, strlen(want));
     CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
+    /* in place, as a long message is kept */
+    memcpy(same, in, strlen(in));
+    n = smtp_unstuff(same, same, strlen(in));
+    CHECK(n == strlen(want) && memcmp(same, want, n) == 0);
 }
 
 void tests_frame(void)
@@ -85,6 +89,7 @@ void tests_frame(void)
     unstuff_case(".x\n.\n..\n", "x\n\n.\n");
     unstuff_case("no.dot.here", "no.dot.here");
     unstuff_case(".", "");
+    unstuff_case("..a..b\r\n..c\r\n...\r\n.\r\nd.\r\n", ".a..b\r\n.c\r\n..\r\n\r\nd.\r\n");
 
     char big[2048];
 
