@@ -80,7 +80,7 @@ typedef struct smtpx_txn {
 /* A whole message (DATA, dot-stuffing removed, or BDAT chunks), kept
  * with the unit that completes it, for IMF. */
 typedef struct smtpx_message {
-    guint8 *data;
+    guint8 *data;        /* len bytes and a NUL after them; NULL when empty */
     guint32 len;
     guint32 first_frame; /* frame with its first byte */
     guint32 frames;      /* frames that carried it */

@@ -71,16 +71,21 @@ static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 
     m->first_frame = c->msg_first_frame;
     m->frames = c->msg_frames;
     m->truncated = c->msg_truncated;
+    /* a NUL after the bytes: the message's text item is made without a copy */
     if (c->msg_len >= KEEP_IN_PLACE) {
         m->len = dot_stuffed ? (guint32)smtp_unstuff(c->msg_data, c->msg_data, c->msg_len) : c->msg_len;
-        m->data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, m->len);
+        m->data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, m->len + 1);
+        m->data[m->len] = 0;
         c->msg_data = NULL; /* the message's now */
     } else if (dot_stuffed && c->msg_len > 0) {
-        m->data = (guint8 *)wmem_alloc(smtpx_scope(), c->msg_len);
+        m->data = (guint8 *)wmem_alloc(smtpx_scope(), c->msg_len + 1);
         m->len = (guint32)smtp_unstuff(m->data, c->msg_data, c->msg_len);
+        m->data[m->len] = 0;
     } else if (c->msg_len > 0) {
-        m->data = (guint8 *)wmem_memdup(smtpx_scope(), c->msg_data, c->msg_len);
+        m->data = (guint8 *)wmem_alloc(smtpx_scope(), c->msg_len + 1);
+        memcpy(m->data, c->msg_data, c->msg_len);
         m->len = c->msg_len;
+        m->data[m->len] = 0;
     }
     message_reset(c);
     return m;

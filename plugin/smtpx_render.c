@@ -61,8 +61,8 @@ static guint32 content_len(const guint8 *p, guint32 len)
  * cost.  Anything else (8-bit text, NUL) still goes through the conversion,
  * which shows invalid UTF-8 as U+FFFD.  An item no one looks at is faked by
  * proto_tree_add_item as before. */
-static proto_item *add_text(wmem_allocator_t *scope, proto_tree *t, int hf, tvbuff_t *tvb,
-                            const guint8 *p, guint32 off, guint32 len)
+static proto_item *add_text_z(wmem_allocator_t *scope, proto_tree *t, int hf, tvbuff_t *tvb,
+                              const guint8 *p, guint32 off, guint32 len, gboolean nul_after)
 {
     char small[256];
     char *s;
@@ -73,11 +73,19 @@ static proto_item *add_text(wmem_allocator_t *scope, proto_tree *t, int hf, tvbu
     for (i = 0; i < len; i++)
         if (p[i] == 0 || p[i] >= 0x80)
             return proto_tree_add_item(t, hf, tvb, off, len, ENC_UTF_8);
+    if (nul_after) /* p[len] is a NUL already: no copy (a message of megabytes) */
+        return proto_tree_add_string(t, hf, tvb, off, len, (const char *)p);
     s = len < sizeof small ? small : (char *)wmem_alloc(scope, len + 1);
     if (len > 0)
         memcpy(s, p, len);
     s[len] = 0;
     return proto_tree_add_string(t, hf, tvb, off, len, s);
+}
+
+static proto_item *add_text(wmem_allocator_t *scope, proto_tree *t, int hf, tvbuff_t *tvb,
+                            const guint8 *p, guint32 off, guint32 len)
+{
+    return add_text_z(scope, t, hf, tvb, p, off, len, FALSE);
 }
 
 /* The same for the call's bytes. */
@@ -760,7 +768,8 @@ static void render_message(render_ctx *r, const smtpx_unit *u, dissector_handle_
         proto_item *it = NULL;
         if (r->st != NULL) {
             proto_tree *mt;
-            it = add_text(r->pinfo->pool, r->st, hf_message, t, m->data, 0, m->len);
+            it = add_text_z(r->pinfo->pool, r->st, hf_message, t, m->data ? m->data : (const guint8 *)"",
+                            0, m->len, TRUE);
             proto_item_set_text(it, "Message: %u bytes in %u frame%s", m->len, m->frames,
                                 m->frames == 1 ? "" : "s");
             proto_item_set_generated(it);
