@@ -63,22 +63,8 @@ def check_large_message(ctx, bdat):
     """A message over 1 MB (kept in the buffer it grew in, dot-stuffing
     removed in place): exported byte for byte as sent, without the
     stuffing, in one pass and two, with and without a tree."""
-    lines = []
-    for i in range(40000):
-        lines.append(b'.dot line %05d ..\r\n' % i if i % 3 == 0 else b'plain line %05d of the message body\r\n' % i)
-    msg = b'Subject: big\r\n\r\n' + b''.join(lines)
-    assert len(msg) > 1024 * 1024
-    if bdat:
-        data = [("C", b'BDAT %d LAST\r\n' % len(msg) + msg, {"every": 1460})]
-        want = msg
-    else:
-        stuffed = b''.join(b'.' + l if l.startswith(b'.') else l for l in msg.split(b'\r\n')[:-1]
-                           for l in [l + b'\r\n'])
-        data = [("C", b'DATA\r\n'), ("S", b'354 go\r\n'), ("C", stuffed + b'.\r\n', {"every": 1460})]
-        want = msg
-    steps = [GREET, EHLO, EHLO_OK, ("C", b'MAIL FROM:<a@x>\r\n'), ("S", b'250 ok\r\n'),
-             ("C", b'RCPT TO:<b@x>\r\n'), ("S", b'250 ok\r\n')] + data + \
-        [("S", b'250 2.0.0 queued\r\n')] + QUIT
+    steps, want = gen.large_message(bdat)
+    assert len(want) > 1024 * 1024
     pcap = write(ctx, 'large-%s' % ('bdat' if bdat else 'data'), steps)
     for args in ([], ['-2'], ['-V'], ['-2', '-Y', 'smtp']):
         got = exported(ctx, pcap, args)

@@ -7,7 +7,9 @@ valgrind.supp (beside this file) keeps the known ones quiet.
 By default on DEFAULT: a real session, an edge capture with bad input, and a
 1-byte re-cut of a real session.  With --full (SMTP_TEST_FULL=1) on every
 capture of testdata/real and testdata/edge, and the 1-byte re-cut of every
-real capture up to FULL_ONE_MAX bytes of TCP payload.
+real capture up to FULL_ONE_MAX bytes of TCP payload.  Always, a generated
+session with a 1.2 MB dot-stuffed message (kept in the buffer it grew in,
+the stuffing removed in place).
 
 Slow (tens of seconds of CPU per capture): skipped, and counted as skipped,
 when SMTP_E2E_FAST=1 (the chroot runs of scripts/test-versions.sh); when
@@ -112,3 +114,12 @@ def tests(ctx):
         pcap = os.path.join(ctx.testdata, name)
         yield (name[:-5] + (' re-cut 1-byte' if one else '')), \
             (lambda p=pcap, o=one: check(ctx, p, o))
+    yield 'a 1.2 MB DATA message (kept in place)', lambda: check(ctx, large_data(ctx), False)
+
+
+def large_data(ctx):
+    """gen-edge-captures.py's 1.2 MB dot-stuffed message, written here."""
+    gen = toolpath.load('gen-edge-captures.py')
+    path = os.path.join(ctx.tmp, 'large-data.pcap')
+    gen.pl.write_pcap(path, gen.Conn().run(gen.large_message(False)[0]))
+    return path

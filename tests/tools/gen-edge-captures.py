@@ -60,6 +60,25 @@ def long_line(n: int) -> bytes:
     return (pat * (n // len(pat) + 1))[:n]
 
 
+def large_message(bdat: bool):
+    """A session sending one message of about 1.2 MB (a third of its lines
+    starting with a dot), by DATA (dot-stuffed) or BDAT, cut every 1,460
+    bytes: (steps for Conn.run, the message as it should be exported)."""
+    lines = [b'.dot line %05d ..\r\n' % i if i % 3 == 0 else
+             b'plain line %05d of the message body\r\n' % i for i in range(40000)]
+    msg = b'Subject: big\r\n\r\n' + b''.join(lines)
+    if bdat:
+        data = [("C", b'BDAT %d LAST\r\n' % len(msg) + msg, {"every": 1460})]
+    else:
+        stuffed = b''.join(b'.' + l if l.startswith(b'.') else l
+                           for l in (x + b'\r\n' for x in msg.split(b'\r\n')[:-1]))
+        data = [("C", b'DATA\r\n'), ("S", b'354 go\r\n'), ("C", stuffed + b'.\r\n', {"every": 1460})]
+    steps = [GREETING, EHLO, EHLO_OK, ("C", b'MAIL FROM:<a@x>\r\n'), ("S", b'250 ok\r\n'),
+             ("C", b'RCPT TO:<b@x>\r\n'), ("S", b'250 ok\r\n')] + data + \
+        [("S", b'250 2.0.0 queued\r\n')] + QUIT
+    return steps, msg
+
+
 EHLO12 = b"".join(b"250-%s\r\n" % w for w in (
     b"mx.example Hello client.example", b"PIPELINING", b"SIZE 10240000",
     b"VRFY", b"ETRN", b"STARTTLS", b"AUTH PLAIN LOGIN", b"ENHANCEDSTATUSCODES",
