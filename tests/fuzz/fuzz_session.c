@@ -1,7 +1,8 @@
 /* fuzz_session.c: libFuzzer target for the session engine.
  *
  * Input: a 4-byte header, then records.  Header: [0] max_line choice,
- * [1] options (bit 0-1 event array size, bit 2 max_reply small), [2..3]
+ * [1] options (bit 0-1 event array size, bit 2 max_reply small, bit 3 the
+ * connection ends with a reset rather than the server's FIN), [2..3]
  * seed of the split points.  Each record is a chunk of one direction's
  * stream: 0x00, a record byte h (1..255), then the bytes up to the next
  * record; inside them 0x00 0x00 is a literal NUL byte, so the two cannot be
@@ -17,7 +18,9 @@
  * canonical by tests/unit/evlog.c as in the unit tests, must be equal.
  * The cut session is parked and brought back into a fresh one whenever it
  * can be (smtp_session_park), so the logs also say that parking loses
- * nothing.
+ * nothing.  At the end the connection closes (smtp_session_close) for both,
+ * the cut one is parked if it can be (a closed session can, QUIT or not),
+ * and both are fed the same few lines more: the logs must still be equal.
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #include "evlog.h"
 #include "smtp_session.h"
@@ -40,6 +43,18 @@ typedef struct feeder {
     smtp_config cfg;
     int park;      /* park and unpark after every feed that allows it */
 } feeder;
+
+static void park_unpark(feeder *f)
+{
+    uint8_t parked[SMTP_PARKED_MAX];
+    if (smtp_session_park(&f->s, parked)) {
+        CHECK(smtp_session_queue_storage(&f->s) == NULL); /* no grow function here */
+        memset(&f->s, 0xa5, sizeof f->s); /* nothing of the old one survives */
+        smtp_session_init(&f->s, &f->cfg);
+        smtp_session_unpark(&f->s, parked);
+        CHECK(smtp_session_pending(&f->s) == 0);
+    }
+}
 
 static void feed(feeder *f, int dir, const uint8_t *b, size_t n, int flush)
 {
@@ -80,16 +95,8 @@ static void feed(feeder *f, int dir, const uint8_t *b, size_t n, int flush)
         }
         off += got;
         f->pos[dir] += got;
-        if (f->park) {
-            uint8_t parked[SMTP_PARKED_MAX];
-            if (smtp_session_park(&f->s, parked)) {
-                CHECK(smtp_session_queue_storage(&f->s) == NULL); /* no grow function here */
-                memset(&f->s, 0xa5, sizeof f->s); /* nothing of the old one survives */
-                smtp_session_init(&f->s, &f->cfg);
-                smtp_session_unpark(&f->s, parked);
-                CHECK(smtp_session_pending(&f->s) == 0);
-            }
-        }
+        if (f->park)
+            park_unpark(f);
         if (need)
             break;
     }
@@ -136,6 +143,31 @@ static void feeder_free(feeder *f)
     free(f->rest[0]);
     free(f->rest[1]);
     evlog_free(&f->log);
+}
+
+static void same_logs(feeder *whole, feeder *cut)
+{
+    long d = evlog_diff(&whole->log, &cut->log);
+    if (d >= 0) {
+        char *a = evlog_render(&whole->log, whole->nrest[0], whole->nrest[1]);
+        char *b = evlog_render(&cut->log, cut->nrest[0], cut->nrest[1]);
+        fprintf(stderr, "event logs differ at record %ld\n---- fed whole\n%s---- fed cut\n%s", d, a, b);
+        abort();
+    }
+    CHECK(whole->nrest[0] == cut->nrest[0] && whole->nrest[1] == cut->nrest[1]);
+}
+
+/* The connection ends: the transactions it cuts off, logged. */
+static void close_session(feeder *f, unsigned how)
+{
+    smtp_event ev[SMTP_PENDING_INLINE + 2]; /* one a message awaiting its reply, and the open one */
+    size_t n = smtp_session_close(&f->s, SMTP_DIR_SERVER, how, ev, sizeof ev / sizeof ev[0]), k;
+
+    CHECK(n < sizeof ev / sizeof ev[0]);
+    for (k = 0; k < n; k++) {
+        CHECK(ev[k].type == SMTP_EV_TXN_END);
+        evlog_add(&f->log, &ev[k], f->pos[SMTP_DIR_SERVER]);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -207,16 +239,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* the same events, however the bytes were cut */
+    same_logs(&whole, &cut);
+
+    /* then the connection ends (the server's FIN, or a reset): a closed
+     * session parks, QUIT or not; the cut one is parked and brought back,
+     * and both go on alike with a few more lines */
     {
-        long d = evlog_diff(&whole.log, &cut.log);
-        if (d >= 0) {
-            char *a = evlog_render(&whole.log, whole.nrest[0], whole.nrest[1]);
-            char *b = evlog_render(&cut.log, cut.nrest[0], cut.nrest[1]);
-            fprintf(stderr, "event logs differ at record %ld\n---- fed whole\n%s---- fed cut\n%s", d, a, b);
-            abort();
-        }
+        static const char more_c[] = "NOOP\r\nMAIL FROM:<a@x>\r\n", more_s[] = "250 ok\r\n250 ok\r\n";
+        unsigned how = (data[1] & 8) ? SMTP_CLOSE_RESET : 0;
+        close_session(&whole, how);
+        close_session(&cut, how);
+        park_unpark(&cut);
+        feed(&whole, SMTP_DIR_CLIENT, (const uint8_t *)more_c, sizeof more_c - 1, 0);
+        feed(&cut, SMTP_DIR_CLIENT, (const uint8_t *)more_c, sizeof more_c - 1, 0);
+        feed(&whole, SMTP_DIR_SERVER, (const uint8_t *)more_s, sizeof more_s - 1, 0);
+        feed(&cut, SMTP_DIR_SERVER, (const uint8_t *)more_s, sizeof more_s - 1, 0);
+        same_logs(&whole, &cut);
     }
-    CHECK(whole.nrest[0] == cut.nrest[0] && whole.nrest[1] == cut.nrest[1]);
     free(chunk);
     feeder_free(&whole);
     feeder_free(&cut);
