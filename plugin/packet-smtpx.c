@@ -472,6 +472,12 @@ typedef struct rec_head {
 
 /* unit byte 0 */
 #define PK_TYPE    0x0fu
+#define PK_REPEAT  0x0fu  /* the type value of a unit packed as the one before it
+                             (its fields but off, which follows that one's end);
+                             only its pair section follows, if that one had one */
+#define PK_REPEAT2 0x0eu  /* the same, as the unit two before it (a reply and
+                             its anomaly, again and again) */
+_Static_assert(SMTP_EV_COUNT <= PK_REPEAT2, "event types collide with PK_REPEAT2");
 #define PK_DIR     0x10u
 #define PK_DATA    0x20u
 #define PK_OFF     0x40u  /* off follows: the unit does not start where the last ended */
@@ -601,6 +607,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
                       guint32 n, wmem_array_t *fixes, guint32 *tail_slot)
 {
     guint32 i, prev_end = 0;
+    guint32 core_at[2] = { 0, 0 }, core_len[2] = { 0, 0 }; /* units i-1, i-2: their fields' bytes */
     guint flags = (head->dir ? PK_CALL_DIR : 0) | (head->gap ? PK_CALL_GAP : 0) |
                   (head->skip ? PK_CALL_SKIP : 0) | (head->tail >= 0 ? PK_CALL_TAIL : 0) |
                   (head->held ? PK_CALL_HELD : 0) | (head->held && n > 0 ? PK_CALL_HELDB : 0) |
@@ -626,6 +633,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
     for (i = 0; i < n; i++) {
         const smtpx_unit *u = &units[i];
         const smtp_event *ev = &u->ev;
+        guint32 start = k->n;
         guint8 *b = pack_room(k, 2);
         guint8 b0 = (guint8)(ev->type & PK_TYPE), b1 = 0;
 
@@ -659,6 +667,24 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
             pack_uv(k, ev->nlines);
         if (b1 & PK_TXN)
             pack_uv(k, ev->txn);
+        /* the same bytes as the unit before or the one before that
+         * (pipelined replies, a run of replies no command asked for and
+         * their anomalies): one byte instead */
+        {
+            guint32 at = start, len = k->n - start, j;
+            for (j = 0; j < 2 && !(b0 & (PK_DATA | PK_OFF)); j++) {
+                if (i > j && len == core_len[j] && memcmp(k->p + start, k->p + core_at[j], len) == 0) {
+                    at = core_at[j];
+                    k->n = start;
+                    *pack_room(k, 1) = j == 0 ? PK_REPEAT : PK_REPEAT2;
+                    break;
+                }
+            }
+            core_at[1] = core_at[0];
+            core_len[1] = core_len[0];
+            core_at[0] = at;
+            core_len[0] = len;
+        }
         if (u->data != NULL)
             pack_ptr(k, u->data);
         if (u->pair != NULL && is_request(ev->type)) {
@@ -724,6 +750,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     smtpx_call head, *call;
     guint flags;
     guint32 n, i, prev_end = 0;
+    guint8 b0s[2] = { 0, 0 }; /* units i-1, i-2: their byte 0 */
 
     memset(&head, 0, sizeof head);
     flags = (guint)unpack_uv(&p);
@@ -753,9 +780,21 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     for (i = 0; i < n; i++) {
         smtpx_unit *u = &call->units[i];
         smtp_event *ev = &u->ev;
-        guint8 b0 = *p++, b1 = *p++;
+        guint8 b0 = *p++, b1;
 
         memset(u, 0, sizeof *u);
+        if (((b0 & PK_TYPE) == PK_REPEAT && i > 0) || ((b0 & PK_TYPE) == PK_REPEAT2 && i > 1)) {
+            guint32 back = (b0 & PK_TYPE) == PK_REPEAT ? 1 : 2;
+            *ev = call->units[i - back].ev; /* off: where the last one ended */
+            ev->off = prev_end;
+            b0 = b0s[back - 1];
+            b0s[1] = b0s[0];
+            b0s[0] = b0;
+            goto pair;
+        }
+        b1 = *p++;
+        b0s[1] = b0s[0];
+        b0s[0] = b0;
         ev->type = b0 & PK_TYPE;
         ev->dir = (b0 & PK_DIR) ? 1 : 0;
         ev->off = (b0 & PK_OFF) ? (guint32)unpack_uv(&p) : prev_end;
@@ -777,6 +816,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
             ev->txn = (guint32)unpack_uv(&p);
         if (b0 & PK_DATA)
             u->data = unpack_ptr(&p);
+    pair:
         if ((b0 & PK_PAIR) && is_request(ev->type)) {
             guint32 np = (guint32)unpack_uv(&p), j;
             smtpx_pair *pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);
