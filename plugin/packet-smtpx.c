@@ -31,7 +31,7 @@ dissector_handle_t smtpx_ntlmssp_handle;
 
 /* proto data key: which of the frame's records this dissection of it has
  * rendered (packet scope; the records themselves are found through the
- * index below) */
+ * chain below) */
 #define KEY_CALLS_USED 0
 
 /* ---- conversation ---- */
