@@ -741,6 +741,37 @@ static rec_head read_head(const guint8 *rec)
     return h;
 }
 
+/* A unit's fields as pack_call wrote them after its byte 0 (b0): the
+ * bytes after them. */
+static const guint8 *unpack_fields(const guint8 *p, guint8 b0, smtpx_unit *u, guint32 prev_end)
+{
+    smtp_event *ev = &u->ev;
+    guint8 b1 = *p++;
+
+    ev->type = b0 & PK_TYPE;
+    ev->dir = (b0 & PK_DIR) ? 1 : 0;
+    ev->off = (b0 & PK_OFF) ? (guint32)unpack_uv(&p) : prev_end;
+    if (b1 & PK_FLAGS)
+        ev->flags = (guint16)unpack_uv(&p);
+    if (b1 & PK_LEN)
+        ev->len = (guint32)unpack_uv(&p);
+    if (b1 & PK_SEQ)
+        ev->seq = 1; /* a command's number: not kept, only that there is one */
+    if (b1 & PK_MSG)
+        ev->msg = (guint32)unpack_uv(&p);
+    if (b1 & PK_VERB)
+        ev->verb = (guint16)unpack_uv(&p);
+    if (b1 & PK_CODE)
+        ev->code = (guint16)unpack_uv(&p);
+    if (b1 & PK_NLINES)
+        ev->nlines = (guint16)unpack_uv(&p);
+    if (b1 & PK_TXN)
+        ev->txn = (guint32)unpack_uv(&p);
+    if (b0 & PK_DATA)
+        u->data = unpack_ptr(&p);
+    return p;
+}
+
 /* A record unpacked for rendering, in pinfo's pool. */
 static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
 {
@@ -780,7 +811,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     for (i = 0; i < n; i++) {
         smtpx_unit *u = &call->units[i];
         smtp_event *ev = &u->ev;
-        guint8 b0 = *p++, b1;
+        guint8 b0 = *p++;
 
         memset(u, 0, sizeof *u);
         if (((b0 & PK_TYPE) == PK_REPEAT && i > 0) || ((b0 & PK_TYPE) == PK_REPEAT2 && i > 1)) {
@@ -788,35 +819,11 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
             *ev = call->units[i - back].ev; /* off: where the last one ended */
             ev->off = prev_end;
             b0 = b0s[back - 1];
-            b0s[1] = b0s[0];
-            b0s[0] = b0;
-            goto pair;
+        } else {
+            p = unpack_fields(p, b0, u, prev_end);
         }
-        b1 = *p++;
         b0s[1] = b0s[0];
         b0s[0] = b0;
-        ev->type = b0 & PK_TYPE;
-        ev->dir = (b0 & PK_DIR) ? 1 : 0;
-        ev->off = (b0 & PK_OFF) ? (guint32)unpack_uv(&p) : prev_end;
-        if (b1 & PK_FLAGS)
-            ev->flags = (guint16)unpack_uv(&p);
-        if (b1 & PK_LEN)
-            ev->len = (guint32)unpack_uv(&p);
-        if (b1 & PK_SEQ)
-            ev->seq = 1; /* a command's number: not kept, only that there is one */
-        if (b1 & PK_MSG)
-            ev->msg = (guint32)unpack_uv(&p);
-        if (b1 & PK_VERB)
-            ev->verb = (guint16)unpack_uv(&p);
-        if (b1 & PK_CODE)
-            ev->code = (guint16)unpack_uv(&p);
-        if (b1 & PK_NLINES)
-            ev->nlines = (guint16)unpack_uv(&p);
-        if (b1 & PK_TXN)
-            ev->txn = (guint32)unpack_uv(&p);
-        if (b0 & PK_DATA)
-            u->data = unpack_ptr(&p);
-    pair:
         if ((b0 & PK_PAIR) && is_request(ev->type)) {
             guint32 np = (guint32)unpack_uv(&p), j;
             smtpx_pair *pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);
@@ -905,10 +912,11 @@ static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held,
  * and in parsed (when not NULL) the engine's parse of each COMMAND unit.
  * The data is this tvb's from the first byte not seen before, after the
  * unfinished unit the last segment of this direction held, if any (then
- * call->held and held_data say so); an unfinished unit at the end is held
- * for the next segment (call->tail). */
+ * call->held and held_data say so; *data is then that data's tvb, for
+ * rendering); an unfinished unit at the end is held for the next segment
+ * (call->tail). */
 static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
-                                const struct tcpinfo *ti, wmem_array_t *parsed)
+                                const struct tcpinfo *ti, wmem_array_t *parsed, tvbuff_t **data)
 {
     guint32 len = tvb_captured_length(tvb);
     guint32 off;
@@ -937,7 +945,7 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
         call->held_from = c->held_from[dir];
         if (c->held_slot[dir] != NULL)
             slot_put(c->held_slot[dir], pinfo->num);
-        tvb = held_tvb(tvb, pinfo, c->held[dir], call->held, off, FALSE);
+        tvb = *data = held_tvb(tvb, pinfo, c->held[dir], call->held, off, FALSE);
         len = tvb_captured_length(tvb);
         off = 0;
         c->held_len[dir] = 0;
@@ -1103,7 +1111,8 @@ static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after. */
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
-                                 const struct tcpinfo *ti, gboolean tls, wmem_array_t *cmds)
+                                 const struct tcpinfo *ti, gboolean tls, wmem_array_t *cmds,
+                                 tvbuff_t **data)
 {
     smtpx_call made;
     wmem_array_t *units, *fixes;
@@ -1115,7 +1124,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     made.dir = (guint8)direction(c, pinfo);
     made.tls = (guint8)tls;
     c->dead = wmem_array_new(pinfo->pool, sizeof(smtpx_pair *));
-    units = run_engine(c, pinfo, tvb, &made, ti, cmds);
+    units = run_engine(c, pinfo, tvb, &made, ti, cmds, data);
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
     fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
@@ -1158,10 +1167,11 @@ typedef struct calls_used {
 /* The saved record for this call of this frame, unpacked: made on the
  * first pass, found again on later passes by what the tvb holds (stream
  * position, length, clear or TLS), each record used once per dissection
- * of the frame.  NULL when the first pass never saw this data. */
+ * of the frame.  NULL when the first pass never saw this data.  On the
+ * first pass, *data is the data put together with held bytes, if it was. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
-                                    const smtp_parsed *const **parsed)
+                                    const smtp_parsed *const **parsed, tvbuff_t **data)
 {
     calls_used *used = (calls_used *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED);
     guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, len = tvb_captured_length(tvb), i, n;
@@ -1173,7 +1183,7 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
         if (used == NULL) /* on the first pass: only to tell the first call */
             p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED,
                              wmem_new0(pinfo->pool, calls_used));
-        rec = make_record(c, pinfo, tvb, ti, tls, cmds);
+        rec = make_record(c, pinfo, tvb, ti, tls, cmds, data);
         *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
         return unpack_call(pinfo, rec);
     }
@@ -1202,6 +1212,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     const smtpx_call *call;
     const smtp_parsed *const *parsed = NULL;
     gboolean first_call;
+    tvbuff_t *data = NULL;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
     if (pinfo->flags.in_error_pkt) {
@@ -1211,7 +1222,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     /* later passes read the saved records only: no conversation needed */
     c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, &conv);
-    call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &parsed);
+    call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &parsed, &data);
     if (c != NULL)
         maybe_park(conv, c); /* c is not used again in this call */
     if (first_call)
@@ -1219,8 +1230,12 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (call == NULL)
         return tvb_captured_length(tvb);
     if (call->held_data != NULL) {
-        /* units read bytes of earlier segments: the data put together again */
-        tvbuff_t *data = held_tvb(tvb, pinfo, call->held_data, call->held, call->skip, TRUE);
+        /* units read bytes of earlier segments: the data put together (on
+         * the first pass by the engine's run, later from the record) */
+        if (data != NULL)
+            add_new_data_source(pinfo, data, "Reassembled SMTP");
+        else
+            data = held_tvb(tvb, pinfo, call->held_data, call->held, call->skip, TRUE);
         smtpx_render_call(data, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
         if (pinfo->desegment_len != 0) {
             /* TLS asked for more of its first record, from an offset of that data */
