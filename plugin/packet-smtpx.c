@@ -926,7 +926,10 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
                      (call->tls ? SMTP_FEED_DECRYPTED : 0);
     int dir = call->dir;
     smtpx_last_reply last_reply;
+    static guint32 serial; /* numbers the first pass's calls, for the message collector */
 
+    if (++serial == 0)
+        serial = 1;
     memset(&last_reply, 0, sizeof last_reply);
     last_reply.ev.type = SMTP_EV_ANOMALY; /* none yet */
     call->tail = -1;
@@ -966,7 +969,7 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
             u.ev.off += off;
             u.data = NULL;
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
-            smtpx_collect_message(c, pinfo, buf, &u);
+            smtpx_collect_message(c, pinfo, buf, &u, serial);
             smtpx_track_unit(c, pinfo, tvb, buf, &u, &cmd[i], &last_reply);
             if (parsed != NULL) {
                 /* rendering on this pass takes the engine's parse too */

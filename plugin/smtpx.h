@@ -109,8 +109,15 @@ typedef struct smtpx_unit {
     void *data;            /* by type: see the accessors below */
 } smtpx_unit;
 
-/* EOD, last CHUNK: the completed message (NULL if none) */
+/* EOD, last CHUNK: the completed message, NULL if none or if its flags
+ * have SMTPX_EVF_MSG_HERE */
 #define UNIT_MSG(u)  ((smtpx_message *)(u)->data)
+/* EOD, last CHUNK (a flag of the glue's in ev.flags, beside the engine's
+ * SMTP_EVF_*): the whole message came in this call, in its BODY (or CHUNK)
+ * units of the same msg up to this one, and within the max_message
+ * preference: nothing is kept, rendering puts it together again from the
+ * call's bytes (most messages fit in one segment) */
+#define SMTPX_EVF_MSG_HERE 0x8000u
 /* TXN_END: the transaction it ends */
 #define UNIT_TXN(u)  ((smtpx_txn *)(u)->data)
 /* COMMAND, SASL, REPLY: the AUTH exchange it belongs to or ends */
@@ -177,6 +184,8 @@ typedef struct smtpx_conv {
     guint8 *msg_data;
     guint32 msg_len, msg_cap, msg_id, msg_first_frame, msg_last_frame, msg_frames;
     gboolean msg_truncated;
+    guint32 msg_call;         /* the call all its bytes came in, 0 if several */
+    guint32 msg_done_len;     /* length of the last message completed */
     /* transactions not yet ended (the open one and one awaiting its reply) */
     smtpx_txn *txns[4];
     /* AUTH exchange in progress */
@@ -275,8 +284,11 @@ void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *resu
 
 /* smtpx_render.c: tree items, Info column and message hand-off for one call. */
 /* smtpx_message.c: feeds a unit's message bytes to the conversation's
- * collector; the unit that ends a message gets it (UNIT_MSG). */
-void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u);
+ * collector; the unit that ends a message gets it (UNIT_MSG), or the flag
+ * SMTPX_EVF_MSG_HERE; c->msg_done_len is then its length.  call: a number
+ * of the first pass's call, the same for all units of a call (not 0). */
+void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u,
+                           guint32 call);
 
 /* The latest reply of a call, for the transaction it ends. */
 typedef struct smtpx_last_reply {

@@ -25,12 +25,16 @@ static void message_reset(smtpx_conv *c)
     c->msg_truncated = FALSE;
 }
 
-static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const guint8 *p, guint32 n)
+static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const guint8 *p, guint32 n,
+                           guint32 call)
 {
     if (id != c->msg_id) {
         message_reset(c);
         c->msg_id = id;
         c->msg_first_frame = pinfo->num;
+        c->msg_call = call;
+    } else if (c->msg_call != call) {
+        c->msg_call = 0;
     }
     if (c->msg_last_frame != pinfo->num) {
         c->msg_last_frame = pinfo->num;
@@ -60,13 +64,23 @@ static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const 
  * room among other chunks. */
 #define KEEP_IN_PLACE (1024u * 1024u)
 
-/* The message ends here: hands it to the unit that completes it. */
-static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 id, gboolean dot_stuffed)
+/* The message ends here: hands it to the unit that completes it, or
+ * flags that unit when the call's bytes hold it all. */
+static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 id, gboolean dot_stuffed,
+                                     smtpx_unit *u, guint32 call)
 {
     smtpx_message *m;
 
     if (id != c->msg_id) /* an empty message */
-        message_append(c, pinfo, id, NULL, 0);
+        message_append(c, pinfo, id, NULL, 0, call);
+    if (c->msg_call == call && !c->msg_truncated) {
+        /* only its length is needed now: the buffer is dropped anyway */
+        c->msg_done_len = dot_stuffed && c->msg_len > 0
+                              ? (guint32)smtp_unstuff(c->msg_data, c->msg_data, c->msg_len) : c->msg_len;
+        u->ev.flags |= SMTPX_EVF_MSG_HERE;
+        message_reset(c);
+        return NULL;
+    }
     m = wmem_new0(smtpx_scope(), smtpx_message);
     m->first_frame = c->msg_first_frame;
     m->frames = c->msg_frames;
@@ -87,12 +101,14 @@ static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 
         m->len = c->msg_len;
         m->data[m->len] = 0;
     }
+    c->msg_done_len = m->len;
     message_reset(c);
     return m;
 }
 
 /* Feeds message bytes of one unit to the collector. */
-void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u)
+void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u,
+                           guint32 call)
 {
     const smtp_event *ev = &u->ev;
 
@@ -100,15 +116,15 @@ void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf,
         return; /* msg 0: the capture missed the start of this message */
     switch (ev->type) {
     case SMTP_EV_BODY:
-        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
+        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len, call);
         break;
     case SMTP_EV_EOD:
-        u->data = message_finish(c, pinfo, ev->msg, TRUE);
+        u->data = message_finish(c, pinfo, ev->msg, TRUE, u, call);
         break;
     case SMTP_EV_CHUNK:
-        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len);
+        message_append(c, pinfo, ev->msg, buf + ev->off, ev->len, call);
         if (ev->flags & SMTP_EVF_LAST)
-            u->data = message_finish(c, pinfo, ev->msg, FALSE);
+            u->data = message_finish(c, pinfo, ev->msg, FALSE, u, call);
         break;
     default:
         break;

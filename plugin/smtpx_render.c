@@ -748,20 +748,59 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
 /* The whole message: an item holding its text (the built-in's smtp.message
  * is a string too), then IMF, with or without a tree, so that Export
  * Objects lists every message. */
-static void render_message(render_ctx *r, const smtpx_unit *u, dissector_handle_t imf)
+/* A message that came whole in this call (SMTPX_EVF_MSG_HERE): its units'
+ * bytes put together again, in pinfo's pool, as the first pass collected
+ * them (smtpx_message.c): DATA's body units before the end of data, then
+ * without the dot-stuffing; BDAT's chunks up to the last. */
+static const smtpx_message *message_here(render_ctx *r, const smtpx_call *call, guint32 at,
+                                         smtpx_message *m)
 {
+    const smtpx_unit *end = &call->units[at];
+    guint8 want = end->ev.type == SMTP_EV_EOD ? SMTP_EV_BODY : SMTP_EV_CHUNK;
+    guint32 last = want == SMTP_EV_CHUNK ? at + 1 : at, i, n = 0;
+
+    memset(m, 0, sizeof *m);
+    for (i = 0; i < last; i++) {
+        const smtp_event *ev = &call->units[i].ev;
+        if (ev->type == want && ev->msg == end->ev.msg)
+            n += ev->len;
+    }
+    m->data = (guint8 *)wmem_alloc(r->pinfo->pool, (gsize)n + 1);
+    for (i = 0; i < last; i++) {
+        const smtp_event *ev = &call->units[i].ev;
+        if (ev->type == want && ev->msg == end->ev.msg && ev->len > 0) {
+            tvb_memcpy(r->tvb, m->data + m->len, ev->off, ev->len);
+            m->len += ev->len;
+        }
+    }
+    if (want == SMTP_EV_BODY)
+        m->len = (guint32)smtp_unstuff(m->data, m->data, m->len);
+    m->data[m->len] = 0;
+    if (m->len == 0)
+        m->data = NULL;
+    m->first_frame = r->pinfo->num;
+    m->frames = 1;
+    return m;
+}
+
+static void render_message(render_ctx *r, const smtpx_call *call, guint32 at, dissector_handle_t imf)
+{
+    const smtpx_unit *u = &call->units[at];
     const smtpx_message *m = UNIT_MSG(u);
+    smtpx_message here;
     tvbuff_t *t;
     gboolean want_imf;
 
-    if (m == NULL)
+    if (m == NULL && !(u->ev.flags & SMTPX_EVF_MSG_HERE))
         return;
     want_imf = imf != NULL && (r->tree != NULL || have_tap_listener(smtpx_imf_tap));
     if (r->st == NULL && !want_imf) {
-        if (m->truncated)
+        if (m != NULL && m->truncated)
             expert_add_info(r->pinfo, NULL, &ei_message_truncated);
         return;
     }
+    if (m == NULL) /* made again only for those who look at it */
+        m = message_here(r, call, at, &here);
     t = tvb_new_child_real_data(r->tvb, m->data ? m->data : (const guint8 *)"", m->len, m->len);
     add_new_data_source(r->pinfo, t, "SMTP message");
     {
@@ -1016,11 +1055,11 @@ static void render_unit(render_ctx *r, const smtpx_call *call, guint32 i,
         break;
     case SMTP_EV_CHUNK:
         render_body(r, u, hf_chunk, hf_chunk_length, "BDAT chunk");
-        render_message(r, u, imf);
+        render_message(r, call, i, imf);
         break;
     case SMTP_EV_EOD:
         render_eod(r, u);
-        render_message(r, u, imf);
+        render_message(r, call, i, imf);
         break;
     case SMTP_EV_FRAGMENT:
         render_fragment(r, u);

@@ -332,8 +332,8 @@ void smtpx_track_unit(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, const gu
         break;
     case SMTP_EV_EOD:
     case SMTP_EV_CHUNK:
-        if (UNIT_MSG(u) != NULL && (t = txn_find(c, u->ev.txn)) != NULL)
-            t->size = UNIT_MSG(u)->len;
+        if ((UNIT_MSG(u) != NULL || (u->ev.flags & SMTPX_EVF_MSG_HERE)) && (t = txn_find(c, u->ev.txn)) != NULL)
+            t->size = c->msg_done_len;
         break;
     case SMTP_EV_TXN_END:
         smtpx_track_txn_end(c, pinfo, tvb, u, last);

@@ -71,6 +71,46 @@ def check_large_message(ctx, bdat):
         assert list(got.values()) == [want], (args, sorted(got), [len(v) for v in got.values()], len(want))
 
 
+def check_messages_here(ctx):
+    """Messages that came whole in one segment are not kept: every pass
+    makes them again from the segment's bytes (DATA without its
+    dot-stuffing, BDAT chunks put together); those over several segments
+    are kept.  Exports, lengths, frames and transaction sizes alike in one
+    pass and two, with and without a tree."""
+    mail = [("C", b"MAIL FROM:<a@x>\r\n"), ("S", b"250 ok\r\n"), ("C", b"RCPT TO:<b@x>\r\n"),
+            ("S", b"250 ok\r\n")]
+    data = lambda body, opt=None: [("C", b"DATA\r\n"), ("S", b"354 go\r\n")] + \
+        [("C", body + b".\r\n") + ((opt,) if opt else ())] + [("S", b"250 2.0.0 queued\r\n")]
+    one = b"Subject: one\r\n\r\n..dot\r\nplain\r\n...two dots\r\n"
+    two = b"Subject: two\r\n\r\nfirst segment\r\n..second segment\r\n"
+    steps = [GREET, EHLO, EHLO_OK] + \
+        mail + data(one) + \
+        mail + data(two, {"cut": [21]}) + \
+        mail + data(b"") + \
+        mail + [("C", b"BDAT 12\r\nSubject: 3\r\nBDAT 9 LAST\r\n\r\nthree\r\n"),
+                ("S", b"250 2.0.0 12 bytes\r\n250 2.0.0 queued\r\n")] + \
+        mail + [("C", b"BDAT 12\r\nSubject: 4\r\n"), ("S", b"250 2.0.0 12 bytes\r\n"),
+                ("C", b"BDAT 8 LAST\r\n\r\nfour\r\n"), ("S", b"250 2.0.0 queued\r\n")] + QUIT
+    want = [b"Subject: one\r\n\r\n.dot\r\nplain\r\n..two dots\r\n",
+            b"Subject: two\r\n\r\nfirst segment\r\n.second segment\r\n",
+            b"", b"Subject: 3\r\n\r\nthree\r\n", b"Subject: 4\r\n\r\nfour\r\n"]
+    pcap = write(ctx, 'messages-here', steps)
+    for args in ([], ['-2'], ['-V'], ['-2', '-Y', 'smtp']):
+        got = exported(ctx, pcap, args)
+        assert sorted(got.values()) == sorted(want), (args, sorted(got.values()))
+    rows = [['|'.join(r) for r in fields(ctx, pcap, ['smtp.message.length', 'smtp.message.frames'],
+                                         two + ['-Y', 'smtp.message.length'])]
+            for two in ([], ['-2'])]
+    assert rows[0] == rows[1] == ['%d|%d' % (len(w), n) for w, n in zip(want, (1, 2, 1, 1, 2))], rows
+    sizes = [fields(ctx, pcap, ['smtp.transaction.size'], two + ['-Y', 'smtp.transaction.size'])
+             for two in ([], ['-2'])]
+    assert sizes[0] == sizes[1] == [[str(len(w))] for w in want if w], sizes  # 0: not shown
+    for two in ([], ['-2']):  # the message item holds the text, and IMF reads it
+        rows = fields(ctx, pcap, ['smtp.message', 'imf.subject'], two + ['-Y', 'smtp.message.length > 0'])
+        assert [r[1] for r in rows] == ['one', 'two', '3', '4'], rows
+        assert rows[0][0] == want[0].decode().replace('\r\n', '\\r\\n'), rows[0]
+
+
 # ---- expert infos: the same with and without a tree
 
 def expert_table(ctx, pcap, extra):
@@ -379,6 +419,7 @@ def tests(ctx):
     yield 'response times', lambda: check_times(ctx)
     yield 'message over 1 MB (DATA)', lambda: check_large_message(ctx, False)
     yield 'message over 1 MB (BDAT)', lambda: check_large_message(ctx, True)
+    yield 'messages made again from their segment', lambda: check_messages_here(ctx)
     for name in ('01-plain-delivery', '12-large-body', '15-bdat-chunking', '23-lmtp-delivery'):
         pcap = os.path.join(ctx.testdata, 'real', name + '.pcap')
         yield 'export objects ' + name, (lambda p=pcap: check_export(ctx, p))
