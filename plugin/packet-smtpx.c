@@ -59,7 +59,7 @@ static int side_by_content(tvbuff_t *tvb)
     return -1;
 }
 
-static wmem_allocator_t *state_scope;
+static wmem_allocator_t *state_scope, *live_scope;
 
 /* The records of the first pass, one per call: what tells its data apart
  * (made from decrypted TLS data or not, the bytes of that tvb it accounts
@@ -98,15 +98,22 @@ wmem_allocator_t *smtpx_scope(void)
     return state_scope != NULL ? state_scope : wmem_file_scope();
 }
 
+wmem_allocator_t *smtpx_live_scope(void)
+{
+    return live_scope != NULL ? live_scope : wmem_file_scope();
+}
+
 static void scopes_init(void)
 {
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
+    live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
 }
 
 static void scopes_cleanup(void)
 {
     wmem_destroy_allocator(state_scope);
-    state_scope = NULL;
+    wmem_destroy_allocator(live_scope);
+    state_scope = live_scope = NULL;
     while (rec_blocks != NULL) {
         rec_block *b = rec_blocks;
         rec_blocks = b->next;
@@ -142,15 +149,15 @@ static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
  * the conversation and is as large as the most commands ever waiting. */
 static void *grow_queue(void *ctx, void *old, size_t bytes)
 {
-    return wmem_realloc(smtpx_scope(), old, bytes);
+    return wmem_realloc(smtpx_live_scope(), old, bytes);
 }
 
 /* A pair and, while it owns it, its address. */
 static void pair_free(smtpx_pair *p)
 {
     if (p->owns_addr) /* a recipient no summary lists (or no reply came) */
-        wmem_free(smtpx_scope(), (void *)p->addr);
-    wmem_free(smtpx_scope(), p);
+        wmem_free(smtpx_live_scope(), (void *)p->addr);
+    wmem_free(smtpx_live_scope(), p);
 }
 
 /* A pair leaves the ring (answered or forgotten): freed at the end of the
@@ -175,7 +182,7 @@ static void ring_fit(smtpx_conv *c)
     cap = c->ring_cap ? c->ring_cap : SMTP_PENDING_INLINE;
     while (cap < need)
         cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
-    nr = wmem_alloc0_array(smtpx_scope(), smtpx_pair *, cap);
+    nr = wmem_alloc0_array(smtpx_live_scope(), smtpx_pair *, cap);
     for (i = 0; i < c->ring_cap; i++) {
         smtpx_pair *p = c->ring[i], **slot;
         if (p == NULL)
@@ -192,7 +199,7 @@ static void ring_fit(smtpx_conv *c)
         }
     }
     if (c->ring != NULL)
-        wmem_free(smtpx_scope(), c->ring);
+        wmem_free(smtpx_live_scope(), c->ring);
     c->ring = nr;
     c->ring_cap = cap;
 }
@@ -267,21 +274,21 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
             pair_free(c->ring[i]);
     }
     if (c->ring != NULL)
-        wmem_free(smtpx_scope(), c->ring);
+        wmem_free(smtpx_live_scope(), c->ring);
     if (queue != NULL)
-        wmem_free(smtpx_scope(), queue);
+        wmem_free(smtpx_live_scope(), queue);
     for (i = 0; i < 2; i++) { /* room a cut line once needed, empty now */
         if (c->held[i] != NULL)
-            wmem_free(smtpx_scope(), c->held[i]);
+            wmem_free(smtpx_live_scope(), c->held[i]);
     }
     conversation_add_proto_data(conv, proto_smtpx, k);
-    wmem_free(smtpx_scope(), c);
+    wmem_free(smtpx_live_scope(), c);
 }
 
 /* More of a parked conversation: its state back, as it was. */
 static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
 {
-    smtpx_conv *c = wmem_new0(smtpx_scope(), smtpx_conv);
+    smtpx_conv *c = wmem_new0(smtpx_live_scope(), smtpx_conv);
 
     session_init(&c->sess);
     smtp_session_unpark(&c->sess, k->sess);
@@ -304,11 +311,11 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, conversation_t **
         return unpark(conv, (smtpx_parked *)data);
     if (data != NULL)
         return (smtpx_conv *)data;
-    c = wmem_new0(smtpx_scope(), smtpx_conv);
+    c = wmem_new0(smtpx_live_scope(), smtpx_conv);
     session_init(&c->sess);
     choose_server(c, pinfo, tvb);
     /* the connection itself is command 1: the greeting answers it */
-    greet = wmem_new0(smtpx_scope(), smtpx_pair);
+    greet = wmem_new0(smtpx_live_scope(), smtpx_pair);
     greet->seq = 1;
     greet->verb = smtp_verb_name(SMTP_VERB_CONNECT);
     greet->verb_id = SMTP_VERB_CONNECT;
@@ -334,7 +341,7 @@ static int direction(const smtpx_conv *c, const packet_info *pinfo)
 static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                             const smtp_event *ev, int verb_len)
 {
-    smtpx_pair *p = wmem_new0(smtpx_scope(), smtpx_pair);
+    smtpx_pair *p = wmem_new0(smtpx_live_scope(), smtpx_pair);
 
     p->seq = ev->seq;
     p->req_frame = pinfo->num;
@@ -875,8 +882,8 @@ static void hold(smtpx_conv *c, int dir, const guint8 *buf, guint32 off, guint32
         guint32 cap = c->held_cap[dir] ? c->held_cap[dir] : 64;
         while (cap < n)
             cap = cap > G_MAXUINT32 / 2 ? n : cap * 2;
-        wmem_free(smtpx_scope(), c->held[dir]);
-        c->held[dir] = (guint8 *)wmem_alloc(smtpx_scope(), cap);
+        wmem_free(smtpx_live_scope(), c->held[dir]);
+        c->held[dir] = (guint8 *)wmem_alloc(smtpx_live_scope(), cap);
         c->held_cap[dir] = cap;
     }
     memmove(c->held[dir], buf + off, n);
@@ -885,7 +892,7 @@ static void hold(smtpx_conv *c, int dir, const guint8 *buf, guint32 off, guint32
 
 static void held_free(smtpx_conv *c, int dir)
 {
-    wmem_free(smtpx_scope(), c->held[dir]);
+    wmem_free(smtpx_live_scope(), c->held[dir]);
     c->held[dir] = NULL;
     c->held_len[dir] = c->held_cap[dir] = 0;
     c->held_slot[dir] = NULL;

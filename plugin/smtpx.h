@@ -214,6 +214,12 @@ typedef struct smtpx_parked {
  * other dissectors' in wmem_file_scope() (TCP walks lists of its own there
  * on every segment).  The call records have slabs of their own there. */
 wmem_allocator_t *smtpx_scope(void);
+/* The same for the state of conversations still going on (smtpx_conv,
+ * pairs of commands waiting, the engine's queue, held bytes, an open
+ * transaction's list of recipients): most of it is freed as sessions end,
+ * and its holes stay among its own kind instead of between the records
+ * and summaries kept to the end. */
+wmem_allocator_t *smtpx_live_scope(void);
 
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;

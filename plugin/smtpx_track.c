@@ -118,7 +118,8 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         u->ev.verb != SMTP_VERB_HELO && u->ev.verb != SMTP_VERB_EHLO && u->ev.verb != SMTP_VERB_LHLO)
         return;
     if ((cmd->flags & SMTP_CMD_HAS_PATH) && u->pair != NULL) {
-        u->pair->addr = smtpx_kept_text(pinfo, tvb, u->ev.off + cmd->path.off, cmd->path.len);
+        u->pair->addr = wmem_strdup(smtpx_live_scope(),
+                                    tvb_format_text(pinfo->pool, tvb, u->ev.off + cmd->path.off, cmd->path.len));
         u->pair->owns_addr = cmd->verb == SMTP_VERB_RCPT;
     }
     if (cmd->verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
@@ -127,7 +128,7 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         t->first_frame = pinfo->num;
         t->start_ts = pinfo->abs_ts;
         t->sender = u->pair ? u->pair->addr : NULL;
-        t->rcpts = wmem_array_new(smtpx_scope(), sizeof(smtpx_rcpt));
+        t->rcpts = wmem_array_new(smtpx_live_scope(), sizeof(smtpx_rcpt));
         t->helo = c->conn.helo;
         t->auth_user = c->conn.auth_user;
         t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
@@ -165,7 +166,7 @@ static const char *reply_status(const guint8 *p, const smtp_reply_line *rl)
 {
     if (rl->status.len == 0)
         return NULL;
-    return wmem_strndup(smtpx_scope(), (const char *)p + rl->status.off, rl->status.len);
+    return wmem_strndup(smtpx_live_scope(), (const char *)p + rl->status.off, rl->status.len);
 }
 
 /* What a reply tells a transaction (a recipient's code and status) or an
@@ -259,7 +260,7 @@ static const char *move_string(char **at, const char *str)
     n = strlen(str) + 1;
     memcpy(to, str, n);
     *at += n;
-    wmem_free(smtpx_scope(), (void *)str);
+    wmem_free(smtpx_live_scope(), (void *)str);
     return to;
 }
 
