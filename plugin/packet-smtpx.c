@@ -480,14 +480,16 @@ typedef struct rec_head {
 /* unit byte 0 */
 #define PK_TYPE    0x0fu
 #define PK_REPEAT  0x0fu  /* the type value of a unit packed as the one before it
-                             (its fields but off, which follows that one's end);
-                             only its pair section follows, if that one had one */
+                             (the same fields, off as far from where the unit
+                             before it ended as that one's); only its pair
+                             section follows, if that one had one */
 #define PK_REPEAT2 0x0eu  /* the same, as the unit two before it (a reply and
                              its anomaly, again and again) */
 _Static_assert(SMTP_EV_COUNT <= PK_REPEAT2, "event types collide with PK_REPEAT2");
 #define PK_DIR     0x10u
 #define PK_DATA    0x20u
-#define PK_OFF     0x40u  /* off follows: the unit does not start where the last ended */
+#define PK_OFF     0x40u  /* off follows, as its distance (signed) from where the
+                             last unit ended: the unit does not start there */
 #define PK_PAIR    0x80u
 /* unit byte 1: which fields follow */
 #define PK_FLAGS   0x01u
@@ -657,8 +659,8 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
                       (ev->nlines ? PK_NLINES : 0) | (ev->txn ? PK_TXN : 0));
         b[0] = b0;
         b[1] = b1;
-        if (b0 & PK_OFF)
-            pack_uv(k, ev->off);
+        if (b0 & PK_OFF) /* a reply's anomaly starts where its reply did: -len */
+            pack_sv(k, (gint64)ev->off - (gint64)prev_end);
         if (b1 & PK_FLAGS)
             pack_uv(k, ev->flags);
         if (b1 & PK_LEN)
@@ -679,7 +681,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
          * their anomalies): one byte instead */
         {
             guint32 at = start, len = k->n - start, j;
-            for (j = 0; j < 2 && !(b0 & (PK_DATA | PK_OFF)); j++) {
+            for (j = 0; j < 2 && !(b0 & PK_DATA); j++) {
                 if (i > j && len == core_len[j] && memcmp(k->p + start, k->p + core_at[j], len) == 0) {
                     at = core_at[j];
                     k->n = start;
@@ -757,7 +759,7 @@ static const guint8 *unpack_fields(const guint8 *p, guint8 b0, smtpx_unit *u, gu
 
     ev->type = b0 & PK_TYPE;
     ev->dir = (b0 & PK_DIR) ? 1 : 0;
-    ev->off = (b0 & PK_OFF) ? (guint32)unpack_uv(&p) : prev_end;
+    ev->off = (b0 & PK_OFF) ? (guint32)((gint64)prev_end + unpack_sv(&p)) : prev_end;
     if (b1 & PK_FLAGS)
         ev->flags = (guint16)unpack_uv(&p);
     if (b1 & PK_LEN)
@@ -789,6 +791,7 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     guint flags;
     guint32 n, i, prev_end = 0;
     guint8 b0s[2] = { 0, 0 }; /* units i-1, i-2: their byte 0 */
+    gint64 dists[2] = { 0, 0 }; /* ... and how far from the unit before them they started */
 
     memset(&head, 0, sizeof head);
     flags = (guint)unpack_uv(&p);
@@ -823,14 +826,16 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
         memset(u, 0, sizeof *u);
         if (((b0 & PK_TYPE) == PK_REPEAT && i > 0) || ((b0 & PK_TYPE) == PK_REPEAT2 && i > 1)) {
             guint32 back = (b0 & PK_TYPE) == PK_REPEAT ? 1 : 2;
-            *ev = call->units[i - back].ev; /* off: where the last one ended */
-            ev->off = prev_end;
+            *ev = call->units[i - back].ev;
+            ev->off = (guint32)((gint64)prev_end + dists[back - 1]);
             b0 = b0s[back - 1];
         } else {
             p = unpack_fields(p, b0, u, prev_end);
         }
         b0s[1] = b0s[0];
         b0s[0] = b0;
+        dists[1] = dists[0];
+        dists[0] = (gint64)ev->off - (gint64)prev_end;
         if ((b0 & PK_PAIR) && is_request(ev->type)) {
             guint32 np = (guint32)unpack_uv(&p), j;
             smtpx_pair *pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);

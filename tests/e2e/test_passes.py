@@ -16,7 +16,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import smtpfields as sf  # noqa: E402
+import toolpath  # noqa: E402
 from test_golden import FIELDS as GOLDEN_FIELDS  # noqa: E402
+
+gen = toolpath.load('gen-edge-captures.py')
 
 FORWARD = ['smtp.command.response_in', 'smtp.command.unanswered']
 # the expert info that, like response_in, needs the whole capture: only -2
@@ -109,6 +112,30 @@ def check_passes(ctx, pcap):
     assert not problems, '\n'.join(problems[:30])
 
 
+def check_repeats(ctx):
+    """Runs of like units in one segment (replies no command asked for and
+    their anomalies, pipelined commands and replies, replies whose lines
+    disagree on the code) are each kept as one byte, an anomaly's place as
+    its distance from where the unit before it ended: the second pass reads
+    back the same units, at the same places, as the first made."""
+    steps = [gen.GREETING, gen.EHLO, gen.EHLO_OK,
+             ("S", b"250 2.0.0 Ok\r\n" * 40),
+             ("C", b"NOOP\r\n" * 30), ("S", b"250 2.0.0 Ok\r\n" * 30),
+             ("C", b"NOOP\r\n" * 10), ("S", b"250-a\r\n251 b\r\n" * 10)] + gen.QUIT
+    path = os.path.join(ctx.tmp, 'repeats.pcap')
+    gen.pl.write_pcap(path, gen.Conn().run(steps))
+    check_passes(ctx, path)
+    for two in (False, True):
+        rows = sf.frames(ctx, path, ['frame.number', 'smtp.reply.code', 'smtp.reply.request_in',
+                                     '_ws.expert.message'],
+                         display_filter='smtp.reply.code', two_pass=two)
+        got = [(len(r['smtp.reply.code']), len(r.get('smtp.reply.request_in', [])),
+                len(r.get('_ws.expert.message', []))) for r in rows]
+        # greeting (answers the SYN); EHLO; 40 replies to nothing; 30 answers; 10 answers whose
+        # two lines disagree; QUIT
+        assert got == [(1, 1, 0), (1, 1, 0), (40, 0, 40), (30, 30, 0), (10, 10, 10), (1, 1, 0)], (two, got)
+
+
 def golden_550_frames(golden):
     code_col = GOLDEN_FIELDS.index('smtp.reply.code')
     out = []
@@ -137,6 +164,7 @@ def check_550(ctx, pcap, golden, must_have):
 
 
 def tests(ctx):
+    yield 'repeated units one-pass vs -2', lambda: check_repeats(ctx)
     for sub in ('real', 'edge'):
         for pcap in ctx.captures(sub):
             name = '%s/%s' % (sub, os.path.basename(pcap))
