@@ -485,7 +485,11 @@ typedef struct rec_head {
                              section follows, if that one had one */
 #define PK_REPEAT2 0x0eu  /* the same, as the unit two before it (a reply and
                              its anomaly, again and again) */
-_Static_assert(SMTP_EV_COUNT <= PK_REPEAT2, "event types collide with PK_REPEAT2");
+#define PK_RUN     0x0du  /* PK_REPEAT, as many times as the LEB128 count after it
+                             says (units without a pair section: replies no
+                             command asked for, their anomalies) */
+#define PK_RUN2    0x0cu  /* the same of PK_REPEAT2 */
+_Static_assert(SMTP_EV_COUNT <= PK_RUN2, "event types collide with PK_RUN2");
 #define PK_DIR     0x10u
 #define PK_DATA    0x20u
 #define PK_OFF     0x40u  /* off follows, as its distance (signed) from where the
@@ -617,6 +621,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
 {
     guint32 i, prev_end = 0;
     guint32 core_at[2] = { 0, 0 }, core_len[2] = { 0, 0 }; /* units i-1, i-2: their fields' bytes */
+    guint32 run_at = 0, run_end = 0, run_n = 0, run_j = 0; /* the repeats packed last, as a run */
     guint flags = (head->dir ? PK_CALL_DIR : 0) | (head->gap ? PK_CALL_GAP : 0) |
                   (head->skip ? PK_CALL_SKIP : 0) | (head->tail >= 0 ? PK_CALL_TAIL : 0) |
                   (head->held ? PK_CALL_HELD : 0) | (head->held && n > 0 ? PK_CALL_HELDB : 0) |
@@ -685,10 +690,22 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
                 if (i > j && len == core_len[j] && memcmp(k->p + start, k->p + core_at[j], len) == 0) {
                     at = core_at[j];
                     k->n = start;
-                    *pack_room(k, 1) = j == 0 ? PK_REPEAT : PK_REPEAT2;
+                    if (u->pair == NULL && run_n > 0 && run_j == j && run_end == start) {
+                        k->n = run_at; /* one more of the run: its count grows */
+                        *pack_room(k, 1) = j == 0 ? PK_RUN : PK_RUN2;
+                        pack_uv(k, ++run_n);
+                    } else {
+                        *pack_room(k, 1) = j == 0 ? PK_REPEAT : PK_REPEAT2;
+                        run_at = start;
+                        run_n = u->pair == NULL ? 1 : 0;
+                        run_j = j;
+                    }
+                    run_end = k->n;
                     break;
                 }
             }
+            if (j == 2 || (b0 & PK_DATA))
+                run_n = 0;
             core_at[1] = core_at[0];
             core_len[1] = core_len[0];
             core_at[0] = at;
@@ -792,6 +809,8 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     guint32 n, i, prev_end = 0;
     guint8 b0s[2] = { 0, 0 }; /* units i-1, i-2: their byte 0 */
     gint64 dists[2] = { 0, 0 }; /* ... and how far from the unit before them they started */
+    guint32 run_left = 0;      /* units of a PK_RUN still to come */
+    guint8 run_as = 0;         /* and what each is: PK_REPEAT or PK_REPEAT2 */
 
     memset(&head, 0, sizeof head);
     flags = (guint)unpack_uv(&p);
@@ -821,9 +840,20 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     for (i = 0; i < n; i++) {
         smtpx_unit *u = &call->units[i];
         smtp_event *ev = &u->ev;
-        guint8 b0 = *p++;
+        guint8 b0;
 
         memset(u, 0, sizeof *u);
+        if (run_left == 0) {
+            b0 = *p++;
+            if ((b0 & PK_TYPE) == PK_RUN || (b0 & PK_TYPE) == PK_RUN2) {
+                run_as = (b0 & PK_TYPE) == PK_RUN ? PK_REPEAT : PK_REPEAT2;
+                run_left = (guint32)unpack_uv(&p);
+            }
+        }
+        if (run_left > 0) {
+            run_left--;
+            b0 = run_as;
+        }
         if (((b0 & PK_TYPE) == PK_REPEAT && i > 0) || ((b0 & PK_TYPE) == PK_REPEAT2 && i > 1)) {
             guint32 back = (b0 & PK_TYPE) == PK_REPEAT ? 1 : 2;
             *ev = call->units[i - back].ev;

@@ -115,9 +115,10 @@ def check_passes(ctx, pcap):
 def check_repeats(ctx):
     """Runs of like units in one segment (replies no command asked for and
     their anomalies, pipelined commands and replies, replies whose lines
-    disagree on the code) are each kept as one byte, an anomaly's place as
-    its distance from where the unit before it ended: the second pass reads
-    back the same units, at the same places, as the first made."""
+    disagree on the code) are each kept as one byte, or as one count for a
+    run of them, an anomaly's place as its distance from where the unit
+    before it ended: the second pass reads back the same units, at the same
+    places, as the first made."""
     steps = [gen.GREETING, gen.EHLO, gen.EHLO_OK,
              ("S", b"250 2.0.0 Ok\r\n" * 40),
              ("C", b"NOOP\r\n" * 30), ("S", b"250 2.0.0 Ok\r\n" * 30),
