@@ -29,10 +29,9 @@ static dissector_handle_t imf_handle;
 static dissector_handle_t tls_handle;
 dissector_handle_t smtpx_ntlmssp_handle;
 
-/* proto data key: which of the frame's records this dissection of it has
- * rendered (packet scope; the records themselves are found through the
- * chain below) */
-#define KEY_CALLS_USED 0
+/* proto data key of a frame's dissection state on later passes (packet
+ * scope; the records themselves are found through the chain below) */
+#define KEY_FRAME 0
 
 /* ---- conversation ---- */
 
@@ -103,10 +102,13 @@ wmem_allocator_t *smtpx_live_scope(void)
     return live_scope != NULL ? live_scope : wmem_file_scope();
 }
 
+static void frame_state_reset(void);
+
 static void scopes_init(void)
 {
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
+    frame_state_reset();
 }
 
 static void scopes_cleanup(void)
@@ -114,6 +116,7 @@ static void scopes_cleanup(void)
     wmem_destroy_allocator(state_scope);
     wmem_destroy_allocator(live_scope);
     state_scope = live_scope = NULL;
+    frame_state_reset();
     while (rec_blocks != NULL) {
         rec_block *b = rec_blocks;
         rec_blocks = b->next;
@@ -1201,13 +1204,62 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     return rec;
 }
 
-/* Which of the frame's records this dissection of it has rendered: a bit
- * each, from the frame's first (pinfo's pool, so a new dissection of the
- * frame starts with none). */
-typedef struct calls_used {
+/* What one dissection of a frame keeps across the plugin's calls for it
+ * (several: TLS records, tunnels): the Info column's state and, on later
+ * passes, which of the frame's records it has rendered (a bit each, from
+ * the frame's first).  Later passes keep it in pinfo's pool, so that a new
+ * dissection of the frame starts afresh.  The first pass dissects each
+ * frame once, in order: its state is this static one, started again when
+ * the frame number changes (and with each file), which spares a proto data
+ * lookup a call in the packet list; it also keeps the conversation the
+ * call found, for the postdissector of the same frame. */
+typedef struct frame_state {
+    smtpx_info_state info;
     guint32 nbits;
-    guint8 bits[];
-} calls_used;
+    guint8 *bits;
+} frame_state;
+
+static frame_state first_state;
+static guint32 first_frame;         /* the frame first_state is of, 0 none */
+static conversation_t *first_conv;  /* the last conversation a call of it used */
+static guint32 first_conv_ports[2]; /* and pinfo's ports and addresses then */
+static address first_conv_addrs[2];
+
+static void frame_state_reset(void)
+{
+    memset(&first_state, 0, sizeof first_state);
+    first_frame = 0;
+    first_conv = NULL;
+}
+
+static frame_state *frame_state_get(packet_info *pinfo, gboolean *fresh)
+{
+    frame_state *st;
+
+    if (!PINFO_FD_VISITED(pinfo)) {
+        *fresh = first_frame != pinfo->num;
+        if (*fresh) {
+            memset(&first_state, 0, sizeof first_state);
+            first_frame = pinfo->num;
+            first_conv = NULL;
+        }
+        return &first_state;
+    }
+    st = (frame_state *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_FRAME);
+    *fresh = st == NULL;
+    if (st == NULL) {
+        st = wmem_new0(pinfo->pool, frame_state);
+        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_FRAME, st);
+    }
+    return st;
+}
+
+smtpx_info_state *smtpx_frame_info(packet_info *pinfo)
+{
+    gboolean fresh;
+
+    return &frame_state_get(pinfo, &fresh)->info;
+}
 
 /* The saved record for this call of this frame, unpacked: made on the
  * first pass, found again on later passes by what the tvb holds (stream
@@ -1218,25 +1270,20 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
                                     const smtp_parsed *const **parsed, tvbuff_t **data)
 {
-    calls_used *used = (calls_used *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED);
+    frame_state *used = frame_state_get(pinfo, first_call);
     guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, len = tvb_captured_length(tvb), i, n;
     const guint8 *rec, **recs;
 
-    *first_call = used == NULL;
     if (!PINFO_FD_VISITED(pinfo)) {
         wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_parsed *));
-        if (used == NULL) /* on the first pass: only to tell the first call */
-            p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED,
-                             wmem_new0(pinfo->pool, calls_used));
         rec = make_record(c, pinfo, tvb, ti, tls, cmds, data);
         *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
         return unpack_call(pinfo, rec);
     }
     n = frame_records(pinfo, pinfo->num, &recs);
-    if (used == NULL) {
-        used = (calls_used *)wmem_alloc0(pinfo->pool, sizeof(calls_used) + (n + 7) / 8);
+    if (*first_call) {
+        used->bits = (guint8 *)wmem_alloc0(pinfo->pool, (n + 7) / 8 + 1);
         used->nbits = n;
-        p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_CALLS_USED, used);
     }
     for (i = 0; i < n && i < used->nbits; i++) {
         rec_head h = read_head(recs[i]);
@@ -1268,6 +1315,13 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     /* later passes read the saved records only: no conversation needed */
     c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, &conv);
     call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &parsed, &data);
+    if (c != NULL) { /* the postdissector of this frame asks for it again */
+        first_conv = conv;
+        first_conv_ports[0] = pinfo->srcport;
+        first_conv_ports[1] = pinfo->destport;
+        copy_address_shallow(&first_conv_addrs[0], &pinfo->src);
+        copy_address_shallow(&first_conv_addrs[1], &pinfo->dst);
+    }
     if (c != NULL)
         maybe_park(conv, c); /* c is not used again in this call */
     if (first_call)
@@ -1380,7 +1434,14 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE);
     } else {
         void *state;
-        conv = find_conversation_pinfo(pinfo, 0);
+        /* the conversation a call of this frame found, if the frame's
+         * last TCP layer is the one it was found for; else looked up */
+        if (first_conv != NULL && first_frame == pinfo->num && first_conv_ports[0] == pinfo->srcport &&
+            first_conv_ports[1] == pinfo->destport && addresses_equal(&first_conv_addrs[0], &pinfo->src) &&
+            addresses_equal(&first_conv_addrs[1], &pinfo->dst))
+            conv = first_conv;
+        else
+            conv = find_conversation_pinfo(pinfo, 0);
         state = conv ? conversation_get_proto_data(conv, proto_smtpx) : NULL;
         if (state == NULL)
             return 0;

@@ -221,6 +221,16 @@ wmem_allocator_t *smtpx_scope(void);
  * and summaries kept to the end. */
 wmem_allocator_t *smtpx_live_scope(void);
 
+/* The frame's Info column as this plugin has written it in this
+ * dissection of the frame, kept across the dissector's calls for it
+ * (packet-smtpx.c): smtpx_frame_info gives the one of the frame being
+ * dissected. */
+typedef struct smtpx_info_state {
+    gboolean started; /* something written: the next text needs " | " */
+    guint32 written;  /* characters written by info_line */
+} smtpx_info_state;
+smtpx_info_state *smtpx_frame_info(packet_info *pinfo);
+
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;
 extern smtpx_pref_bool smtpx_show_auth;

@@ -33,7 +33,7 @@ typedef struct render_ctx {
     gboolean info;     /* the Info column is wanted */
     char *infobuf;     /* Info text of this call not yet in the column (COL_MAX_INFO_LEN) */
     size_t infolen;
-    struct info_state *ist; /* the frame's Info state, once looked up */
+    smtpx_info_state *ist; /* the frame's Info state, once looked up */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     gboolean visible;  /* the tree is shown (labels are read): -V, the GUI's details */
     /* groups of items someone wants (a shown tree, or a filter, column or
@@ -92,26 +92,13 @@ static proto_item *add_text(wmem_allocator_t *scope, proto_tree *t, int hf, tvbu
 #define ADD_TEXT(r, t, hf, off, len) \
     add_text((r)->pinfo->pool, (t), (hf), (r)->tvb, (r)->buf + (off), (off), (len))
 
-/* The frame's Info column as this plugin has written it, kept across the
- * dissector's calls for the frame (pinfo's pool). */
-typedef struct info_state {
-    gboolean started; /* something written: the next text needs " | " */
-    guint32 written;  /* characters written by info_line */
-} info_state;
+typedef smtpx_info_state info_state;
 
 static info_state *info_get(render_ctx *r)
 {
-    info_state *st = r->ist;
-
-    if (st != NULL)
-        return st;
-    st = (info_state *)p_get_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1);
-    if (st == NULL) {
-        st = wmem_new0(r->pinfo->pool, info_state);
-        p_add_proto_data(r->pinfo->pool, r->pinfo, proto_smtpx, 1, st);
-    }
-    r->ist = st;
-    return st;
+    if (r->ist == NULL)
+        r->ist = smtpx_frame_info(r->pinfo);
+    return r->ist;
 }
 
 /* The separator before this frame's next Info text: none before the first
