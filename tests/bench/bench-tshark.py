@@ -19,14 +19,16 @@ configuration on one packet in list mode, the start-up) on two captures:
 Peak RSS (/usr/bin/time -f %M) in fields mode on many-session captures of
 10 MB and 100 MB (and 1 GB with --big: slow, and large on disk).
 
-In list mode also "bare": nothing with every TCP heuristic dissector off.
+In list mode also "bare": nothing with every TCP heuristic dissector off,
+and "noop": a plugin (tests/bench/noop-port25.c, compiled here with the
+installed Wireshark's headers) that takes port 25 and does nothing with it.
 With "nothing", TCP offers port 25 payload to its ~80 heuristic dissectors
 on every segment (about 49k Ir a segment here), which makes "nothing" dearer
-than the built-in; "bare" (their protocols disabled) is the floor a port dissector can be
-compared to.
+than the built-in; "noop" is the floor the packet list is measured against
+("bare" comes close to it).
 
-Targets printed: list <= 1.05 x nothing; fields and V <= built-in; peak RSS
-<= built-in.
+Targets printed: list <= 1.05 x noop (and x nothing); fields and V <=
+built-in; peak RSS <= built-in.
 
 Usage: tests/bench/bench-tshark.py [-b BUILD] [--big] [--no-ir] [--no-rss]
        [--modes list,fields,V] [--captures sessions,corpus] [-n COPIES]
@@ -66,6 +68,26 @@ class Env:
                              stderr=subprocess.DEVNULL, text=True).stdout
         self.tcp_heur = [f[1] for f in (l.split('\t') for l in out.splitlines())
                          if len(f) == 3 and f[0] == 'tcp' and f[2] == 'T']
+        self.noop = self.build_noop()
+
+    def build_noop(self):
+        """The do-nothing port 25 plugin, in a plugin folder of its own;
+        None (and the "noop" column left out) without Wireshark's headers."""
+        ver = subprocess.run(['pkg-config', '--modversion', 'wireshark'], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        cflags = subprocess.run(['pkg-config', '--cflags', 'wireshark'], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True).stdout.split()
+        if not ver:
+            print('no Wireshark headers (pkg-config wireshark): "noop" left out', file=sys.stderr)
+            return None
+        d = os.path.join(self.work, 'noop', '.'.join(ver.split('.')[:2]), 'epan')
+        os.makedirs(d)
+        r = subprocess.run(['cc', '-O2', '-shared', '-fPIC', '-o', os.path.join(d, 'noop-port25.so'),
+                            os.path.join(HERE, 'noop-port25.c')] + cflags)
+        if r.returncode != 0:
+            print('noop-port25.c did not build: "noop" left out', file=sys.stderr)
+            return None
+        return os.path.join(self.work, 'noop')
 
     def cmd(self, conf, mode, pcap, wrapper=()):
         args = ['-r', pcap]
@@ -81,7 +103,7 @@ class Env:
                      'smtp.reply.code' if conf == 'plugin' else 'smtp.response.code']
         elif mode == 'V':
             args += ['-V']
-        plugdir = self.plug if conf == 'plugin' else self.noplug
+        plugdir = self.plug if conf == 'plugin' else self.noop if conf == 'noop' else self.noplug
         c = ['env', '-i', 'PATH=/usr/bin:/bin', 'HOME=' + self.work,
              'WIRESHARK_PLUGIN_DIR=' + plugdir, 'LC_ALL=C.UTF-8'] \
             + list(wrapper) + ['tshark'] + args
@@ -269,14 +291,18 @@ def main():
                         if m == 'list' and not a.no_bare:
                             jobs.append((('bare', m, c),
                                          ex.submit(env.ir, 'bare', m, caps[c], c)))
+                        if m == 'list' and env.noop:
+                            jobs.append((('noop', m, c),
+                                         ex.submit(env.ir, 'noop', m, caps[c], c)))
                 for key, fut in jobs:
                     IR[key] = fut.result()
                 for c in a.captures.split(','):
                     for m in modes:
-                        for k in CONFS + ('bare',):
-                            # bare starts as nothing does (a few more options)
-                            IR[(k, m, c + '-startup')] = IR[(k if k != 'bare' else 'nothing',
-                                                             'startup')]
+                        for k in CONFS + ('bare', 'noop'):
+                            # bare starts as nothing does (a few more options),
+                            # noop as the built-in (one protocol more)
+                            base = {'bare': 'nothing', 'noop': 'built-in'}.get(k, k)
+                            IR[(k, m, c + '-startup')] = IR[(base, 'startup')]
             for c in a.captures.split(','):
                 pk = packets(caps[c])
                 print('\n### Instructions (callgrind Ir), %s: %s, %d packets\n'
@@ -308,6 +334,14 @@ def main():
                           '%.3fG; plugin/bare %.3f (net %.3f): %s' % (
                               len(env.tcp_heur), b / 1e9, p / b, np_ / nb,
                               'plugin/bare <= 1.05: ' + ok(p / b, 1.05)))
+                if ('noop', 'list', c) in IR:
+                    b, p = IR[('noop', 'list', c)], IR[('plugin', 'list', c)]
+                    nb = b - IR[('built-in', 'startup')]
+                    np_ = p - IR[('plugin', 'startup')]
+                    print('\nlist, a dissector that does nothing on port 25 ("noop"): %.3fG; '
+                          'plugin/noop %.3f (net %.3f), built-in/noop %.3f: %s' % (
+                              b / 1e9, p / b, np_ / nb, IR[('built-in', 'list', c)] / b,
+                              'plugin/noop <= 1.05: ' + ok(p / b, 1.05)))
                 print('\nnet Ir per packet (start-up subtracted): ' + ', '.join(
                     '%s %s %.0f' % (m, k, (IR[(k, m, c)] - IR[(k, m, c + '-startup')]) / pk)
                     for m in modes for k in CONFS))
