@@ -326,22 +326,19 @@ def main():
                         t['built-in'] / t['nothing'], t['plugin'] / t['nothing'],
                         t['plugin'] / t['built-in'], net['plugin'] / net['built-in'],
                         target))
-                if ('bare', 'list', c) in IR:
-                    b, p = IR[('bare', 'list', c)], IR[('plugin', 'list', c)]
-                    nb = b - IR[('nothing', 'startup')]
+                floors = (('bare', 'nothing with the %d TCP heuristic dissectors off'
+                           % len(env.tcp_heur)),
+                          ('noop', 'a dissector that does nothing on port 25'))
+                for floor, what in floors:
+                    if (floor, 'list', c) not in IR:
+                        continue
+                    b, p = IR[(floor, 'list', c)], IR[('plugin', 'list', c)]
+                    nb = b - IR[(floor, 'list', c + '-startup')]
                     np_ = p - IR[('plugin', 'startup')]
-                    print('\nlist, nothing with the %d TCP heuristic dissectors off ("bare"): '
-                          '%.3fG; plugin/bare %.3f (net %.3f): %s' % (
-                              len(env.tcp_heur), b / 1e9, p / b, np_ / nb,
-                              'plugin/bare <= 1.05: ' + ok(p / b, 1.05)))
-                if ('noop', 'list', c) in IR:
-                    b, p = IR[('noop', 'list', c)], IR[('plugin', 'list', c)]
-                    nb = b - IR[('built-in', 'startup')]
-                    np_ = p - IR[('plugin', 'startup')]
-                    print('\nlist, a dissector that does nothing on port 25 ("noop"): %.3fG; '
-                          'plugin/noop %.3f (net %.3f), built-in/noop %.3f: %s' % (
-                              b / 1e9, p / b, np_ / nb, IR[('built-in', 'list', c)] / b,
-                              'plugin/noop <= 1.05: ' + ok(p / b, 1.05)))
+                    print('\nlist, %s ("%s"): %.3fG; plugin/%s %.3f (net %.3f), built-in/%s %.3f: '
+                          'plugin/%s <= 1.05: %s' % (
+                              what, floor, b / 1e9, floor, p / b, np_ / nb, floor,
+                              IR[('built-in', 'list', c)] / b, floor, ok(p / b, 1.05)))
                 print('\nnet Ir per packet (start-up subtracted): ' + ', '.join(
                     '%s %s %.0f' % (m, k, (IR[(k, m, c)] - IR[(k, m, c + '-startup')]) / pk)
                     for m in modes for k in CONFS))
