@@ -515,6 +515,16 @@ _Static_assert(SMTP_EV_COUNT <= PK_RUN2, "event types collide with PK_RUN2");
 #define PK_CALL_HELD  0x10u /* held bytes start the data: their count and first frame follow */
 #define PK_CALL_HELDB 0x20u /* ... and the bytes themselves (a unit reads them) */
 #define PK_CALL_DESEG 0x40u /* TCP reassembles from an offset that follows */
+#define PK_CALL_HOLE  0x80u /* hole_from and hole_len follow, and of the held
+                               bytes only those outside the hole */
+
+/* A reply of many lines cut across segments is rendered where it ends,
+ * with the bytes of the earlier segments it started in.  Those are kept
+ * for later passes up to this many after its first line; beyond, only the
+ * first line is (1M lines took 24 MB where the built-in keeps nothing),
+ * and the lines of earlier segments after it are not shown again (each
+ * pass alike). */
+#define HELD_KEEP 4096u
 /* a reply's pair */
 #define PK_PR_NAMED   0x01u /* the verb is smtp_verb_name(verb_id); else its pointer follows */
 #define PK_PR_ADDR    0x02u
@@ -628,7 +638,8 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
     guint flags = (head->dir ? PK_CALL_DIR : 0) | (head->gap ? PK_CALL_GAP : 0) |
                   (head->skip ? PK_CALL_SKIP : 0) | (head->tail >= 0 ? PK_CALL_TAIL : 0) |
                   (head->held ? PK_CALL_HELD : 0) | (head->held && n > 0 ? PK_CALL_HELDB : 0) |
-                  (head->deseg >= 0 ? PK_CALL_DESEG : 0);
+                  (head->deseg >= 0 ? PK_CALL_DESEG : 0) |
+                  (head->held && n > 0 && head->hole_len ? PK_CALL_HOLE : 0);
 
     pack_uv(k, flags);
     if (head->skip)
@@ -643,8 +654,15 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
     if (head->held) {
         pack_uv(k, head->held);
         pack_uv(k, pinfo->num - head->held_from);
-        if (n > 0) /* the units read them: later passes put the data together again */
+        if (n > 0 && head->hole_len) { /* the first line and the cut line at the end */
+            guint32 tail = head->held - head->hole_from - head->hole_len;
+            pack_uv(k, head->hole_from);
+            pack_uv(k, head->hole_len);
+            memcpy(pack_room(k, head->hole_from), head->held_data, head->hole_from);
+            memcpy(pack_room(k, tail), head->held_data + head->hole_from + head->hole_len, tail);
+        } else if (n > 0) { /* the units read them: later passes put the data together again */
             memcpy(pack_room(k, head->held), head->held_data, head->held);
+        }
     }
     pack_uv(k, n);
     for (i = 0; i < n; i++) {
@@ -832,7 +850,12 @@ static smtpx_call *unpack_call(packet_info *pinfo, const guint8 *record)
     if (flags & PK_CALL_HELD) {
         head.held = (guint32)unpack_uv(&p);
         head.held_from = pinfo->num - (guint32)unpack_uv(&p);
-        if (flags & PK_CALL_HELDB) {
+        if (flags & PK_CALL_HOLE) {
+            head.hole_from = (guint32)unpack_uv(&p);
+            head.hole_len = (guint32)unpack_uv(&p);
+            head.held_data = p; /* without the hole */
+            p += head.held - head.hole_len;
+        } else if (flags & PK_CALL_HELDB) {
             head.held_data = p;
             p += head.held;
         }
@@ -939,13 +962,16 @@ static void held_free(smtpx_conv *c, int dir)
 /* The data of a call made of held bytes and this tvb's from skip on: a tvb
  * of pinfo's pool, shown as its own data source when a unit reads it. */
 static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held, guint32 nheld,
-                          guint32 skip, gboolean show)
+                          guint32 hole_from, guint32 hole_len, guint32 skip, gboolean show)
 {
     guint32 len = tvb_captured_length(tvb), n = nheld + (len - skip);
     guint8 *d = (guint8 *)wmem_alloc(pinfo->pool, n);
     tvbuff_t *t;
 
-    memcpy(d, held, nheld);
+    /* held has the bytes before the hole and after it; the hole is zeros */
+    memcpy(d, held, hole_from);
+    memset(d + hole_from, 0, hole_len);
+    memcpy(d + hole_from + hole_len, held + hole_from, nheld - hole_from - hole_len);
     tvb_memcpy(tvb, d + nheld, skip, len - skip);
     t = tvb_new_child_real_data(tvb, d, n, n);
     if (show)
@@ -993,7 +1019,7 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
         call->held_from = c->held_from[dir];
         if (c->held_slot[dir] != NULL)
             slot_put(c->held_slot[dir], pinfo->num);
-        tvb = *data = held_tvb(tvb, pinfo, c->held[dir], call->held, off, FALSE);
+        tvb = *data = held_tvb(tvb, pinfo, c->held[dir], call->held, 0, 0, off, FALSE);
         len = tvb_captured_length(tvb);
         off = 0;
         c->held_len[dir] = 0;
@@ -1158,6 +1184,40 @@ static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***
 
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after. */
+/* Whether the call's held bytes are kept whole: not when they are the
+ * start of a reply of several lines that goes on in this segment and holds
+ * more than HELD_KEEP bytes of whole lines after its first; then its first
+ * line and the line cut at their end are, the lines between are the hole. */
+static void hole_decide(smtpx_call *call, const smtpx_unit *units, guint32 n)
+{
+    const smtpx_unit *u = n > 0 ? &units[0] : NULL;
+    const guint8 *lf;
+    guint32 first, last, i;
+
+    call->hole_from = call->hole_len = 0;
+    if (u == NULL || call->held_data == NULL || u->ev.type != SMTP_EV_REPLY || u->ev.off != 0 ||
+        u->ev.len < call->held || u->ev.nlines < 2)
+        return;
+    for (i = 1; i < n; i++) /* nothing else may read them */
+        if (units[i].ev.type != SMTP_EV_ANOMALY && units[i].ev.off < call->held)
+            return;
+    lf = (const guint8 *)memchr(call->held_data, '\n', call->held);
+    if (lf == NULL)
+        return;
+    first = (guint32)(lf - call->held_data) + 1;
+    last = first;
+    for (i = call->held; i > first; i--) { /* after the last LF of the held bytes */
+        if (call->held_data[i - 1] == '\n') {
+            last = i;
+            break;
+        }
+    }
+    if (last - first <= HELD_KEEP)
+        return;
+    call->hole_from = first;
+    call->hole_len = last - first;
+}
+
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                  const struct tcpinfo *ti, gboolean tls, wmem_array_t *cmds,
                                  tvbuff_t **data)
@@ -1173,6 +1233,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     made.tls = (guint8)tls;
     c->dead = wmem_array_new(pinfo->pool, sizeof(smtpx_pair *));
     units = run_engine(c, pinfo, tvb, &made, ti, cmds, data);
+    hole_decide(&made, (const smtpx_unit *)wmem_array_get_raw(units), wmem_array_get_count(units));
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
     fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
@@ -1331,10 +1392,11 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (call->held_data != NULL) {
         /* units read bytes of earlier segments: the data put together (on
          * the first pass by the engine's run, later from the record) */
-        if (data != NULL)
+        if (data != NULL && call->hole_len == 0)
             add_new_data_source(pinfo, data, "Reassembled SMTP");
-        else
-            data = held_tvb(tvb, pinfo, call->held_data, call->held, call->skip, TRUE);
+        else /* later passes; or the first, rendering what they will */
+            data = held_tvb(tvb, pinfo, call->held_data, call->held, call->hole_from, call->hole_len,
+                            call->skip, TRUE);
         smtpx_render_call(data, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
         if (pinfo->desegment_len != 0) {
             /* TLS asked for more of its first record, from an offset of that data */

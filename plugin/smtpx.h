@@ -146,6 +146,11 @@ typedef struct smtpx_call {
                              then those bytes and this tvb's from skip on */
     guint32 held_from;    /* the frame the first of them came in */
     const guint8 *held_data; /* those bytes, when a unit reads them (else NULL) */
+    guint32 hole_from;    /* of those, bytes not kept (a reply of many lines cut
+                             across segments: its first line is kept, the
+                             lines after it that came in earlier segments are
+                             not), as zeros in the data rendering gets: */
+    guint32 hole_len;     /* [hole_from, hole_from + hole_len), 0: none */
     guint32 cont_in;      /* the frame continuing the tail, 0 while unknown */
     gint32 deseg;         /* where TCP is asked to reassemble from, -1 if not
                              (a TLS record's first byte alone after STARTTLS:

@@ -41,6 +41,7 @@ typedef struct render_ctx {
      * faked item by item */
     gboolean want_cmd, want_lines, want_status, want_pairing;
     const guint8 *buf; /* the call's bytes */
+    guint32 hole_from, hole_len; /* of them, those not kept (smtpx_call) */
     const smtp_parsed *const *parsed; /* the first pass's parse of COMMAND and REPLY units, or NULL */
 } render_ctx;
 
@@ -582,9 +583,19 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
 
     while (off < n) {
         smtp_line ln;
-        long got = smtp_frame_line(p + off, n - off, n - off, &ln);
+        long got;
         smtp_reply_line rl;
         int ok;
+        if (r->hole_len > 0 && u->ev.off + off == r->hole_from) {
+            /* whole lines of earlier segments, not kept: their bytes */
+            if (r->want_lines)
+                proto_item_set_generated(proto_tree_add_uint(t, hf_reply_lines_not_kept, r->tvb, r->hole_from,
+                                                             r->hole_len, r->hole_len));
+            off += r->hole_len;
+            i++;
+            continue;
+        }
+        got = smtp_frame_line(p + off, n - off, n - off, &ln);
         if (got <= 0)
             break;
         if (r->want_lines) {
@@ -1091,7 +1102,7 @@ static void groups_wanted(render_ctx *r, proto_tree *tree)
         &hf_command_size, &hf_command_chunk_size, &hf_command_last,
     };
     static int *const lines[] = {
-        &hf_reply_line, &hf_ehlo_extension, &hf_ehlo_size, &hf_ehlo_auth_mechanism,
+        &hf_reply_line, &hf_ehlo_extension, &hf_ehlo_size, &hf_ehlo_auth_mechanism, &hf_reply_lines_not_kept,
     };
     static int *const status[] = {
         &hf_reply_status, &hf_reply_status_class, &hf_reply_status_subject, &hf_reply_status_detail,
@@ -1200,6 +1211,8 @@ void smtpx_render_call(tvbuff_t *tvb, tvbuff_t *seg, packet_info *pinfo, proto_t
     r.pinfo = pinfo;
     r.tree = tree;
     r.buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    r.hole_from = call->hole_from;
+    r.hole_len = call->hole_len;
     r.parsed = parsed;
     r.info = pinfo->cinfo != NULL && col_get_writable(pinfo->cinfo, COL_INFO);
     if (tree != NULL) {

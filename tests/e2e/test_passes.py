@@ -137,6 +137,37 @@ def check_repeats(ctx):
         assert got == [(1, 1, 0), (1, 1, 0), (40, 0, 40), (30, 30, 0), (10, 10, 10), (1, 1, 0)], (two, got)
 
 
+def check_long_reply(ctx):
+    """A reply of 3,000 lines cut every 1,460 bytes is rendered whole where
+    it ends, but of the bytes of the earlier segments only its first line
+    and the line cut at their end are kept for later passes: the lines
+    between are one smtp.reply.lines_not_kept item (their byte count), in
+    one pass and two alike; the lines of the last segment are shown."""
+    first = b"250-mx.example Hello client.example\r\n"
+    reply = first + b"".join(b"250-X-EXT-%04d\r\n" % i for i in range(3000)) + b"250 LAST\r\n"
+    steps = [gen.GREETING, gen.EHLO, ("S", reply, {"every": 1460})] + gen.QUIT
+    path = os.path.join(ctx.tmp, 'long-reply.pcap')
+    gen.pl.write_pcap(path, gen.Conn().run(steps))
+    check_passes(ctx, path)
+    held = len(reply) // 1460 * 1460  # bytes of the segments before the last
+    hole_end = reply.rindex(b"\n", 0, held) + 1
+    shown = [first] + [l + b"\n" for l in reply[hole_end:].split(b"\n")[:-1]]
+    for two in (False, True):
+        rows = sf.frames(ctx, path, ['smtp.reply.lines_not_kept', 'smtp.reply.line', 'smtp.ehlo.extension'],
+                         display_filter='smtp.reply.lines_not_kept', two_pass=two)
+        assert len(rows) == 1, rows
+        r = rows[0]
+        assert r['smtp.reply.lines_not_kept'] == [str(hole_end - len(first))], r['smtp.reply.lines_not_kept']
+        assert r['smtp.reply.line'] == [l.decode().rstrip('\r\n') for l in shown], r['smtp.reply.line'][:3]
+        assert len(r['smtp.ehlo.extension']) == len(shown) - 1, len(r['smtp.ehlo.extension'])
+    # the bytes shown (the Reassembled SMTP tab, -x) alike too: zeros for
+    # the lines not kept, in the first pass as in later ones
+    hexes = [ctx.tshark.run(['-r', ctx.tshark.stage(path), '-x', '-Y', 'smtp.reply.lines_not_kept'] + two)[0]
+             for two in ([], ['-2'])]
+    assert hexes[0] == hexes[1], 'tshark -x differs between one pass and two'
+    assert 'Reassembled SMTP' in hexes[0] and '00 00 00 00 00 00 00 00' in hexes[0], hexes[0][:300]
+
+
 def golden_550_frames(golden):
     code_col = GOLDEN_FIELDS.index('smtp.reply.code')
     out = []
@@ -166,6 +197,7 @@ def check_550(ctx, pcap, golden, must_have):
 
 def tests(ctx):
     yield 'repeated units one-pass vs -2', lambda: check_repeats(ctx)
+    yield 'long reply, lines not kept, one-pass vs -2', lambda: check_long_reply(ctx)
     for sub in ('real', 'edge'):
         for pcap in ctx.captures(sub):
             name = '%s/%s' % (sub, os.path.basename(pcap))
