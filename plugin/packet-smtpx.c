@@ -554,15 +554,10 @@ static guint8 *pack_room(pack *k, guint32 more)
     return at;
 }
 
-static void pack_uv(pack *k, guint64 v)
+static void pack_uv_long(pack *k, guint64 v)
 {
     guint8 b[10];
     guint32 n = 0;
-
-    if (v < 0x80 && k->n < k->cap) { /* most values: one byte, room for it */
-        k->p[k->n++] = (guint8)v;
-        return;
-    }
 
     do {
         b[n] = (guint8)(v & 0x7f);
@@ -572,6 +567,14 @@ static void pack_uv(pack *k, guint64 v)
         n++;
     } while (v != 0);
     memcpy(pack_room(k, n), b, n);
+}
+
+static inline void pack_uv(pack *k, guint64 v)
+{
+    if (v < 0x80 && k->n < k->cap) /* most values: one byte, room for it */
+        k->p[k->n++] = (guint8)v;
+    else
+        pack_uv_long(k, v);
 }
 
 static void pack_sv(pack *k, gint64 v)
@@ -1385,10 +1388,13 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     if (c != NULL)
         maybe_park(conv, c); /* c is not used again in this call */
-    if (first_call)
-        col_clear(pinfo->cinfo, COL_INFO);
-    if (call == NULL)
+    if (call == NULL) {
+        if (first_call)
+            col_clear(pinfo->cinfo, COL_INFO);
         return tvb_captured_length(tvb);
+    }
+    if (first_call) /* done by rendering's first write (or at the end) */
+        smtpx_frame_info(pinfo)->clear_pending = TRUE;
     if (call->held_data != NULL) {
         /* units read bytes of earlier segments: the data put together (on
          * the first pass by the engine's run, later from the record) */
@@ -1405,6 +1411,13 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         }
     } else {
         smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
+    }
+    if (first_call) {
+        smtpx_info_state *st = smtpx_frame_info(pinfo);
+        if (st->clear_pending) { /* rendering wrote nothing */
+            st->clear_pending = FALSE;
+            col_clear(pinfo->cinfo, COL_INFO);
+        }
     }
     if (call->deseg >= 0 && (guint32)call->deseg < tvb_captured_length(tvb)) {
         pinfo->desegment_offset = call->deseg;

@@ -233,6 +233,9 @@ wmem_allocator_t *smtpx_live_scope(void);
 typedef struct smtpx_info_state {
     gboolean started; /* something written: the next text needs " | " */
     guint32 written;  /* characters written by info_line */
+    gboolean clear_pending; /* the frame's first call: the column is to be
+                               cleared before anything is written to it (its
+                               first text then replaces what TCP wrote) */
 } smtpx_info_state;
 smtpx_info_state *smtpx_frame_info(packet_info *pinfo);
 

@@ -160,6 +160,19 @@ static void info_addf(render_ctx *r, const char *fmt, ...)
 
 static void info_flush(render_ctx *r)
 {
+    info_state *st = info_get(r);
+
+    if (st->clear_pending) {
+        /* the frame's first text replaces the column's (a pointer to a
+         * copy in pinfo's pool, not a copy into the column) */
+        st->clear_pending = FALSE;
+        if (r->infolen > 0)
+            col_set_str(r->pinfo->cinfo, COL_INFO, wmem_strndup(r->pinfo->pool, r->infobuf, r->infolen));
+        else
+            col_clear(r->pinfo->cinfo, COL_INFO);
+        r->infolen = 0;
+        return;
+    }
     if (r->infolen > 0) {
         r->infobuf[r->infolen] = 0;
         col_append_str(r->pinfo->cinfo, COL_INFO, r->infobuf);
