@@ -188,19 +188,35 @@ def check_closed(ctx, how):
     FIN or RST frame, in one pass and two."""
     steps = [GREET, EHLO, EHLO_OK, ("C", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"),
              ("S", b"250 ok\r\n250 ok\r\n354 go\r\n"), ("C", b"hi\r\n.\r\n")]
+    if how == 'closed with data':
+        steps = [GREET, EHLO, EHLO_OK, ("C", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n")]
     c = gen.Conn()
     c.run(steps)
     if how == 'reset':
         c.packet("C", gen.pl.TCP_RST | gen.pl.TCP_ACK)
+    elif how == 'closed with data':
+        # the server answers MAIL and closes in the same segment, RCPT still
+        # waiting: the frame is dissected as SMTP, then ends the transaction
+        # (the postdissector takes the conversation its call found)
+        c.packet("S", gen.pl.TCP_FIN | gen.pl.TCP_PSH | gen.pl.TCP_ACK, b"250 ok\r\n")
+        c.packet("C", gen.pl.TCP_FIN | gen.pl.TCP_ACK)
+        c.packet("S", gen.pl.TCP_ACK)
     else:
         c.close("S")
-    pcap = os.path.join(ctx.tmp, 'closed-%s.pcap' % how)
+    pcap = os.path.join(ctx.tmp, 'closed-%s.pcap' % how.replace(' ', '-'))
     gen.pl.write_pcap(pcap, c.frames)
     for extra in ([], ['-2']):
-        rows = fields(ctx, pcap, ['frame.number', 'tcp.flags.str', 'smtp.transaction.outcome'],
+        rows = fields(ctx, pcap, ['frame.number', 'tcp.flags.str', 'smtp.transaction.outcome',
+                                  'smtp.reply.code'],
                       ['-Y', 'smtp.transaction.outcome'] + extra)
+        if how == 'closed with data':
+            assert [r[2:] for r in rows] == [['connection closed', '250']], rows
+            assert 'F' in rows[0][1] and 'P' in rows[0][1], rows
+            continue
         assert len(rows) == 1 and rows[0][2] == 'connection ' + how, rows
         assert ('R' if how == 'reset' else 'F') in rows[0][1], rows
+    if how == 'closed with data':
+        return
     out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-Y', 'smtp.connection.closed'])
     assert len(out.splitlines()) == 1, out
 
@@ -437,6 +453,7 @@ def tests(ctx):
     yield '100 LMTP recipients', lambda: check_many_rcpts(ctx, 100, True)
     yield 'STARTTLS then clear text', lambda: check_starttls_clear(ctx)
     yield 'connection closed mid-transaction', lambda: check_closed(ctx, 'closed')
+    yield 'connection closed by the frame of the last reply', lambda: check_closed(ctx, 'closed with data')
     yield 'connection reset mid-transaction', lambda: check_closed(ctx, 'reset')
     for name, (steps, syn) in secret_variants().items():
         yield 'secret hidden: ' + name, (lambda n=name, s=steps, y=syn: check_secret(ctx, n, s, y))
