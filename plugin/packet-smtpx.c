@@ -352,7 +352,7 @@ static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
     p->verb_id = ev->verb;
     p->txn = ev->txn;
     if (ev->type == SMTP_EV_COMMAND && ev->verb == SMTP_VERB_UNKNOWN && verb_len > 0)
-        p->verb = smtpx_kept_text(pinfo, tvb, ev->off, (guint32)verb_len);
+        p->verb = smtpx_kept_text(smtpx_scope(), pinfo, tvb, ev->off, (guint32)verb_len);
     else
         p->verb = smtp_verb_name((smtp_verb)ev->verb);
     ring_put(c, p);
@@ -1185,8 +1185,6 @@ static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***
     return wmem_array_get_count(found);
 }
 
-/* First pass: runs the engine over the call's data and keeps its record
- * (packed); the pairs its units left behind are freed after. */
 /* Whether the call's held bytes are kept whole: not when they are the
  * start of a reply of several lines that goes on in this segment and holds
  * more than HELD_KEEP bytes of whole lines after its first; then its first
@@ -1221,6 +1219,8 @@ static void hole_decide(smtpx_call *call, const smtpx_unit *units, guint32 n)
     call->hole_len = last - first;
 }
 
+/* First pass: runs the engine over the call's data and keeps its record
+ * (packed); the pairs its units left behind are freed after. */
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                  const struct tcpinfo *ti, gboolean tls, wmem_array_t *cmds,
                                  tvbuff_t **data)
@@ -1332,9 +1332,10 @@ smtpx_info_state *smtpx_frame_info(packet_info *pinfo)
  * first pass, *data is the data put together with held bytes, if it was. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
-                                    const smtp_parsed *const **parsed, tvbuff_t **data)
+                                    frame_state **state, const smtp_parsed *const **parsed,
+                                    tvbuff_t **data)
 {
-    frame_state *used = frame_state_get(pinfo, first_call);
+    frame_state *used = *state = frame_state_get(pinfo, first_call);
     guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, len = tvb_captured_length(tvb), i, n;
     const guint8 *rec, **recs;
 
@@ -1368,6 +1369,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     const smtpx_call *call;
     const smtp_parsed *const *parsed = NULL;
     gboolean first_call;
+    frame_state *fs;
     tvbuff_t *data = NULL;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
@@ -1378,23 +1380,23 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     /* later passes read the saved records only: no conversation needed */
     c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, &conv);
-    call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &parsed, &data);
-    if (c != NULL) { /* the postdissector of this frame asks for it again */
+    call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &fs, &parsed, &data);
+    if (c != NULL) {
+        /* the postdissector of this frame asks for the conversation again */
         first_conv = conv;
         first_conv_ports[0] = pinfo->srcport;
         first_conv_ports[1] = pinfo->destport;
         copy_address_shallow(&first_conv_addrs[0], &pinfo->src);
         copy_address_shallow(&first_conv_addrs[1], &pinfo->dst);
-    }
-    if (c != NULL)
         maybe_park(conv, c); /* c is not used again in this call */
+    }
     if (call == NULL) {
         if (first_call)
             col_clear(pinfo->cinfo, COL_INFO);
         return tvb_captured_length(tvb);
     }
     if (first_call) /* done by rendering's first write (or at the end) */
-        smtpx_frame_info(pinfo)->clear_pending = TRUE;
+        fs->info.clear_pending = TRUE;
     if (call->held_data != NULL) {
         /* units read bytes of earlier segments: the data put together (on
          * the first pass by the engine's run, later from the record) */
@@ -1412,12 +1414,9 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     } else {
         smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
     }
-    if (first_call) {
-        smtpx_info_state *st = smtpx_frame_info(pinfo);
-        if (st->clear_pending) { /* rendering wrote nothing */
-            st->clear_pending = FALSE;
-            col_clear(pinfo->cinfo, COL_INFO);
-        }
+    if (first_call && fs->info.clear_pending) { /* rendering wrote nothing */
+        fs->info.clear_pending = FALSE;
+        col_clear(pinfo->cinfo, COL_INFO);
     }
     if (call->deseg >= 0 && (guint32)call->deseg < tvb_captured_length(tvb)) {
         pinfo->desegment_offset = call->deseg;

@@ -247,9 +247,10 @@ extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
 extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
 extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */
 extern guint smtpx_max_summary_rcpts; /* recipients listed in a transaction's summary, .. _MAX */
-/* Bytes of the tvb as printable text (as tvb_format_text), kept for the
- * capture's lifetime in exactly the room it needs. */
-const char *smtpx_kept_text(packet_info *pinfo, tvbuff_t *tvb, guint32 off, guint32 len);
+/* Bytes of the tvb as printable text (as tvb_format_text), kept in scope
+ * (smtpx_scope() or smtpx_live_scope()) in exactly the room it needs. */
+const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
+                            guint32 len);
 extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if none */
 /* A name of an NTLM AUTHENTICATE message (UTF-16LE or OEM) as UTF-8. */
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,

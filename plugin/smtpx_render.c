@@ -756,9 +756,6 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
 
 /* ---- message bytes ---- */
 
-/* The whole message: an item holding its text (the built-in's smtp.message
- * is a string too), then IMF, with or without a tree, so that Export
- * Objects lists every message. */
 /* A message that came whole in this call (SMTPX_EVF_MSG_HERE): its units'
  * bytes put together again, in pinfo's pool, as the first pass collected
  * them (smtpx_message.c): DATA's body units before the end of data, then
@@ -794,6 +791,9 @@ static const smtpx_message *message_here(render_ctx *r, const smtpx_call *call, 
     return m;
 }
 
+/* The whole message: an item holding its text (the built-in's smtp.message
+ * is a string too), then IMF, with or without a tree, so that Export
+ * Objects lists every message. */
 static void render_message(render_ctx *r, const smtpx_call *call, guint32 at, dissector_handle_t imf)
 {
     const smtpx_unit *u = &call->units[at];

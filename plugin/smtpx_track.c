@@ -28,10 +28,11 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
     return (t != NULL && t->id == id) ? t : NULL;
 }
 
-const char *smtpx_kept_text(packet_info *pinfo, tvbuff_t *tvb, guint32 off, guint32 len)
+const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
+                            guint32 len)
 {
     /* tvb_format_text allocates for the worst case (every byte escaped) */
-    return wmem_strdup(smtpx_scope(), tvb_format_text(pinfo->pool, tvb, off, len));
+    return wmem_strdup(scope, tvb_format_text(pinfo->pool, tvb, off, len));
 }
 
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
@@ -118,8 +119,8 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         u->ev.verb != SMTP_VERB_HELO && u->ev.verb != SMTP_VERB_EHLO && u->ev.verb != SMTP_VERB_LHLO)
         return;
     if ((cmd->flags & SMTP_CMD_HAS_PATH) && u->pair != NULL) {
-        u->pair->addr = wmem_strdup(smtpx_live_scope(),
-                                    tvb_format_text(pinfo->pool, tvb, u->ev.off + cmd->path.off, cmd->path.len));
+        u->pair->addr = smtpx_kept_text(smtpx_live_scope(), pinfo, tvb, u->ev.off + cmd->path.off,
+                                        cmd->path.len);
         u->pair->owns_addr = cmd->verb == SMTP_VERB_RCPT;
     }
     if (cmd->verb == SMTP_VERB_MAIL && u->ev.txn != 0) {
