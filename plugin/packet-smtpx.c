@@ -102,12 +102,55 @@ wmem_allocator_t *smtpx_live_scope(void)
     return live_scope != NULL ? live_scope : wmem_file_scope();
 }
 
+/* The conversation of a TCP frame, found on the first pass without asking
+ * the conversation table again (about 1,100 instructions a lookup, twice
+ * a frame with the postdissector): a map of the address and port pairs of
+ * the connections this plugin has dissected to the conversation last found
+ * for them.  An entry is good for a frame when its conversation was found
+ * for that very frame: TCP looks the conversation up for every frame
+ * before it calls us, and the lookup marks it (last_frame).  A new
+ * connection on the same ports (a SYN) gets a new conversation; TCP finds
+ * the old one first in that frame, so frames with a SYN always ask again.
+ * A pair of addresses of different types or longer than 16 bytes is not
+ * kept: asked every time. */
+typedef struct conv_key {
+    guint32 hash;
+    guint16 port[2];
+    guint8 type, len;
+    guint8 addr[2][16];
+} conv_key;
+
+typedef struct conv_entry {
+    conv_key key;
+    conversation_t *conv;
+} conv_entry;
+
+static wmem_map_t *conv_cache;
+
+static guint conv_key_hash(gconstpointer k)
+{
+    return ((const conv_key *)k)->hash;
+}
+
+static gboolean conv_key_equal(gconstpointer a, gconstpointer b)
+{
+    const conv_key *x = (const conv_key *)a, *y = (const conv_key *)b;
+
+    if (x->hash != y->hash || x->port[0] != y->port[0] || x->port[1] != y->port[1] ||
+        x->type != y->type || x->len != y->len)
+        return FALSE;
+    if (x->len == 4)
+        return memcmp(x->addr[0], y->addr[0], 4) == 0 && memcmp(x->addr[1], y->addr[1], 4) == 0;
+    return memcmp(x->addr[0], y->addr[0], x->len) == 0 && memcmp(x->addr[1], y->addr[1], x->len) == 0;
+}
+
 static void frame_state_reset(void);
 
 static void scopes_init(void)
 {
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
+    conv_cache = wmem_map_new(live_scope, conv_key_hash, conv_key_equal);
     frame_state_reset();
 }
 
@@ -116,6 +159,7 @@ static void scopes_cleanup(void)
     wmem_destroy_allocator(state_scope);
     wmem_destroy_allocator(live_scope);
     state_scope = live_scope = NULL;
+    conv_cache = NULL;
     frame_state_reset();
     while (rec_blocks != NULL) {
         rec_block *b = rec_blocks;
@@ -302,9 +346,124 @@ static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
     return c;
 }
 
-static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, conversation_t **convp)
+/* The frame's pair of endpoints, the same both ways; FALSE when not kept */
+static gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
 {
-    conversation_t *conv = find_or_create_conversation(pinfo);
+    const address *a = &pinfo->src, *b = &pinfo->dst;
+    guint32 pa = pinfo->srcport, pb = pinfo->destport, h = 2166136261u, i;
+    int cmp;
+
+    if (a->type != b->type || a->len != b->len || a->len > 16 || a->len < 0 || pa > 0xffff ||
+        pb > 0xffff || (a->len > 0 && (a->data == NULL || b->data == NULL)))
+        return FALSE;
+    if (a->len == 4) { /* IPv4: compared as words (any fixed order will do) */
+        guint32 wa, wb;
+        memcpy(&wa, a->data, 4);
+        memcpy(&wb, b->data, 4);
+        cmp = wa < wb ? -1 : wa > wb;
+    } else {
+        cmp = a->len > 0 ? memcmp(a->data, b->data, (size_t)a->len) : 0;
+    }
+    if (cmp > 0 || (cmp == 0 && pa > pb)) {
+        const address *t = a;
+        guint32 tp = pa;
+        a = b, b = t, pa = pb, pb = tp;
+    }
+    k->type = (guint8)a->type;
+    k->len = (guint8)a->len;
+    k->port[0] = (guint16)pa;
+    k->port[1] = (guint16)pb;
+    h ^= (pa << 16 | pb) ^ ((guint32)k->type << 8) ^ (guint32)k->len;
+    if (a->len == 4) {
+        memcpy(k->addr[0], a->data, 4);
+        memcpy(k->addr[1], b->data, 4);
+    } else if (a->len > 0) {
+        memcpy(k->addr[0], a->data, (size_t)a->len);
+        memcpy(k->addr[1], b->data, (size_t)b->len);
+    }
+    for (i = 0; i + 4 <= k->len; i += 4) { /* 4 bytes at a time: IPv4, IPv6 */
+        guint32 w0, w1;
+        memcpy(&w0, k->addr[0] + i, 4);
+        memcpy(&w1, k->addr[1] + i, 4);
+        h = (h ^ w0) * 0x9e3779b1u;
+        h = (h ^ (h >> 15) ^ w1) * 0x85ebca77u;
+    }
+    for (; i < k->len; i++)
+        h = (h ^ k->addr[0][i] ^ ((guint32)k->addr[1][i] << 8)) * 16777619u;
+    h ^= h >> 13;
+    k->hash = h;
+    return TRUE;
+}
+
+#ifdef SMTPX_CHECK_CONV_CACHE
+/* A build that looks every conversation up as well and stops at the first
+ * frame where the map would have answered differently. */
+static conversation_t *conv_checked(packet_info *pinfo, conversation_t *cached)
+{
+    conversation_t *real = find_conversation_pinfo(pinfo, 0);
+
+    if (real != cached)
+        g_error("smtpx: conversation map wrong in frame %u", pinfo->num);
+    return cached;
+}
+#define CONV_CHECKED(pinfo, conv) conv_checked((pinfo), (conv))
+#else
+#define CONV_CHECKED(pinfo, conv) (conv)
+#endif
+
+/* The conversation of a frame this plugin dissects (first pass). */
+static conversation_t *conv_of_call(packet_info *pinfo, const struct tcpinfo *ti)
+{
+    conv_key k;
+    conv_entry *e;
+    conversation_t *conv;
+
+    if (conv_cache == NULL || !conv_key_make(pinfo, &k))
+        return find_or_create_conversation(pinfo);
+    e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
+    if (e != NULL && e->conv->last_frame == pinfo->num && (ti == NULL || !(ti->flags & TH_SYN)))
+        return CONV_CHECKED(pinfo, e->conv);
+    conv = find_or_create_conversation(pinfo);
+    if (e == NULL) {
+        e = wmem_new(smtpx_live_scope(), conv_entry);
+        e->key = k;
+        wmem_map_insert(conv_cache, &e->key, e);
+    }
+    e->conv = conv;
+    return conv;
+}
+
+/* The conversation of any TCP frame for the postdissector (first pass):
+ * NULL when no frame of its endpoints ever came to this plugin. */
+static conversation_t *conv_of_frame(packet_info *pinfo)
+{
+    conv_key k;
+    conv_entry *e;
+    conversation_t *conv;
+
+    if (conv_cache == NULL || !conv_key_make(pinfo, &k))
+        return find_conversation_pinfo(pinfo, 0);
+    e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
+    if (e == NULL) {
+#ifdef SMTPX_CHECK_CONV_CACHE
+        conv = find_conversation_pinfo(pinfo, 0);
+        if (conv != NULL && conversation_get_proto_data(conv, proto_smtpx) != NULL)
+            g_error("smtpx: conversation of frame %u not in the map", pinfo->num);
+#endif
+        return NULL;
+    }
+    if (e->conv->last_frame == pinfo->num)
+        return CONV_CHECKED(pinfo, e->conv);
+    conv = find_conversation_pinfo(pinfo, 0);
+    if (conv != NULL)
+        e->conv = conv;
+    return conv;
+}
+
+static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, const struct tcpinfo *ti,
+                            conversation_t **convp)
+{
+    conversation_t *conv = conv_of_call(pinfo, ti);
     void *data = conversation_get_proto_data(conv, proto_smtpx);
     smtpx_conv *c;
     smtpx_pair *greet;
@@ -1379,7 +1538,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         return tvb_captured_length(tvb);
     }
     /* later passes read the saved records only: no conversation needed */
-    c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, &conv);
+    c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, ti, &conv);
     call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &fs, &parsed, &data);
     if (c != NULL) {
         /* the postdissector of this frame asks for the conversation again */
@@ -1515,7 +1674,7 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
             addresses_equal(&first_conv_addrs[1], &pinfo->dst))
             conv = first_conv;
         else
-            conv = find_conversation_pinfo(pinfo, 0);
+            conv = conv_of_frame(pinfo);
         state = conv ? conversation_get_proto_data(conv, proto_smtpx) : NULL;
         if (state == NULL)
             return 0;

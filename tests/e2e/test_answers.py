@@ -221,6 +221,44 @@ def check_closed(ctx, how):
     assert len(out.splitlines()) == 1, out
 
 
+def check_ports_reused(ctx):
+    """Two connections on the same addresses and ports one after the other
+    (TCP gives the second a conversation of its own at its SYN), beside a
+    third on other ports whose frames come in between: each connection's
+    greeting answers its own SYN, its transactions are its own, and the
+    second's server FIN ends the transaction the second left open; one pass
+    and two."""
+    mail = [GREET, EHLO, EHLO_OK, ("C", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"),
+            ("S", b"250 ok\r\n250 ok\r\n354 go\r\n"), ("C", b"hi\r\n.\r\n"),
+            ("S", b"250 2.0.0 queued\r\n")]
+    first = gen.Conn()
+    first.run(mail + QUIT)
+    second = gen.Conn(t0=first.ts + 10**9)
+    second.nxt = {"C": gen.ISN_C + 0x100000, "S": gen.ISN_S + 0x100000}
+    second.run([GREET, EHLO, EHLO_OK, ("C", b"MAIL FROM:<c@x>\r\n"), ("S", b"250 ok\r\n"),
+                ("C", b"RCPT TO:<d@x>\r\n"), ("S", b"250 ok\r\n"), ("FIN", "S")])
+    other = gen.Conn(cport=40026, t0=gen.T0 + gen.STEP_NS // 2)
+    other.run(mail + QUIT)
+    frames = sorted(first.frames + second.frames + other.frames, key=lambda f: f[0])
+    pcap = os.path.join(ctx.tmp, 'ports-reused.pcap')
+    gen.pl.write_pcap(pcap, frames)
+    for extra in ([], ['-2']):
+        syn = fields(ctx, pcap, ['frame.number', 'tcp.srcport'], ['-Y', 'tcp.flags == 0x002'] + extra)
+        greet = fields(ctx, pcap, ['tcp.dstport', 'smtp.reply.request_in'],
+                       ['-Y', 'smtp.reply.code == 220'] + extra)
+        assert [r[1] for r in syn] == ['40025', '40026', '40025'], syn
+        by_port = {'40025': [syn[0][0], syn[2][0]], '40026': [syn[1][0]]}
+        assert sorted(greet) == sorted([['40025', by_port['40025'][0]], ['40026', by_port['40026'][0]],
+                                        ['40025', by_port['40025'][1]]]), (greet, syn)
+        outcomes = fields(ctx, pcap, ['tcp.stream', 'smtp.transaction.outcome',
+                                      'smtp.transaction.sender'],
+                          ['-Y', 'smtp.transaction.outcome'] + extra)
+        assert sorted(outcomes) == [['0', 'delivered', 'a@x'], ['1', 'delivered', 'a@x'],
+                                    ['2', 'connection closed', 'c@x']], outcomes
+        out, _ = ctx.tshark.run(['-r', ctx.tshark.stage(pcap), '-q', '-z', 'expert'] + extra)
+        assert 'sync' not in out and 'without a command' not in out, out
+
+
 # ---- many pipelined recipients (the queue grows instead of dropping)
 
 def check_many_rcpts(ctx, n=100, lmtp=False):
@@ -455,6 +493,7 @@ def tests(ctx):
     yield 'connection closed mid-transaction', lambda: check_closed(ctx, 'closed')
     yield 'connection closed by the frame of the last reply', lambda: check_closed(ctx, 'closed with data')
     yield 'connection reset mid-transaction', lambda: check_closed(ctx, 'reset')
+    yield 'connections on the same ports one after the other', lambda: check_ports_reused(ctx)
     for name, (steps, syn) in secret_variants().items():
         yield 'secret hidden: ' + name, (lambda n=name, s=steps, y=syn: check_secret(ctx, n, s, y))
     for n in (1024, 8192, 16000, 17000, 65536):
