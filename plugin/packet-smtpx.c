@@ -144,6 +144,15 @@ static gboolean conv_key_equal(gconstpointer a, gconstpointer b)
     return memcmp(x->addr[0], y->addr[0], x->len) == 0 && memcmp(x->addr[1], y->addr[1], x->len) == 0;
 }
 
+void smtpx_vec_grow(smtpx_vec *v, size_t size)
+{
+    guint32 cap = v->cap ? v->cap * 2 : 8;
+
+    v->p = (guint8 *)(v->p != NULL ? wmem_realloc(v->pool, v->p, (size_t)cap * size)
+                                   : wmem_alloc(v->pool, (size_t)cap * size));
+    v->cap = cap;
+}
+
 static void frame_state_reset(void);
 
 static void scopes_init(void)
@@ -212,7 +221,7 @@ static void pair_free(smtpx_pair *p)
 static void pair_drop(smtpx_conv *c, smtpx_pair *p)
 {
     if (c->dead != NULL)
-        wmem_array_append_one(c->dead, p);
+        *(smtpx_pair **)smtpx_vec_push(c->dead, sizeof p) = p;
     else
         pair_free(p);
 }
@@ -792,7 +801,7 @@ static gboolean is_request(guint8 type)
 /* Packs a call's units (k) and notes the slots of its commands' pairs and
  * (*tail_slot, when it has a tail) of the frame that continues its tail. */
 static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const smtpx_unit *units,
-                      guint32 n, wmem_array_t *fixes, guint32 *tail_slot)
+                      guint32 n, smtpx_vec *fixes, guint32 *tail_slot)
 {
     guint32 i, prev_end = 0;
     guint32 core_at[2] = { 0, 0 }, core_len[2] = { 0, 0 }; /* units i-1, i-2: their fields' bytes */
@@ -903,11 +912,10 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
                 np++;
             pack_uv(k, np);
             for (p = u->pair; p != NULL; p = p->next) {
-                slot_fix f;
-                f.pair = (smtpx_pair *)p;
-                f.at = k->n;
+                slot_fix *f = (slot_fix *)smtpx_vec_push(fixes, sizeof *f);
+                f->pair = (smtpx_pair *)p;
+                f->at = k->n;
                 slot_put(pack_room(k, 4), p->rsp_frame);
-                wmem_array_append_one(fixes, f);
             }
         } else if (u->pair != NULL) {
             const smtpx_pair *p = u->pair;
@@ -1148,13 +1156,12 @@ static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held,
  * call->held and held_data say so; *data is then that data's tvb, for
  * rendering); an unfinished unit at the end is held for the next segment
  * (call->tail). */
-static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
-                                const struct tcpinfo *ti, wmem_array_t *parsed, tvbuff_t **data)
+static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
+                       const struct tcpinfo *ti, smtpx_vec *units, smtpx_vec *parsed, tvbuff_t **data)
 {
     guint32 len = tvb_captured_length(tvb);
     guint32 off;
     const guint8 *buf;
-    wmem_array_t *units = wmem_array_new(pinfo->pool, sizeof(smtpx_unit));
     unsigned flags = (pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH) |
                      (call->tls ? SMTP_FEED_DECRYPTED : 0);
     int dir = call->dir;
@@ -1204,14 +1211,15 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
             smtpx_collect_message(c, pinfo, buf, &u, serial);
             smtpx_track_unit(c, pinfo, tvb, buf, &u, &cmd[i], &last_reply);
-            if (parsed != NULL) {
-                /* rendering on this pass takes the engine's parse too */
-                const smtp_parsed *pc = ev[i].type == SMTP_EV_COMMAND || ev[i].type == SMTP_EV_REPLY
-                                            ? (const smtp_parsed *)wmem_memdup(pinfo->pool, &cmd[i], sizeof cmd[i])
-                                            : NULL;
-                wmem_array_append_one(parsed, pc);
+            {
+                /* rendering on this pass takes the engine's parse too (by
+                 * unit index: an entry for every unit, read for commands
+                 * and replies only) */
+                smtp_parsed *pc = (smtp_parsed *)smtpx_vec_push(parsed, sizeof(smtp_parsed));
+                if (ev[i].type == SMTP_EV_COMMAND || ev[i].type == SMTP_EV_REPLY)
+                    *pc = cmd[i];
             }
-            wmem_array_append_one(units, u);
+            *(smtpx_unit *)smtpx_vec_push(units, sizeof(smtpx_unit)) = u;
         }
         off += (guint32)used;
         if (need_more && ti != NULL && len - off == 1 && buf[off] == 0x16 && off >= call->held) {
@@ -1233,7 +1241,6 @@ static wmem_array_t *run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb
     }
     if (call->tail < 0 && c->held_cap[dir] > 0)
         held_free(c, dir);
-    return units;
 }
 
 static void mark_add(rec_mark **v, guint32 *n, guint32 *cap, guint32 frame, const guint8 *at)
@@ -1298,7 +1305,7 @@ static guint8 *rec_append(guint32 frame, gsize n)
  * any made out of order): their headers in out (pinfo's pool). */
 static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***out)
 {
-    wmem_array_t *found = wmem_array_new(pinfo->pool, sizeof(const guint8 *));
+    smtpx_vec found = { pinfo->pool, NULL, 0, 0 };
     guint32 lo = 0, hi = rec_nmarks, f;
     const guint8 *p;
     gboolean first = TRUE;
@@ -1329,7 +1336,7 @@ static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***
             if (f > frame)
                 break;
             if (f == frame)
-                wmem_array_append_one(found, p);
+                *(const guint8 **)smtpx_vec_push(&found, sizeof p) = p;
             p += n;
         }
     }
@@ -1337,11 +1344,11 @@ static guint32 frame_records(packet_info *pinfo, guint32 frame, const guint8 ***
         guint32 i;
         for (i = 0; i < rec_nlate; i++) {
             if (rec_late[i].frame == frame)
-                wmem_array_append_one(found, rec_late[i].at);
+                *(const guint8 **)smtpx_vec_push(&found, sizeof p) = rec_late[i].at;
         }
     }
-    *out = (const guint8 **)wmem_array_get_raw(found);
-    return wmem_array_get_count(found);
+    *out = (const guint8 **)found.p;
+    return found.n;
 }
 
 /* Whether the call's held bytes are kept whole: not when they are the
@@ -1381,11 +1388,11 @@ static void hole_decide(smtpx_call *call, const smtpx_unit *units, guint32 n)
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after. */
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
-                                 const struct tcpinfo *ti, gboolean tls, wmem_array_t *cmds,
+                                 const struct tcpinfo *ti, gboolean tls, smtpx_vec *cmds,
                                  tvbuff_t **data)
 {
     smtpx_call made;
-    wmem_array_t *units, *fixes;
+    smtpx_vec units, fixes, dead;
     guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
     pack k, h;
     guint32 len = tvb_captured_length(tvb), i, nfix, tail_slot = 0;
@@ -1393,14 +1400,16 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memset(&made, 0, sizeof made);
     made.dir = (guint8)direction(c, pinfo);
     made.tls = (guint8)tls;
-    c->dead = wmem_array_new(pinfo->pool, sizeof(smtpx_pair *));
-    units = run_engine(c, pinfo, tvb, &made, ti, cmds, data);
-    hole_decide(&made, (const smtpx_unit *)wmem_array_get_raw(units), wmem_array_get_count(units));
+    memset(&units, 0, sizeof units);
+    memset(&fixes, 0, sizeof fixes);
+    memset(&dead, 0, sizeof dead);
+    units.pool = fixes.pool = dead.pool = pinfo->pool;
+    c->dead = &dead;
+    run_engine(c, pinfo, tvb, &made, ti, &units, cmds, data);
+    hole_decide(&made, (const smtpx_unit *)units.p, units.n);
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
-    fixes = wmem_array_new(pinfo->pool, sizeof(slot_fix));
-    pack_call(&k, pinfo, &made, (const smtpx_unit *)wmem_array_get_raw(units),
-              wmem_array_get_count(units), fixes, &tail_slot);
+    pack_call(&k, pinfo, &made, (const smtpx_unit *)units.p, units.n, &fixes, &tail_slot);
     memset(&h, 0, sizeof h);
     h.p = hb; /* room enough: pack_room never grows it */
     h.cap = sizeof hb;
@@ -1416,13 +1425,13 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memcpy(rec + h.n, k.p, k.n);
     if (made.tail >= 0)
         c->held_slot[made.dir] = rec + h.n + tail_slot;
-    nfix = wmem_array_get_count(fixes);
+    nfix = fixes.n;
     for (i = 0; i < nfix; i++) {
-        const slot_fix *f = (const slot_fix *)wmem_array_index(fixes, i);
+        const slot_fix *f = (const slot_fix *)fixes.p + i;
         f->pair->rsp_slot = rec + h.n + f->at;
     }
-    for (i = 0; i < wmem_array_get_count(c->dead); i++)
-        pair_free(*(smtpx_pair **)wmem_array_index(c->dead, i));
+    for (i = 0; i < dead.n; i++)
+        pair_free(((smtpx_pair **)dead.p)[i]);
     c->dead = NULL;
     return rec;
 }
@@ -1491,7 +1500,7 @@ smtpx_info_state *smtpx_frame_info(packet_info *pinfo)
  * first pass, *data is the data put together with held bytes, if it was. */
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
-                                    frame_state **state, const smtp_parsed *const **parsed,
+                                    frame_state **state, const smtp_parsed **parsed,
                                     tvbuff_t **data)
 {
     frame_state *used = *state = frame_state_get(pinfo, first_call);
@@ -1499,9 +1508,9 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
     const guint8 *rec, **recs;
 
     if (!PINFO_FD_VISITED(pinfo)) {
-        wmem_array_t *cmds = wmem_array_new(pinfo->pool, sizeof(const smtp_parsed *));
-        rec = make_record(c, pinfo, tvb, ti, tls, cmds, data);
-        *parsed = (const smtp_parsed *const *)wmem_array_get_raw(cmds);
+        smtpx_vec cmds = { pinfo->pool, NULL, 0, 0 };
+        rec = make_record(c, pinfo, tvb, ti, tls, &cmds, data);
+        *parsed = (const smtp_parsed *)cmds.p;
         return unpack_call(pinfo, rec);
     }
     n = frame_records(pinfo, pinfo->num, &recs);
@@ -1526,7 +1535,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     smtpx_conv *c;
     conversation_t *conv = NULL;
     const smtpx_call *call;
-    const smtp_parsed *const *parsed = NULL;
+    const smtp_parsed *parsed = NULL;
     gboolean first_call;
     frame_state *fs;
     tvbuff_t *data = NULL;

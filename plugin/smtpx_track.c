@@ -28,9 +28,41 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
     return (t != NULL && t->id == id) ? t : NULL;
 }
 
+/* Bytes that tvb_format_text would give back as they are: printable ASCII
+ * without a backslash. */
+gboolean smtpx_plain_text(const guint8 *p, guint32 len)
+{
+    const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101), high = ones * 0x80;
+    guint32 i = 0;
+
+    /* 8 bytes at a time, each test true when some byte is one: below 0x20
+     * (borrow), 0x7f or above (its high bit once 1 is added; a byte of
+     * 0xff carries on, but its own high bit already told), a backslash (a
+     * zero byte after the xor) */
+    for (; i + 8 <= len; i += 8) {
+        guint64 w, bs;
+        memcpy(&w, p + i, 8);
+        bs = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | (w + ones) | w | ((bs - ones) & ~bs)) & high)
+            return FALSE;
+    }
+    for (; i < len; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
+            return FALSE;
+    return TRUE;
+}
+
 const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
                             guint32 len)
 {
+    const guint8 *p = len > 0 ? tvb_get_ptr(tvb, off, len) : NULL;
+
+    if (p != NULL && smtpx_plain_text(p, len)) { /* as tvb_format_text would give it */
+        char *s = (char *)wmem_alloc(scope, len + 1);
+        memcpy(s, p, len);
+        s[len] = 0;
+        return s;
+    }
     /* tvb_format_text allocates for the worst case (every byte escaped) */
     return wmem_strdup(scope, tvb_format_text(pinfo->pool, tvb, off, len));
 }
