@@ -126,6 +126,7 @@ typedef struct conv_entry {
 } conv_entry;
 
 static wmem_map_t *conv_cache;
+static smtpx_pair *pairs_free; /* see pair_new */
 
 static guint conv_key_hash(gconstpointer k)
 {
@@ -160,6 +161,7 @@ static void scopes_init(void)
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     conv_cache = wmem_map_new(live_scope, conv_key_hash, conv_key_equal);
+    pairs_free = NULL;
     frame_state_reset();
 }
 
@@ -169,6 +171,7 @@ static void scopes_cleanup(void)
     wmem_destroy_allocator(live_scope);
     state_scope = live_scope = NULL;
     conv_cache = NULL;
+    pairs_free = NULL;
     frame_state_reset();
     while (rec_blocks != NULL) {
         rec_block *b = rec_blocks;
@@ -208,12 +211,37 @@ static void *grow_queue(void *ctx, void *old, size_t bytes)
     return wmem_realloc(smtpx_live_scope(), old, bytes);
 }
 
+/* Pairs freed, for the next commands (pairs_free, linked by next; in the
+ * live allocator, so forgotten with it): at most as many as were ever
+ * waiting at once, and a pair made or freed in a few instructions. */
+#if defined(__SANITIZE_ADDRESS__) /* freed for real: a pair used after its end is caught */
+#define PAIRS_REUSED 0
+#else
+#define PAIRS_REUSED 1
+#endif
+
+static smtpx_pair *pair_new(void)
+{
+    smtpx_pair *p = pairs_free;
+
+    if (p == NULL || !PAIRS_REUSED)
+        return wmem_new0(smtpx_live_scope(), smtpx_pair);
+    pairs_free = p->next;
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
 /* A pair and, while it owns it, its address. */
 static void pair_free(smtpx_pair *p)
 {
     if (p->owns_addr) /* a recipient no summary lists (or no reply came) */
         wmem_free(smtpx_live_scope(), (void *)p->addr);
-    wmem_free(smtpx_live_scope(), p);
+    if (!PAIRS_REUSED) {
+        wmem_free(smtpx_live_scope(), p);
+        return;
+    }
+    p->next = pairs_free;
+    pairs_free = p;
 }
 
 /* A pair leaves the ring (answered or forgotten): freed at the end of the
@@ -486,7 +514,7 @@ static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, const struct tcpi
     session_init(&c->sess);
     choose_server(c, pinfo, tvb);
     /* the connection itself is command 1: the greeting answers it */
-    greet = wmem_new0(smtpx_live_scope(), smtpx_pair);
+    greet = pair_new();
     greet->seq = 1;
     greet->verb = smtp_verb_name(SMTP_VERB_CONNECT);
     greet->verb_id = SMTP_VERB_CONNECT;
@@ -512,7 +540,7 @@ static int direction(const smtpx_conv *c, const packet_info *pinfo)
 static smtpx_pair *new_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                             const smtp_event *ev, int verb_len)
 {
-    smtpx_pair *p = wmem_new0(smtpx_live_scope(), smtpx_pair);
+    smtpx_pair *p = pair_new();
 
     p->seq = ev->seq;
     p->req_frame = pinfo->num;
@@ -724,17 +752,19 @@ static guint8 *pack_room(pack *k, guint32 more)
 
 static void pack_uv_long(pack *k, guint64 v)
 {
-    guint8 b[10];
-    guint32 n = 0;
+    guint8 *b;
 
-    do {
-        b[n] = (guint8)(v & 0x7f);
+    if (k->n + 10 > k->cap) { /* room for the longest, then written in place */
+        pack_room(k, 10);
+        k->n -= 10;
+    }
+    b = k->p + k->n;
+    while (v >= 0x80) {
+        *b++ = (guint8)(v | 0x80);
         v >>= 7;
-        if (v != 0)
-            b[n] |= 0x80;
-        n++;
-    } while (v != 0);
-    memcpy(pack_room(k, n), b, n);
+    }
+    *b++ = (guint8)v;
+    k->n = (guint32)(b - k->p);
 }
 
 static inline void pack_uv(pack *k, guint64 v)
@@ -1455,6 +1485,7 @@ static frame_state first_state;
 static guint32 first_frame;         /* the frame first_state is of, 0 none */
 static conversation_t *first_conv;  /* the last conversation a call of it used */
 static guint32 first_conv_ports[2]; /* and pinfo's ports and addresses then */
+static guint32 first_conv_flags;    /* and the TCP flags of its segment (all set: unknown) */
 static address first_conv_addrs[2];
 
 static void frame_state_reset(void)
@@ -1554,6 +1585,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         first_conv = conv;
         first_conv_ports[0] = pinfo->srcport;
         first_conv_ports[1] = pinfo->destport;
+        first_conv_flags = ti != NULL ? ti->flags : 0xffffu;
         copy_address_shallow(&first_conv_addrs[0], &pinfo->src);
         copy_address_shallow(&first_conv_addrs[1], &pinfo->dst);
         maybe_park(conv, c); /* c is not used again in this call */
@@ -1680,9 +1712,14 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
          * last TCP layer is the one it was found for; else looked up */
         if (first_conv != NULL && first_frame == pinfo->num && first_conv_ports[0] == pinfo->srcport &&
             first_conv_ports[1] == pinfo->destport && addresses_equal(&first_conv_addrs[0], &pinfo->src) &&
-            addresses_equal(&first_conv_addrs[1], &pinfo->dst))
+            addresses_equal(&first_conv_addrs[1], &pinfo->dst)) {
+            /* a segment without FIN or RST sets neither completeness bit:
+             * nothing to close, and the bits seen are compared only for
+             * those two */
+            if (!(first_conv_flags & (TH_FIN | TH_RST)))
+                return 0;
             conv = first_conv;
-        else
+        } else
             conv = conv_of_frame(pinfo);
         state = conv ? conversation_get_proto_data(conv, proto_smtpx) : NULL;
         if (state == NULL)
