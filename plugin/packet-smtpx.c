@@ -1702,7 +1702,7 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
     smtpx_conv *c;
     smtpx_call *call;
 
-    if (pinfo->ptype != PT_TCP || !proto_is_protocol_enabled(find_protocol_by_id(proto_smtpx)))
+    if (pinfo->ptype != PT_TCP || !smtpx_enabled())
         return 0;
     if (PINFO_FD_VISITED(pinfo)) {
         call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE);

@@ -255,6 +255,9 @@ typedef struct smtpx_info_state {
 } smtpx_info_state;
 smtpx_info_state *smtpx_frame_info(packet_info *pinfo);
 
+/* Is SMTP-Analysis enabled (Enabled Protocols, --disable-protocol)? */
+gboolean smtpx_enabled(void);
+
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;
 extern smtpx_pref_bool smtpx_show_auth;

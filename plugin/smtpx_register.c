@@ -48,9 +48,13 @@ static dissector_handle_t front_tcp, front_tls;
 static dissector_handle_t plugin_tcp, plugin_tls, builtin_smtp;
 static int proto_front = -1;
 
-static gboolean plugin_enabled(void)
+gboolean smtpx_enabled(void)
 {
-    return proto_is_protocol_enabled(find_protocol_by_id(proto_smtpx));
+    static protocol_t *proto; /* looked up once: a protocol is never unregistered */
+
+    if (proto == NULL)
+        proto = find_protocol_by_id(proto_smtpx);
+    return proto_is_protocol_enabled(proto);
 }
 
 static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
@@ -60,7 +64,7 @@ static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
      * dissector uses up one level, so hand the level this front got on to
      * the one it calls (as TCP proxies like SOCKS do). */
     pinfo->can_desegment = pinfo->saved_can_desegment;
-    if (plugin_enabled())
+    if (smtpx_enabled())
         return call_dissector_only(plugin, tvb, pinfo, tree, data);
     if (builtin_smtp != NULL)
         return call_dissector_only(builtin_smtp, tvb, pinfo, tree, data);
