@@ -331,7 +331,9 @@ static void session_init(smtp_session *s)
  * (QUIT answered or the connection closed, nothing waiting, open or
  * half-read) the conversation's state gives way to an smtpx_parked; most
  * connections end so, and a capture holds many. */
-static void maybe_park(conversation_t *conv, smtpx_conv *c)
+static void conv_forget(packet_info *pinfo, conversation_t *conv);
+
+static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
 {
     smtpx_parked *k;
     guint32 i;
@@ -367,6 +369,7 @@ static void maybe_park(conversation_t *conv, smtpx_conv *c)
     }
     conversation_add_proto_data(conv, proto_smtpx, k);
     wmem_free(smtpx_live_scope(), c);
+    conv_forget(pinfo, conv);
 }
 
 /* More of a parked conversation: its state back, as it was. */
@@ -470,8 +473,30 @@ static conversation_t *conv_of_call(packet_info *pinfo, const struct tcpinfo *ti
     return conv;
 }
 
+/* A conversation parks (its SMTP over): its entry goes, so that the map
+ * holds the conversations going on only.  Frames of its connection that
+ * come to the postdissector after that stop at the map: a parked
+ * conversation has nothing to close (the TCP completeness it keeps is then
+ * the one of its parking, and only a FIN or RST frame after more SMTP
+ * brought it back compares with it).  More SMTP brings it back through
+ * the conversation table and a new entry. */
+static void conv_forget(packet_info *pinfo, conversation_t *conv)
+{
+    conv_key k;
+    conv_entry *e;
+
+    if (conv_cache == NULL || !conv_key_make(pinfo, &k))
+        return;
+    e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
+    if (e == NULL || e->conv != conv)
+        return;
+    wmem_map_remove(conv_cache, &k);
+    wmem_free(smtpx_live_scope(), e);
+}
+
 /* The conversation of any TCP frame for the postdissector (first pass):
- * NULL when no frame of its endpoints ever came to this plugin. */
+ * NULL when no frame of its endpoints came to this plugin since its
+ * conversation last parked. */
 static conversation_t *conv_of_frame(packet_info *pinfo)
 {
     conv_key k;
@@ -483,8 +508,10 @@ static conversation_t *conv_of_frame(packet_info *pinfo)
     e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
     if (e == NULL) {
 #ifdef SMTPX_CHECK_CONV_CACHE
+        void *state;
         conv = find_conversation_pinfo(pinfo, 0);
-        if (conv != NULL && conversation_get_proto_data(conv, proto_smtpx) != NULL)
+        state = conv != NULL ? conversation_get_proto_data(conv, proto_smtpx) : NULL;
+        if (state != NULL && *(const guint8 *)state == 0) /* going on, not parked */
             g_error("smtpx: conversation of frame %u not in the map", pinfo->num);
 #endif
         return NULL;
@@ -1588,7 +1615,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         first_conv_flags = ti != NULL ? ti->flags : 0xffffu;
         copy_address_shallow(&first_conv_addrs[0], &pinfo->src);
         copy_address_shallow(&first_conv_addrs[1], &pinfo->dst);
-        maybe_park(conv, c); /* c is not used again in this call */
+        maybe_park(pinfo, conv, c); /* c is not used again in this call */
     }
     if (call == NULL) {
         if (first_call)
@@ -1735,7 +1762,7 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         call = close_call(c, pinfo, conv);
         if (call != NULL)
             p_add_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE, call);
-        maybe_park(conv, c); /* closed with nothing open: parked, QUIT or not */
+        maybe_park(pinfo, conv, c); /* closed with nothing open: parked, QUIT or not */
     }
     if (call == NULL)
         return 0;
