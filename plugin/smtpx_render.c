@@ -504,11 +504,89 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
         proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_detail_meaning, r->tvb, so, sl, det));
 }
 
+/* A label put together piece by piece, then given to Wireshark as "%s":
+ * glibc's vsnprintf costs about 1,700 instructions for the reply's
+ * five-argument label and 600 for one string.  Kept whole up to twice
+ * Wireshark's label length, so that a text too long for a label is still
+ * longer than one, and is cut and marked [truncated] as before. */
+typedef struct label_text {
+    char s[2 * ITEM_LABEL_LENGTH];
+    size_t n;
+} label_text;
+
+static void label_put(label_text *b, const char *t, size_t n)
+{
+    n = MIN(n, sizeof b->s - 1 - b->n);
+    memcpy(b->s + b->n, t, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+static void label_puts(label_text *b, const char *t)
+{
+    label_put(b, t, strlen(t));
+}
+
+static void label_putu(label_text *b, guint32 v)
+{
+    char buf[10];
+    size_t n = sizeof buf;
+
+    do {
+        buf[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    label_put(b, buf + n, sizeof buf - n);
+}
+
+/* A reply code's name and meaning for the command it answers, each made
+ * once per code and command and kept for the process (a few dozen pairs
+ * in real traffic; the table stops growing at REPLY_TEXTS_MAX, after which
+ * texts are made each time into the caller's buffers): formatting the
+ * meaning cost about 700 instructions a reply in a shown tree. */
+#define REPLY_TEXTS_MAX 4096
+typedef struct reply_texts {
+    const char *name, *meaning;
+} reply_texts;
+
+static reply_texts reply_texts_of(unsigned code, smtp_verb ctx, char *name_buf, char *meaning_buf)
+{
+    static GHashTable *made;
+    reply_texts t, *kept;
+    gpointer key;
+    size_t nl, ml;
+
+    if (code > 999 || (unsigned)ctx >= SMTP_VERB_COUNT) {
+        smtp_reply_format_name(code, ctx, name_buf, SMTP_REPLY_TEXT_MAX);
+        smtp_reply_format_meaning(code, ctx, meaning_buf, SMTP_REPLY_TEXT_MAX);
+        t.name = name_buf;
+        t.meaning = meaning_buf;
+        return t;
+    }
+    key = GUINT_TO_POINTER(code * SMTP_VERB_COUNT + (unsigned)ctx + 1u);
+    if (made == NULL)
+        made = g_hash_table_new(g_direct_hash, g_direct_equal);
+    kept = (reply_texts *)g_hash_table_lookup(made, key);
+    if (kept != NULL)
+        return *kept;
+    nl = MIN(smtp_reply_format_name(code, ctx, name_buf, SMTP_REPLY_TEXT_MAX), SMTP_REPLY_TEXT_MAX - 1);
+    ml = MIN(smtp_reply_format_meaning(code, ctx, meaning_buf, SMTP_REPLY_TEXT_MAX), SMTP_REPLY_TEXT_MAX - 1);
+    t.name = name_buf;
+    t.meaning = meaning_buf;
+    if (g_hash_table_size(made) >= REPLY_TEXTS_MAX)
+        return t;
+    kept = (reply_texts *)g_malloc(sizeof *kept + nl + 1 + ml + 1);
+    kept->name = memcpy((char *)(kept + 1), name_buf, nl + 1);
+    kept->meaning = memcpy((char *)(kept + 1) + nl + 1, meaning_buf, ml + 1);
+    g_hash_table_insert(made, key, kept);
+    return *kept;
+}
+
 /* Code, category, function and meaning, the meaning for the command the
  * reply answers (a generic one, with a note, when the code is unusual for
  * it).  Texts are made only when someone looks. */
 static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code, smtp_verb ctx,
-                        const char *name)
+                        const char *name, const char *meaning)
 {
     if (!r->visible) {
         /* a filter or a field printer: values only, no labels */
@@ -516,22 +594,26 @@ static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code
         proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100);
         proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10);
         if (proto_field_is_referenced(t, hf_reply_meaning)) {
-            char meaning[SMTP_REPLY_TEXT_MAX];
-            smtp_reply_format_meaning(code, ctx, meaning, sizeof meaning);
-            if (meaning[0] != 0)
-                proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning);
+            char nbuf[SMTP_REPLY_TEXT_MAX], mbuf[SMTP_REPLY_TEXT_MAX];
+            reply_texts texts = reply_texts_of(code, ctx, nbuf, mbuf);
+            if (texts.meaning[0] != 0)
+                proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, texts.meaning);
         }
         return;
     }
     {
-        char meaning[SMTP_REPLY_TEXT_MAX];
-        smtp_reply_format_meaning(code, ctx, meaning, sizeof meaning);
-        proto_tree_add_uint_format_value(t, hf_reply_code, r->tvb, off, 3, code, "%u (%s)", code, name);
-        proto_item_set_generated(proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100));
-        proto_item_set_generated(proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10));
-        if (meaning[0] != 0)
-            proto_item_set_generated(proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning));
+        label_text b; /* "%u (%s)" */
+        b.n = 0;
+        label_putu(&b, code);
+        label_puts(&b, " (");
+        label_puts(&b, name);
+        label_puts(&b, ")");
+        proto_tree_add_uint_format_value(t, hf_reply_code, r->tvb, off, 3, code, "%s", b.s);
     }
+    proto_item_set_generated(proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100));
+    proto_item_set_generated(proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10));
+    if (meaning[0] != 0)
+        proto_item_set_generated(proto_tree_add_string(t, hf_reply_meaning, r->tvb, off, 3, meaning));
 }
 
 static void render_pairing(render_ctx *r, proto_tree *t, const smtpx_pair *p, const smtp_event *ev)
@@ -658,8 +740,8 @@ static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
     if (d1 != 4 && d1 != 5)
         return;
     if (name == NULL) {
-        smtp_reply_format_name(u->ev.code, (smtp_verb)u->ev.verb, own, sizeof own);
-        name = own;
+        char mbuf[SMTP_REPLY_TEXT_MAX];
+        name = reply_texts_of(u->ev.code, (smtp_verb)u->ev.verb, own, mbuf).name;
     }
     if (d1 == 4)
         expert_add_info_format(r->pinfo, r->last, &ei_reply_transient,
@@ -703,7 +785,8 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);
     smtp_reply_line first;
     proto_tree *t;
-    char name[SMTP_REPLY_TEXT_MAX];
+    char name[SMTP_REPLY_TEXT_MAX], mbuf[SMTP_REPLY_TEXT_MAX];
+    reply_texts texts;
 
     /* the first line parsed once: by the engine on the first pass, here on
      * later ones when anything reads it */
@@ -732,30 +815,42 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         reply_expert(r, u, NULL);
         return;
     }
-    /* the code's name, for the labels, made once and only when they are shown */
-    if (r->visible)
-        smtp_reply_format_name(u->ev.code, ctx, name, sizeof name);
-    else
-        name[0] = 0;
+    /* the code's name and meaning, for the labels, only when they are shown */
+    if (r->visible) {
+        texts = reply_texts_of(u->ev.code, ctx, name, mbuf);
+    } else {
+        name[0] = mbuf[0] = 0;
+        texts.name = name;
+        texts.meaning = mbuf;
+    }
     if (r->visible) { /* the label only when shown; the line as it is when plain */
         const char *c1 = cat ? cat : "Unknown category";
         int n1 = (int)l1;
         const char *line = smtpx_plain_text(p, l1) ? (const char *)p
                          : tvb_format_text(r->pinfo->pool, r->tvb, u->ev.off, l1);
+        label_text b; /* "Reply: %.*s (%s: %s)[, %u lines]" */
         if (line != (const char *)p)
             n1 = (int)strlen(line);
-        if (u->ev.nlines > 1)
-            r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
-                "Reply: %.*s (%s: %s), %u lines", n1, line, c1, name, u->ev.nlines);
-        else
-            r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len,
-                "Reply: %.*s (%s: %s)", n1, line, c1, name);
+        b.n = 0;
+        label_puts(&b, "Reply: ");
+        label_put(&b, line, (size_t)n1);
+        label_puts(&b, " (");
+        label_puts(&b, c1);
+        label_puts(&b, ": ");
+        label_puts(&b, texts.name);
+        label_puts(&b, ")");
+        if (u->ev.nlines > 1) {
+            label_puts(&b, ", ");
+            label_putu(&b, u->ev.nlines);
+            label_puts(&b, " lines");
+        }
+        r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, "%s", b.s);
     } else
         r->last = proto_tree_add_item(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_reply);
     if (r->legacy)
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
-    render_code(r, t, u->ev.off, u->ev.code, ctx, name);
+    render_code(r, t, u->ev.off, u->ev.code, ctx, texts.name, texts.meaning);
     if (r->want_lines || r->legacy)
         render_reply_lines(r, t, u, &first);
     if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
@@ -772,7 +867,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
                                                        auth->auth->result));
     if (r->want_pairing)
         render_pairing(r, t, u->pair, &u->ev);
-    reply_expert(r, u, name[0] ? name : NULL);
+    reply_expert(r, u, texts.name[0] ? texts.name : NULL);
 }
 
 /* ---- message bytes ---- */
