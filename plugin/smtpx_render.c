@@ -144,17 +144,23 @@ static void info_adds(render_ctx *r, const char *text)
         info_add(r, text, strlen(text));
 }
 
+/* v in decimal, written backwards from end: where it starts */
+static const char *uint_text(char *end, guint32 v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
 static void info_addu(render_ctx *r, guint32 v)
 {
     char buf[10];
-    size_t n = sizeof buf;
+    const char *s = uint_text(buf + sizeof buf, v);
 
-    do {
-        buf[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
     if (r->info)
-        info_add(r, buf + n, sizeof buf - n);
+        info_add(r, s, (size_t)(buf + sizeof buf - s));
 }
 
 static void info_addf(render_ctx *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -530,13 +536,9 @@ static void label_puts(label_text *b, const char *t)
 static void label_putu(label_text *b, guint32 v)
 {
     char buf[10];
-    size_t n = sizeof buf;
+    const char *s = uint_text(buf + sizeof buf, v);
 
-    do {
-        buf[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    label_put(b, buf + n, sizeof buf - n);
+    label_put(b, s, (size_t)(buf + sizeof buf - s));
 }
 
 /* A reply code's name and meaning for the command it answers, each made
