@@ -271,6 +271,8 @@ extern guint smtpx_max_summary_rcpts; /* recipients listed in a transaction's su
 /* Bytes that tvb_format_text gives back as they are (printable ASCII
  * without a backslash) */
 gboolean smtpx_plain_text(const guint8 *p, guint32 len);
+/* Every byte 0x01-0x7f (reads the same in UTF-8). */
+gboolean smtpx_ascii_text(const guint8 *p, guint32 len);
 const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
                             guint32 len);
 extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if none */

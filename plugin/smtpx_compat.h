@@ -19,4 +19,8 @@ typedef bool smtpx_pref_bool;
 typedef gboolean smtpx_pref_bool;
 #endif
 
+/* A label (item_label_t) says where its value starts from 4.6 (custom
+ * columns show that part); labels written by the plugin say it too. */
+#define SMTPX_ITEM_LABEL_VALUE_POS SMTPX_WS_AT_LEAST(4, 6)
+
 #endif /* SMTPX_COMPAT_H */

@@ -67,13 +67,11 @@ static proto_item *add_text_z(wmem_allocator_t *scope, proto_tree *t, int hf, tv
 {
     char small[256];
     char *s;
-    guint32 i;
 
     if (t == NULL || !proto_field_is_referenced(t, hf))
         return proto_tree_add_item(t, hf, tvb, off, len, ENC_UTF_8);
-    for (i = 0; i < len; i++)
-        if (p[i] == 0 || p[i] >= 0x80)
-            return proto_tree_add_item(t, hf, tvb, off, len, ENC_UTF_8);
+    if (!smtpx_ascii_text(p, len))
+        return proto_tree_add_item(t, hf, tvb, off, len, ENC_UTF_8);
     if (nul_after) /* p[len] is a NUL already: no copy (a message of megabytes) */
         return proto_tree_add_string(t, hf, tvb, off, len, (const char *)p);
     s = len < sizeof small ? small : (char *)wmem_alloc(scope, len + 1);
@@ -471,45 +469,6 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
 
 /* ---- replies ---- */
 
-/* The enhanced status: class, subject and detail one line each, with the
- * IANA title ("Class: Permanent Failure (5)", "Detail: Bad destination
- * mailbox address (1)"); the titles are also fields of their own, hidden. */
-static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_reply_line *rl)
-{
-    const char *cls = smtp_status_class_name(rl->st_class);
-    const char *sub = smtp_status_subject_name(rl->st_subject);
-    const char *det = smtp_status_detail_name(rl->st_subject, rl->st_detail);
-    guint32 so = off + rl->status.off, sl = rl->status.len;
-    char text[SMTP_STATUS_TEXT_MAX];
-    proto_item *it;
-    proto_tree *st;
-
-    /* the parser took digits and dots only, at most 3.999.999 */
-    memcpy(text, r->buf + so, MIN(sl, sizeof text - 1));
-    text[MIN(sl, sizeof text - 1)] = 0;
-    if (det != NULL && r->visible)
-        it = proto_tree_add_string_format_value(t, hf_reply_status, r->tvb, so, sl, text,
-                                                "%s (%s)", text, det);
-    else
-        it = proto_tree_add_string(t, hf_reply_status, r->tvb, so, sl, text);
-    st = proto_item_add_subtree(it, ett_reply_status);
-    /* class and subject are named by their fields' value strings when the
-     * label is shown; the detail's title depends on the subject too */
-    proto_tree_add_uint(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class);
-    proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
-    if (r->visible)
-        proto_tree_add_uint_format_value(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail,
-                                         "%s (%u)", det ? det : "Unregistered", rl->st_detail);
-    else
-        proto_tree_add_uint(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail);
-    if (cls != NULL)
-        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, cls));
-    if (sub != NULL)
-        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_subject_meaning, r->tvb, so, sl, sub));
-    if (det != NULL)
-        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_detail_meaning, r->tvb, so, sl, det));
-}
-
 /* A label put together piece by piece, then given to Wireshark as "%s":
  * glibc's vsnprintf costs about 1,700 instructions for the reply's
  * five-argument label and 600 for one string.  Kept whole up to twice
@@ -539,6 +498,161 @@ static void label_putu(label_text *b, guint32 v)
     const char *s = uint_text(buf + sizeof buf, v);
 
     label_put(b, s, (size_t)(buf + sizeof buf - s));
+}
+
+/* A label written straight into the item, as the _format calls with "%s"
+ * would make it, without printf (glibc's vsnprintf costs 1,500 to 3,000
+ * instructions for a label, and _format_value runs it twice in 4.0).  Only
+ * for what those calls copy as it is: printable ASCII that fits a label
+ * whole.  Anything else (a text to escape or to cut and mark [truncated])
+ * still goes through the _format call, so that stays Wireshark's own.
+ * value: the text is the value, after the field's name and ": "
+ * (_format_value); otherwise it is the whole label. */
+static gboolean label_direct_ok(int hf, const label_text *b, gboolean value)
+{
+#ifdef SMTPX_FORMAT_LABELS /* the reference build, whose output is compared with this one's */
+    (void)hf;
+    (void)b;
+    (void)value;
+    return FALSE;
+#else
+    size_t pre = value ? strlen(proto_registrar_get_nth(hf)->name) + 2 : 0;
+
+    return pre + b->n < ITEM_LABEL_LENGTH && smtpx_plain_text((const guint8 *)b->s, (guint32)b->n);
+#endif
+}
+
+static proto_item *label_direct(proto_item *it, const label_text *b, gboolean value)
+{
+    field_info *fi = it != NULL ? PITEM_FINFO(it) : NULL;
+    size_t pre = 0;
+    char *d;
+
+    /* a tree no one sees fakes items (the item may be its parent), and
+     * Wireshark labels neither those nor hidden ones */
+    if (fi == NULL || !PTREE_DATA(it)->visible || proto_item_is_hidden(it))
+        return it;
+    fi->rep = wmem_new(PNODE_POOL(it), item_label_t);
+    d = fi->rep->representation;
+    if (value) {
+        pre = strlen(fi->hfinfo->name);
+        memcpy(d, fi->hfinfo->name, pre);
+        d[pre++] = ':';
+        d[pre++] = ' ';
+    }
+    memcpy(d + pre, b->s, b->n);
+    d[pre + b->n] = 0;
+#if SMTPX_ITEM_LABEL_VALUE_POS
+    /* a whole label's value starts after the field's name when the label
+     * starts with it (and after its ": "), as Wireshark sets it */
+    if (!value) {
+        size_t nl = strlen(fi->hfinfo->name);
+        if (strncmp(d, fi->hfinfo->name, nl) == 0) {
+            pre = nl;
+            if (d[pre] == ':' && d[pre + 1] == ' ')
+                pre += 2;
+        }
+    }
+    fi->rep->value_pos = pre;
+    fi->rep->value_len = strlen(d) - pre;
+#endif
+    return it;
+}
+
+#ifdef SMTPX_LABEL_TRACE
+/* Check builds: every label set through the functions below, as Wireshark
+ * keeps it, on stderr (with -DSMTPX_FORMAT_LABELS: as Wireshark makes it),
+ * so that the two builds' traces can be compared. */
+static proto_item *label_trace(proto_item *it)
+{
+    field_info *fi = it != NULL ? PITEM_FINFO(it) : NULL;
+
+    if (fi != NULL && fi->rep != NULL)
+#if SMTPX_ITEM_LABEL_VALUE_POS
+        fprintf(stderr, "label %s [%zu,%zu] %s\n", fi->hfinfo->abbrev, fi->rep->value_pos,
+                fi->rep->value_len, fi->rep->representation);
+#else
+        fprintf(stderr, "label %s %s\n", fi->hfinfo->abbrev, fi->rep->representation);
+#endif
+    return it;
+}
+#else
+#define label_trace(it) (it)
+#endif
+
+static proto_item *add_none_label(proto_tree *t, int hf, tvbuff_t *tvb, gint off, gint len,
+                                  const label_text *b)
+{
+    if (label_direct_ok(hf, b, FALSE))
+        return label_trace(label_direct(proto_tree_add_item(t, hf, tvb, off, len, ENC_NA), b, FALSE));
+    return label_trace(proto_tree_add_none_format(t, hf, tvb, off, len, "%s", b->s));
+}
+
+static proto_item *add_uint_label(proto_tree *t, int hf, tvbuff_t *tvb, gint off, gint len,
+                                  guint32 v, const label_text *b, gboolean value)
+{
+    if (label_direct_ok(hf, b, value))
+        return label_trace(label_direct(proto_tree_add_uint(t, hf, tvb, off, len, v), b, value));
+    if (value)
+        return label_trace(proto_tree_add_uint_format_value(t, hf, tvb, off, len, v, "%s", b->s));
+    return label_trace(proto_tree_add_uint_format(t, hf, tvb, off, len, v, "%s", b->s));
+}
+
+static proto_item *add_string_label(proto_tree *t, int hf, tvbuff_t *tvb, gint off, gint len,
+                                    const char *v, const label_text *b)
+{
+    if (label_direct_ok(hf, b, TRUE))
+        return label_trace(label_direct(proto_tree_add_string(t, hf, tvb, off, len, v), b, TRUE));
+    return label_trace(proto_tree_add_string_format_value(t, hf, tvb, off, len, v, "%s", b->s));
+}
+
+/* The enhanced status: class, subject and detail one line each, with the
+ * IANA title ("Class: Permanent Failure (5)", "Detail: Bad destination
+ * mailbox address (1)"); the titles are also fields of their own, hidden. */
+static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_reply_line *rl)
+{
+    const char *cls = smtp_status_class_name(rl->st_class);
+    const char *sub = smtp_status_subject_name(rl->st_subject);
+    const char *det = smtp_status_detail_name(rl->st_subject, rl->st_detail);
+    guint32 so = off + rl->status.off, sl = rl->status.len;
+    char text[SMTP_STATUS_TEXT_MAX];
+    proto_item *it;
+    proto_tree *st;
+
+    /* the parser took digits and dots only, at most 3.999.999 */
+    memcpy(text, r->buf + so, MIN(sl, sizeof text - 1));
+    text[MIN(sl, sizeof text - 1)] = 0;
+    if (det != NULL && r->visible) {
+        label_text b; /* "%s (%s)" */
+        b.n = 0;
+        label_puts(&b, text);
+        label_puts(&b, " (");
+        label_puts(&b, det);
+        label_puts(&b, ")");
+        it = add_string_label(t, hf_reply_status, r->tvb, so, sl, text, &b);
+    } else
+        it = proto_tree_add_string(t, hf_reply_status, r->tvb, so, sl, text);
+    st = proto_item_add_subtree(it, ett_reply_status);
+    /* class and subject are named by their fields' value strings when the
+     * label is shown; the detail's title depends on the subject too */
+    proto_tree_add_uint(st, hf_reply_status_class, r->tvb, so, sl, rl->st_class);
+    proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
+    if (r->visible) {
+        label_text b; /* "%s (%u)" */
+        b.n = 0;
+        label_puts(&b, det ? det : "Unregistered");
+        label_puts(&b, " (");
+        label_putu(&b, rl->st_detail);
+        label_puts(&b, ")");
+        add_uint_label(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail, &b, TRUE);
+    } else
+        proto_tree_add_uint(st, hf_reply_status_detail, r->tvb, so, sl, rl->st_detail);
+    if (cls != NULL)
+        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_class_meaning, r->tvb, so, sl, cls));
+    if (sub != NULL)
+        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_subject_meaning, r->tvb, so, sl, sub));
+    if (det != NULL)
+        proto_item_set_hidden(proto_tree_add_string(st, hf_reply_status_detail_meaning, r->tvb, so, sl, det));
 }
 
 /* A reply code's name and meaning for the command it answers, each made
@@ -610,7 +724,7 @@ static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code
         label_puts(&b, " (");
         label_puts(&b, name);
         label_puts(&b, ")");
-        proto_tree_add_uint_format_value(t, hf_reply_code, r->tvb, off, 3, code, "%s", b.s);
+        add_uint_label(t, hf_reply_code, r->tvb, off, 3, code, &b, TRUE);
     }
     proto_item_set_generated(proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100));
     proto_item_set_generated(proto_tree_add_uint(t, hf_reply_function, r->tvb, off + 1, 1, (code / 10) % 10));
@@ -846,7 +960,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
             label_putu(&b, u->ev.nlines);
             label_puts(&b, " lines");
         }
-        r->last = proto_tree_add_none_format(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, "%s", b.s);
+        r->last = add_none_label(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, &b);
     } else
         r->last = proto_tree_add_item(r->st, hf_reply, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_reply);
@@ -978,8 +1092,16 @@ static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, 
     }
     if (r->st == NULL)
         return;
-    r->last = proto_tree_add_none_format(r->st, hf, r->tvb, u->ev.off, u->ev.len,
-                                         "%s: %u bytes", what, u->ev.len);
+    if (r->visible) {
+        label_text b; /* "%s: %u bytes" */
+        b.n = 0;
+        label_puts(&b, what);
+        label_puts(&b, ": ");
+        label_putu(&b, u->ev.len);
+        label_puts(&b, " bytes");
+        r->last = add_none_label(r->st, hf, r->tvb, u->ev.off, u->ev.len, &b);
+    } else
+        r->last = proto_tree_add_item(r->st, hf, r->tvb, u->ev.off, u->ev.len, ENC_NA);
     t = proto_item_add_subtree(r->last, ett_body);
     proto_tree_add_uint(t, hf_len, r->tvb, u->ev.off, u->ev.len, u->ev.len);
 }
@@ -1079,9 +1201,24 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
     }
     if (r->st == NULL)
         return;
-    it = proto_tree_add_uint_format(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id,
-        "Transaction %u: %s, from <%s> to %u of %u recipient%s", t->id, outcome,
-        t->sender ? t->sender : "", ok, n, n == 1 ? "" : "s");
+    if (!r->visible)
+        it = proto_tree_add_uint(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id);
+    else {
+        label_text b; /* "Transaction %u: %s, from <%s> to %u of %u recipient%s" */
+        b.n = 0;
+        label_puts(&b, "Transaction ");
+        label_putu(&b, t->id);
+        label_puts(&b, ": ");
+        label_puts(&b, outcome);
+        label_puts(&b, ", from <");
+        label_puts(&b, t->sender ? t->sender : "");
+        label_puts(&b, "> to ");
+        label_putu(&b, ok);
+        label_puts(&b, " of ");
+        label_putu(&b, n);
+        label_puts(&b, n == 1 ? " recipient" : " recipients");
+        it = add_uint_label(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id, &b, FALSE);
+    }
     proto_item_set_generated(it);
     tt = proto_item_add_subtree(it, ett_txn);
     proto_item_set_generated(proto_tree_add_string(tt, hf_txn_outcome, r->tvb, 0, 0, outcome));
@@ -1097,9 +1234,21 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
         const smtpx_rcpt *rc = &t->list[i];
         const char *addr = rc->addr ? rc->addr : "";
         proto_tree *rt;
-        it = proto_tree_add_string_format_value(tt, hf_txn_recipient, r->tvb, 0, 0, addr,
-            "%s (%u%s%s, %s)", addr, rc->code, rc->status ? " " : "", rc->status ? rc->status : "",
-            rc->code / 100 == 2 ? "accepted" : rc->code / 100 == 4 ? "deferred" : "rejected");
+        if (!r->visible)
+            it = proto_tree_add_string(tt, hf_txn_recipient, r->tvb, 0, 0, addr);
+        else {
+            label_text b; /* "%s (%u%s%s, %s)" */
+            b.n = 0;
+            label_puts(&b, addr);
+            label_puts(&b, " (");
+            label_putu(&b, rc->code);
+            if (rc->status != NULL) {
+                label_puts(&b, " ");
+                label_puts(&b, rc->status);
+            }
+            label_puts(&b, rc->code / 100 == 2 ? ", accepted)" : rc->code / 100 == 4 ? ", deferred)" : ", rejected)");
+            it = add_string_label(tt, hf_txn_recipient, r->tvb, 0, 0, addr, &b);
+        }
         proto_item_set_generated(it);
         rt = proto_item_add_subtree(it, ett_txn_recipient);
         proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_code, r->tvb, 0, 0, rc->code));

@@ -52,6 +52,24 @@ gboolean smtpx_plain_text(const guint8 *p, guint32 len)
     return TRUE;
 }
 
+gboolean smtpx_ascii_text(const guint8 *p, guint32 len)
+{
+    const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101), high = ones * 0x80;
+    guint32 i = 0;
+
+    /* 8 bytes at a time: a high bit set, or a zero byte (borrow) */
+    for (; i + 8 <= len; i += 8) {
+        guint64 w;
+        memcpy(&w, p + i, 8);
+        if ((w | ((w - ones) & ~w)) & high)
+            return FALSE;
+    }
+    for (; i < len; i++)
+        if (p[i] == 0 || p[i] >= 0x80)
+            return FALSE;
+    return TRUE;
+}
+
 const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
                             guint32 len)
 {
