@@ -317,7 +317,9 @@ def check_corpus(ctx):
         got.setdefault(row['file'], []).append((int(row['frame']), row['code']))
     problems = []
     total = 0
-    for rel in caps:
+    # the oracle on every third capture (all with --full); the summary's
+    # count against the table's rows for all of them
+    for rel in caps if ctx.full else caps[::3]:
         # the oracle: the codes tshark prints per frame, in order
         out, _ = ctx.tshark.run(['-r', os.path.join(b.dir, 'in', 'corpus', rel), '-Y', 'smtp.reply',
                                  '-o', 'tcp.reassemble_out_of_order:TRUE',
@@ -332,7 +334,8 @@ def check_corpus(ctx):
         if got.get(name, []) != want:
             problems.append('%s: got %r want %r' % (rel, got.get(name), want))
     assert not problems, '\n'.join(problems)
-    assert s['replies'] == total and total > 1000, (s['replies'], total)
+    rows = sum(len(v) for v in got.values())
+    assert s['replies'] == rows and total > (1000 if ctx.full else 300), (s['replies'], rows, total)
 
 
 def check_chart(ctx):
@@ -408,6 +411,8 @@ def tests(ctx):
     if shutil.which('parallel'):
         yield 'parallel', lambda: check_parallel(ctx)
     if ctx.corpus:
+        if not ctx.full:
+            ctx.defer('corpus: tshark\'s own reading of the other two thirds of the captures')
         yield 'corpus', lambda: check_corpus(ctx)
     if shutil.which('gnuplot'):
         yield 'chart', lambda: check_chart(ctx)

@@ -63,5 +63,8 @@ def check(ctx, name):
 
 
 def tests(ctx):
-    for name in CAPTURES:
+    # without --full, not 11-submission-587: it has no field the others lack
+    if not ctx.full:
+        ctx.defer('11-submission-587')
+    for name in CAPTURES if ctx.full else [c for c in CAPTURES if c != '11-submission-587']:
         yield name, (lambda n=name: check(ctx, n))
