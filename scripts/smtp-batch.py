@@ -208,16 +208,24 @@ class Spec:
                 + TCP_PREFS + self.extra)
 
 
-def category_names(text):
-    """CATEGORY_NAMES from tshark -G values: the plugin's names of
-    smtp.reply.category's values (lines 'V <tab> field <tab> value <tab> name')."""
-    for line in text.splitlines():
-        cols = line.split('\t')
-        if len(cols) == 4 and cols[0] == 'V' and cols[1] == 'smtp.reply.category':
+def category_names(data):
+    """CATEGORY_NAMES from tshark -G values (bytes): the plugin's names of
+    smtp.reply.category's values (lines 'V <tab> field <tab> value <tab>
+    name').  The output is about 90 MB on 4.0: its few lines are found with
+    bytes.find, not by splitting it all (2 s of CPU at every start)."""
+    key = b'\nV\tsmtp.reply.category\t'
+    data = b'\n' + data
+    i = data.find(key)
+    while i >= 0:
+        end = data.find(b'\n', i + 1)
+        line = data[i + 1:end if end >= 0 else len(data)].decode('utf-8', 'replace')
+        cols = line.rstrip('\r').split('\t')
+        if len(cols) == 4:
             try:
                 CATEGORY_NAMES[int(cols[2])] = cols[3]
             except ValueError:
                 pass
+        i = data.find(key, end) if end >= 0 else -1
 
 
 def tshark_fields(prefix, folders=None):
@@ -241,16 +249,14 @@ def tshark_fields(prefix, folders=None):
     if side is not None:
         folders.append(side.communicate()[0].decode('utf-8', 'replace'))
     if values is not None:
-        category_names(values.communicate()[0].decode('utf-8', 'replace'))
+        category_names(values.communicate()[0])
     if p.returncode != 0:
         raise RuntimeError('%s -G fields failed (%d): %s' % (
             ' '.join(prefix), p.returncode, p.stderr.decode('utf-8', 'replace').strip()))
-    names = set()
-    for line in p.stdout.decode('utf-8', 'replace').splitlines():
-        cols = line.split('\t')
-        if len(cols) > 2 and cols[0] in ('F', 'P'):
-            names.add(cols[2])
-    return names
+    # the third column of the protocol (P) and field (F) lines: 230k of
+    # them on 4.0, read with one regular expression over the bytes
+    return {n.decode('utf-8', 'replace')
+            for n in re.findall(rb'^[FP]\t[^\t\n]*\t([^\t\n]*)', p.stdout, re.M)}
 
 
 # Start-up.  tshark 4.0 reads three name tables from its data folder at
