@@ -500,6 +500,14 @@ static void label_putu(label_text *b, guint32 v)
     label_put(b, s, (size_t)(buf + sizeof buf - s));
 }
 
+/* " (t)" */
+static void label_paren(label_text *b, const char *t)
+{
+    label_puts(b, " (");
+    label_puts(b, t);
+    label_puts(b, ")");
+}
+
 /* A label written straight into the item, as the _format calls with "%s"
  * would make it, without printf (glibc's vsnprintf costs 1,500 to 3,000
  * instructions for a label, and _format_value runs it twice in 4.0).  Only
@@ -626,9 +634,7 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
         label_text b; /* "%s (%s)" */
         b.n = 0;
         label_puts(&b, text);
-        label_puts(&b, " (");
-        label_puts(&b, det);
-        label_puts(&b, ")");
+        label_paren(&b, det);
         it = add_string_label(t, hf_reply_status, r->tvb, so, sl, text, &b);
     } else
         it = proto_tree_add_string(t, hf_reply_status, r->tvb, so, sl, text);
@@ -721,9 +727,7 @@ static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code
         label_text b; /* "%u (%s)" */
         b.n = 0;
         label_putu(&b, code);
-        label_puts(&b, " (");
-        label_puts(&b, name);
-        label_puts(&b, ")");
+        label_paren(&b, name);
         add_uint_label(t, hf_reply_code, r->tvb, off, 3, code, &b, TRUE);
     }
     proto_item_set_generated(proto_tree_add_uint(t, hf_reply_category, r->tvb, off, 1, code / 100));

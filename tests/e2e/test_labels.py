@@ -2,10 +2,12 @@
 
 Short printable labels of replies, codes, enhanced statuses, bodies and
 transactions are written straight into the item (plugin/smtpx_render.c
-label_direct(); on 4.6 with the value's position, which custom columns
-show).  A reference plugin built with -DSMTPX_FORMAT_LABELS leaves every
-one of them to Wireshark's proto_tree_add_*_format calls; both plugins
-must print the same -V, -2 -T pdml and custom columns of those fields.
+label_direct()).  A reference plugin built with -DSMTPX_FORMAT_LABELS
+leaves every one of them to Wireshark's proto_tree_add_*_format calls;
+both plugins must print the same -V, -2 -T pdml and custom columns of
+those fields.  (The value's position the plugin also writes on 4.6 shows
+in none of tshark's outputs: a -DSMTPX_LABEL_TRACE build prints it, for
+comparing with the same build plus -DSMTPX_FORMAT_LABELS.)
 
 Without --full a sample of captures that has every kind of such label
 (5yz statuses, bodies and chunks, transactions and their recipients,
@@ -15,11 +17,10 @@ into BUILD/labels-reference (cmake -DSMTP_BUILD_TESTS=OFF).
 """
 import atexit
 import os
-import subprocess
 import threading
 
 import toolpath
-from tsharklib import Tshark
+from tsharklib import Tshark, cmake_build
 
 ROOT = toolpath.REPO
 gen = toolpath.load('gen-edge-captures.py')
@@ -40,15 +41,10 @@ def reference(ctx):
     with _lock:
         if 'tshark' not in _ref and 'error' not in _ref:
             build = os.path.join(ctx.tshark.build, 'labels-reference')
-            for cmd in (['cmake', '-S', ROOT, '-B', build, '-DSMTP_BUILD_TESTS=OFF',
-                         '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DSMTP_WERROR=ON',
-                         '-DCMAKE_C_FLAGS=-DSMTPX_FORMAT_LABELS'],
-                        ['cmake', '--build', build, '-j2']):
-                p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                if p.returncode != 0:
-                    _ref['error'] = '%s failed:\n%s' % (' '.join(cmd),
-                                                       p.stdout.decode('utf-8', 'replace')[-3000:])
-                    break
+            error = cmake_build(ROOT, build, ['-DSMTP_BUILD_TESTS=OFF', '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
+                                              '-DSMTP_WERROR=ON', '-DCMAKE_C_FLAGS=-DSMTPX_FORMAT_LABELS'])
+            if error:
+                _ref['error'] = error
             else:
                 _ref['tshark'] = Tshark(build, ctx.jobs)
                 atexit.register(_ref['tshark'].cleanup)

@@ -20,6 +20,7 @@ import sys
 import threading
 
 import toolpath
+from tsharklib import cmake_build
 
 ROOT = toolpath.REPO
 SCRIPT = toolpath.path('sanitize-tshark.py')
@@ -45,14 +46,10 @@ def asan_build(ctx):
                     _built['skip'] = 'gcc has no %s.so (install libasan8 libubsan1)' % lib
             build = os.path.join(ctx.tshark.build, 'asan-plugin')
             if 'skip' not in _built:
-                for cmd in (['cmake', '-S', ROOT, '-B', build, '-DSMTP_SANITIZE=ON',
-                             '-DSMTP_BUILD_TESTS=OFF', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'],
-                            ['cmake', '--build', build, '-j2']):
-                    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                    if p.returncode != 0:
-                        _built['error'] = '%s failed:\n%s' % (' '.join(cmd),
-                                                             p.stdout.decode('utf-8', 'replace')[-3000:])
-                        break
+                error = cmake_build(ROOT, build, ['-DSMTP_SANITIZE=ON', '-DSMTP_BUILD_TESTS=OFF',
+                                                  '-DCMAKE_BUILD_TYPE=RelWithDebInfo'])
+                if error:
+                    _built['error'] = error
             _built['dir'] = build
     if 'skip' in _built:
         raise ctx.Skip(_built['skip'])

@@ -141,3 +141,14 @@ class Tshark:
         args += list(extra)
         out, err = self.run(args)
         return [line.split('\t') for line in out.splitlines()], err
+
+
+def cmake_build(src, build, options):
+    """Configures and builds src into build with cmake -D options (a list);
+    None when it worked, else what failed and the end of its output."""
+    for cmd in (['cmake', '-S', src, '-B', build] + list(options),
+                ['cmake', '--build', build, '-j2']):
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            return '%s failed:\n%s' % (' '.join(cmd), p.stdout.decode('utf-8', 'replace')[-3000:])
+    return None
