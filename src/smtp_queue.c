@@ -54,6 +54,7 @@ static int grow_queue(smtp_session *s)
 uint32_t sx_push(smtp_session *s, sink *o, smtp_verb verb, size_t off, size_t len)
 {
     uint32_t seq = s->_next_seq++;
+    s->_flags &= (uint16_t)~F_UNPAIRED; /* a reply with no command is news again */
     if (s->_next_seq == 0)
         s->_next_seq = 1;
     if (s->_qlen == s->_qcap && !grow_queue(s)) {

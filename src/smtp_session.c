@@ -395,8 +395,12 @@ static void pair_reply(smtp_session *s, sink *o, smtp_event *ev, size_t len, smt
     } else if (s->_flags & F_MIDSESSION) {
         ev->flags |= SMTP_EVF_UNSYNC;
         s->_flags &= (uint16_t)~F_MIDSESSION;
+        s->_flags |= F_UNPAIRED;
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, len);
-    } else if (ev->code != 421) {
+    } else if (ev->code != 421 && !(s->_flags & F_UNPAIRED)) {
+        /* the first of a run: the replies after it until the client's
+         * next command have no command either, and say it no more */
+        s->_flags |= F_UNPAIRED;
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_UNPAIRED, 0, len);
     }
 }
