@@ -477,8 +477,13 @@ static void render_sasl(render_ctx *r, const smtpx_unit *u)
 typedef struct label_text {
     char s[2 * ITEM_LABEL_LENGTH];
     size_t n;
+    gboolean plain; /* every piece is text that Wireshark would copy as it is */
 } label_text;
 
+#define LABEL_INIT(b) ((b).n = 0, (b).plain = TRUE)
+
+/* Text of this plugin or of the knowledge base: printable ASCII without a
+ * backslash (test_codes.c checks every text of the knowledge base). */
 static void label_put(label_text *b, const char *t, size_t n)
 {
     n = MIN(n, sizeof b->s - 1 - b->n);
@@ -490,6 +495,16 @@ static void label_put(label_text *b, const char *t, size_t n)
 static void label_puts(label_text *b, const char *t)
 {
     label_put(b, t, strlen(t));
+}
+
+/* Text from the capture: checked. */
+static void label_puts_data(label_text *b, const char *t)
+{
+    size_t n = strlen(t);
+
+    if (b->plain && !smtpx_plain_text((const guint8 *)t, (guint32)n))
+        b->plain = FALSE;
+    label_put(b, t, n);
 }
 
 static void label_putu(label_text *b, guint32 v)
@@ -526,7 +541,7 @@ static gboolean label_direct_ok(int hf, const label_text *b, gboolean value)
 #else
     size_t pre = value ? strlen(proto_registrar_get_nth(hf)->name) + 2 : 0;
 
-    return pre + b->n < ITEM_LABEL_LENGTH && smtpx_plain_text((const guint8 *)b->s, (guint32)b->n);
+    return b->plain && pre + b->n < ITEM_LABEL_LENGTH;
 #endif
 }
 
@@ -632,7 +647,7 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
     text[MIN(sl, sizeof text - 1)] = 0;
     if (det != NULL && r->visible) {
         label_text b; /* "%s (%s)" */
-        b.n = 0;
+        LABEL_INIT(b);
         label_puts(&b, text);
         label_paren(&b, det);
         it = add_string_label(t, hf_reply_status, r->tvb, so, sl, text, &b);
@@ -645,7 +660,7 @@ static void render_status(render_ctx *r, proto_tree *t, guint32 off, const smtp_
     proto_tree_add_uint(st, hf_reply_status_subject, r->tvb, so, sl, rl->st_subject);
     if (r->visible) {
         label_text b; /* "%s (%u)" */
-        b.n = 0;
+        LABEL_INIT(b);
         label_puts(&b, det ? det : "Unregistered");
         label_puts(&b, " (");
         label_putu(&b, rl->st_detail);
@@ -725,7 +740,7 @@ static void render_code(render_ctx *r, proto_tree *t, guint32 off, unsigned code
     }
     {
         label_text b; /* "%u (%s)" */
-        b.n = 0;
+        LABEL_INIT(b);
         label_putu(&b, code);
         label_paren(&b, name);
         add_uint_label(t, hf_reply_code, r->tvb, off, 3, code, &b, TRUE);
@@ -951,7 +966,8 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         label_text b; /* "Reply: %.*s (%s: %s)[, %u lines]" */
         if (line != (const char *)p)
             n1 = (int)strlen(line);
-        b.n = 0;
+        LABEL_INIT(b);
+        b.plain = line == (const char *)p; /* else escaped: Wireshark's own call */
         label_puts(&b, "Reply: ");
         label_put(&b, line, (size_t)n1);
         label_puts(&b, " (");
@@ -1098,7 +1114,7 @@ static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, 
         return;
     if (r->visible) {
         label_text b; /* "%s: %u bytes" */
-        b.n = 0;
+        LABEL_INIT(b);
         label_puts(&b, what);
         label_puts(&b, ": ");
         label_putu(&b, u->ev.len);
@@ -1209,13 +1225,13 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
         it = proto_tree_add_uint(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id);
     else {
         label_text b; /* "Transaction %u: %s, from <%s> to %u of %u recipient%s" */
-        b.n = 0;
+        LABEL_INIT(b);
         label_puts(&b, "Transaction ");
         label_putu(&b, t->id);
         label_puts(&b, ": ");
         label_puts(&b, outcome);
         label_puts(&b, ", from <");
-        label_puts(&b, t->sender ? t->sender : "");
+        label_puts_data(&b, t->sender ? t->sender : "");
         label_puts(&b, "> to ");
         label_putu(&b, ok);
         label_puts(&b, " of ");
@@ -1242,13 +1258,13 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
             it = proto_tree_add_string(tt, hf_txn_recipient, r->tvb, 0, 0, addr);
         else {
             label_text b; /* "%s (%u%s%s, %s)" */
-            b.n = 0;
-            label_puts(&b, addr);
+            LABEL_INIT(b);
+            label_puts_data(&b, addr);
             label_puts(&b, " (");
             label_putu(&b, rc->code);
             if (rc->status != NULL) {
                 label_puts(&b, " ");
-                label_puts(&b, rc->status);
+                label_puts_data(&b, rc->status);
             }
             label_puts(&b, rc->code / 100 == 2 ? ", accepted)" : rc->code / 100 == 4 ? ", deferred)" : ", rejected)");
             it = add_string_label(tt, hf_txn_recipient, r->tvb, 0, 0, addr, &b);

@@ -485,6 +485,57 @@ static void ehlo_keywords(void)
     CHECK(smtp_ehlo_keyword_name(1u << 31) == NULL);
 }
 
+/* Printable ASCII without a backslash: what the plugin writes into a label
+ * as it is (plugin/smtpx_render.c, label_put), without Wireshark's escaping. */
+static int plain_text(const char *t)
+{
+    if (t == NULL)
+        return 1;
+    for (; *t; t++)
+        if ((unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e || *t == '\\')
+            return 0;
+    return 1;
+}
+
+static void check_plain(const char *what, unsigned a, unsigned b, const char *t)
+{
+    if (!CHECK(plain_text(t)))
+        t_note("  %s %u %u: not plain text: %s\n", what, a, b, t);
+}
+
+/* Every text of the knowledge base that labels are made of. */
+static void texts_are_plain(void)
+{
+    unsigned code, v, i, j;
+    char buf[512];
+
+    t_begin("knowledge base texts are printable ASCII without a backslash");
+    CHECK(plain_text("Bad destination mailbox address (RFC 3463)") && !plain_text("a\\b") &&
+          !plain_text("caf\xc3\xa9") && !plain_text("tab\there"));
+    for (code = 0; code < 1000; code++) {
+        for (v = 0; v <= SMTP_VERB_COUNT; v++) {
+            CHECK(smtp_reply_format_name(code, (smtp_verb)v, buf, sizeof buf) < sizeof buf);
+            check_plain("reply name", code, v, buf);
+            CHECK(smtp_reply_format_meaning(code, (smtp_verb)v, buf, sizeof buf) < sizeof buf);
+            check_plain("reply meaning", code, v, buf);
+        }
+    }
+    for (i = 0; i < 10; i++) {
+        check_plain("category", i, 0, smtp_category_name(i));
+        check_plain("category short", i, 0, smtp_category_short(i));
+        check_plain("function", i, 0, smtp_function_name(i));
+        check_plain("function short", i, 0, smtp_function_short(i));
+        check_plain("status class", i, 0, smtp_status_class_name(i));
+        check_plain("status subject", i, 0, smtp_status_subject_name(i));
+        for (j = 0; j < 1000; j++)
+            check_plain("status detail", i, j, smtp_status_detail_name(i, j));
+    }
+    for (i = 0; i <= SMTP_TXN_OUTCOME_COUNT; i++)
+        check_plain("outcome", i, 0, smtp_txn_outcome_name((smtp_txn_outcome)i));
+    for (v = 0; v <= SMTP_VERB_COUNT; v++)
+        check_plain("verb", v, 0, smtp_verb_name((smtp_verb)v));
+}
+
 void tests_codes(void)
 {
     size_t i;
@@ -526,6 +577,7 @@ void tests_codes(void)
     legality();
     outcomes();
     ehlo_keywords();
+    texts_are_plain();
 
     t_begin("category and function names");
     CHECK(smtp_category_name(0) == NULL);
