@@ -1785,7 +1785,11 @@ void proto_register_smtpx(void)
 
     smtpx_tcp_handle = register_dissector("smtpx", dissect_smtpx_tcp, proto_smtpx);
     smtpx_tls_handle = register_dissector("smtpx.tls", dissect_smtpx_tls, proto_smtpx);
-    register_postdissector(create_dissector_handle(dissect_smtpx_close, proto_smtpx));
+    /* a handle of no protocol: Wireshark then neither checks that it is
+     * enabled (dissect_smtpx_close asks smtpx_enabled itself) nor adds and
+     * takes back a protocol layer on every frame of every protocol (callgrind,
+     * packet list: 700 -> 240 instructions a frame) */
+    register_postdissector(create_dissector_handle(dissect_smtpx_close, -1));
     register_init_routine(scopes_init);
     register_cleanup_routine(scopes_cleanup);
 }
