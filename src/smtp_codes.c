@@ -163,15 +163,26 @@ static int row_has(size_t row, unsigned code)
     return 0;
 }
 
-/* The row of smtp_allowed.def for verb (REPLY_ANY: the ANY row), or -1. */
+/* The row of smtp_allowed.def for verb (REPLY_ANY: the ANY row), or -1:
+ * the first row of each verb, found once (every reply asks). */
 static long allowed_row(unsigned verb)
 {
+    static int16_t rows[SMTP_VERB_COUNT + 1]; /* the ANY row last */
+    static int ready;
+    unsigned k = verb == REPLY_ANY ? SMTP_VERB_COUNT : verb < SMTP_VERB_COUNT ? verb : SMTP_VERB_COUNT + 1;
     size_t i;
-    for (i = 0; i < COUNT(allowed); i++) {
-        if (allowed[i].verb == verb)
-            return (long)i;
+
+    if (!ready) { /* the same values whoever writes them */
+        for (i = 0; i <= SMTP_VERB_COUNT; i++)
+            rows[i] = -1;
+        for (i = COUNT(allowed); i-- > 0;) {
+            unsigned v = allowed[i].verb == REPLY_ANY ? SMTP_VERB_COUNT : allowed[i].verb;
+            if (v <= SMTP_VERB_COUNT)
+                rows[v] = (int16_t)i;
+        }
+        ready = 1;
     }
-    return -1;
+    return k <= SMTP_VERB_COUNT ? rows[k] : -1;
 }
 
 int smtp_reply_allowed(unsigned code, smtp_verb verb)

@@ -19,6 +19,19 @@ static int is_alpha(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; 
 static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 static uint8_t to_upper(uint8_t c) { return (c >= 'a' && c <= 'z') ? (uint8_t)(c - 32) : c; }
 
+/* Up to 8 bytes upper-cased into one word (the rest zero). */
+static uint64_t verb_word(const uint8_t *s, size_t len)
+{
+    uint8_t up[8] = {0};
+    uint64_t w;
+    size_t i;
+
+    for (i = 0; i < len && i < 8; i++)
+        up[i] = to_upper(s[i]);
+    memcpy(&w, up, sizeof w);
+    return w;
+}
+
 smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
 {
     uint8_t up[VERB_MAX];
@@ -26,6 +39,21 @@ smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
 
     if (len == 0 || len > VERB_MAX || !is_alpha(s[0]))
         return SMTP_VERB_UNKNOWN;
+    if (len <= 8) { /* every command verb: one word compared per verb */
+        static uint64_t words[SMTP_VERB_COUNT];
+        static int ready;
+        uint64_t w = verb_word(s, len);
+        if (!ready) { /* the same values whoever writes them */
+            for (i = 0; i < SMTP_VERB_COUNT; i++)
+                words[i] = verb_table[i].len <= 8 ? verb_word((const uint8_t *)verb_table[i].name, verb_table[i].len) : 0;
+            ready = 1;
+        }
+        for (i = 0; i < SMTP_VERB_COUNT; i++) {
+            if (words[i] == w && verb_table[i].len == len)
+                return (smtp_verb)i;
+        }
+        return SMTP_VERB_UNKNOWN;
+    }
     for (i = 0; i < len; i++)
         up[i] = to_upper(s[i]);
     for (i = 0; i < SMTP_VERB_COUNT; i++) {

@@ -417,7 +417,10 @@ static void ehlo_keywords(smtp_session *s, const uint8_t *p, size_t n)
         long r = smtp_frame_line(p + off, n - off, n - off, &ln);
         if (r <= 0)
             break;
-        if (!first && ln.len >= 4) {
+        /* only PIPELINING and CHUNKING matter here: other lines are let
+         * go by their first letter (most of a reply's lines) */
+        uint8_t k0 = ln.len > 4 ? (uint8_t)(p[off + 4] & ~0x20u) : 0;
+        if (!first && (k0 == 'P' || k0 == 'C')) {
             unsigned x = smtp_ehlo_keyword(p + off + 4, ln.len - 4);
             if (x == SMTP_EXT_PIPELINING)
                 s->_ext |= X_PIPELINING;
