@@ -371,10 +371,21 @@ unsigned smtp_ehlo_keyword(const uint8_t *p, size_t n)
 
     while (w < n && keyword_char(p[w]))
         w++;
+    static uint32_t of_len[33]; /* the keywords of each length, a bit each */
+    static int ready;
+    uint32_t left;
+
     if (w == 0 || (w < n && p[w] != ' ' && p[w] != '\t' && p[w] != '='))
         return 0;
-    for (i = 0; i < COUNT(ehlo_keywords); i++) {
-        if (ehlo_keywords[i].len != w)
+    if (!ready) { /* the same values whoever writes them */
+        for (i = 0; i < COUNT(ehlo_keywords); i++)
+            if (ehlo_keywords[i].len < COUNT(of_len))
+                of_len[ehlo_keywords[i].len] |= 1u << i;
+        ready = 1;
+    }
+    left = w < COUNT(of_len) ? of_len[w] : 0;
+    for (i = 0; left != 0; i++, left >>= 1) {
+        if (!(left & 1u))
             continue;
         for (j = 0; j < w && upper(p[j]) == (uint8_t)ehlo_keywords[i].keyword[j]; j++)
             ;
