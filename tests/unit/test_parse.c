@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #include "runner.h"
 #include "smtp_auth.h"
+#include "smtp_codes.h"
 #include "smtp_parse.h"
 
 #include <string.h>
@@ -371,6 +372,25 @@ void tests_parse(void)
     CHECK_EQ(smtp_verb_lookup((const uint8_t *)"MAIL", 0), SMTP_VERB_UNKNOWN);
     CHECK_EQ(smtp_verb_lookup((const uint8_t *)"MAILMAILMAILMAILM", 17), SMTP_VERB_UNKNOWN);
     CHECK_EQ(smtp_verb_lookup(guard_copy("xexps", 5), 5), SMTP_VERB_XEXPS);
+    { /* every verb a client can send, in any case; not with a NUL after it */
+        unsigned v;
+        for (v = 0; v < SMTP_VERB_COUNT; v++) {
+            const char *name = smtp_verb_name((smtp_verb)v);
+            uint8_t low[32], odd[32];
+            size_t n = strlen(name), i;
+            if (name[0] == '<' || n + 1 > sizeof low)
+                continue;
+            for (i = 0; i < n; i++) {
+                low[i] = (uint8_t)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+                odd[i] = i % 2 ? low[i] : (uint8_t)name[i];
+            }
+            low[n] = 0;
+            if (!CHECK_EQ(smtp_verb_lookup((const uint8_t *)name, n), v) ||
+                !CHECK_EQ(smtp_verb_lookup(low, n), v) || !CHECK_EQ(smtp_verb_lookup(odd, n), v) ||
+                !CHECK_EQ(smtp_verb_lookup(low, n + 1), SMTP_VERB_UNKNOWN))
+                t_note("  verb %s\n", name);
+        }
+    }
 
     /* reply lines */
     reply_case("250 OK", 1, 250, ' ', "OK", "");
