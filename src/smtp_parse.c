@@ -39,16 +39,28 @@ smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
 
     if (len == 0 || len > VERB_MAX || !is_alpha(s[0]))
         return SMTP_VERB_UNKNOWN;
-    if (len <= 8) { /* every command verb: one word compared per verb */
+    if (len <= 8) { /* every command verb: its word looked up in a small hash table */
+        enum { SLOTS = 64 };
         static uint64_t words[SMTP_VERB_COUNT];
+        static uint8_t slot[SLOTS]; /* verb + 1, 0: empty */
         static int ready;
         uint64_t w = verb_word(s, len);
-        if (!ready) { /* the same values whoever writes them */
-            for (i = 0; i < SMTP_VERB_COUNT; i++)
-                words[i] = verb_table[i].len <= 8 ? verb_word((const uint8_t *)verb_table[i].name, verb_table[i].len) : 0;
+        unsigned h;
+        _Static_assert((int)SMTP_VERB_COUNT < (int)SLOTS, "smtp_verbs.def: more verbs than the hash table's slots");
+        if (!ready) { /* made once (dissection runs in one thread) */
+            for (i = 0; i < SMTP_VERB_COUNT; i++) {
+                if (verb_table[i].len > 8 || verb_table[i].name[0] == '<')
+                    continue;
+                words[i] = verb_word((const uint8_t *)verb_table[i].name, verb_table[i].len);
+                for (h = (unsigned)((words[i] * UINT64_C(0x9E3779B97F4A7C15)) >> 58); slot[h] != 0;
+                     h = (h + 1) % SLOTS)
+                    ;
+                slot[h] = (uint8_t)(i + 1);
+            }
             ready = 1;
         }
-        for (i = 0; i < SMTP_VERB_COUNT; i++) {
+        for (h = (unsigned)((w * UINT64_C(0x9E3779B97F4A7C15)) >> 58); slot[h] != 0; h = (h + 1) % SLOTS) {
+            i = slot[h] - 1u;
             if (words[i] == w && verb_table[i].len == len)
                 return (smtp_verb)i;
         }
