@@ -367,14 +367,13 @@ static int keyword_char(uint8_t c)
 
 unsigned smtp_ehlo_keyword(const uint8_t *p, size_t n)
 {
+    static uint32_t of_len[33]; /* the keywords of each length, a bit each */
+    static int ready;
     size_t w = 0, i, j;
+    uint32_t left;
 
     while (w < n && keyword_char(p[w]))
         w++;
-    static uint32_t of_len[33]; /* the keywords of each length, a bit each */
-    static int ready;
-    uint32_t left;
-
     if (w == 0 || (w < n && p[w] != ' ' && p[w] != '\t' && p[w] != '='))
         return 0;
     if (!ready) { /* the same values whoever writes them */
