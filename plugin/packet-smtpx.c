@@ -154,6 +154,19 @@ void smtpx_vec_grow(smtpx_vec *v, size_t size)
     v->cap = cap;
 }
 
+void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
+{
+    guint32 cap = v->cap ? v->cap * 2 : 8;
+
+    if (v->cap - v->n >= k)
+        return;
+    if (cap < v->n + k)
+        cap = v->n + k;
+    v->p = (guint8 *)(v->p != NULL ? wmem_realloc(v->pool, v->p, (size_t)cap * size)
+                                   : wmem_alloc(v->pool, (size_t)cap * size));
+    v->cap = cap;
+}
+
 static void frame_state_reset(void);
 
 static void scopes_init(void)
@@ -755,36 +768,53 @@ _Static_assert(SMTP_EV_COUNT <= PK_RUN2, "event types collide with PK_RUN2");
 #define PK_PR_WIDE    0x08u /* the request's time as seconds and nanoseconds, not a
                                delta in nanoseconds (times centuries apart) */
 
+#if defined(__GNUC__)
+#define SMTPX_NOINLINE __attribute__((noinline)) /* the rare path, out of the callers' code */
+#else
+#define SMTPX_NOINLINE
+#endif
+
 typedef struct pack {
     wmem_allocator_t *scope;
     guint8 *p;
     guint32 n, cap;
+    gboolean fixed; /* p is the caller's (a buffer on its stack): not grown in place */
 } pack;
 
-static guint8 *pack_room(pack *k, guint32 more)
+static SMTPX_NOINLINE void pack_grow(pack *k, guint32 more)
+{
+    guint32 cap = k->cap ? k->cap : 64;
+
+    while (cap < k->n + more)
+        cap *= 2;
+    if (k->fixed) {
+        guint8 *p = (guint8 *)wmem_alloc(k->scope, cap);
+        memcpy(p, k->p, k->n);
+        k->p = p;
+        k->fixed = FALSE;
+    } else {
+        k->p = (guint8 *)wmem_realloc(k->scope, k->p, cap);
+    }
+    k->cap = cap;
+}
+
+static inline guint8 *pack_room(pack *k, guint32 more)
 {
     guint8 *at;
 
-    if (k->n + more > k->cap) {
-        guint32 cap = k->cap ? k->cap : 64;
-        while (cap < k->n + more)
-            cap *= 2;
-        k->p = (guint8 *)wmem_realloc(k->scope, k->p, cap);
-        k->cap = cap;
-    }
+    if (G_UNLIKELY(k->n + more > k->cap))
+        pack_grow(k, more);
     at = k->p + k->n;
     k->n += more;
     return at;
 }
 
-static void pack_uv_long(pack *k, guint64 v)
+static SMTPX_NOINLINE void pack_uv_long(pack *k, guint64 v)
 {
     guint8 *b;
 
-    if (k->n + 10 > k->cap) { /* room for the longest, then written in place */
-        pack_room(k, 10);
-        k->n -= 10;
-    }
+    if (k->n + 10 > k->cap) /* room for the longest, then written in place */
+        pack_grow(k, 10);
     b = k->p + k->n;
     while (v >= 0x80) {
         *b++ = (guint8)(v | 0x80);
@@ -796,10 +826,15 @@ static void pack_uv_long(pack *k, guint64 v)
 
 static inline void pack_uv(pack *k, guint64 v)
 {
-    if (v < 0x80 && k->n < k->cap) /* most values: one byte, room for it */
+    if (v < 0x80 && k->n < k->cap) { /* most values: one byte, room for it */
         k->p[k->n++] = (guint8)v;
-    else
+    } else if (v < 0x4000 && k->n + 2 <= k->cap) { /* lengths, frame distances */
+        k->p[k->n] = (guint8)(v | 0x80);
+        k->p[k->n + 1] = (guint8)(v >> 7);
+        k->n += 2;
+    } else {
         pack_uv_long(k, v);
+    }
 }
 
 static void pack_sv(pack *k, gint64 v)
@@ -1207,7 +1242,8 @@ static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held,
 }
 
 /* Runs the engine over the call's data; the units it made (pinfo's pool),
- * and in parsed (when not NULL) the engine's parse of each COMMAND unit.
+ * and in parsed the engine's parse of each unit (read for COMMAND and REPLY
+ * units), written there by the engine itself.
  * The data is this tvb's from the first byte not seen before, after the
  * unfinished unit the last segment of this direction held, if any (then
  * call->held and held_data say so; *data is then that data's tvb, for
@@ -1254,12 +1290,19 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
     buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     call->held_data = call->held ? buf : NULL; /* what the record keeps for later passes */
     while (off < len) {
-        smtp_event ev[64];
-        smtp_parsed cmd[G_N_ELEMENTS(ev)];
-        size_t nev = 0, i;
+        smtp_event ev[SMTP_EVENTS_MIN];
+        smtp_parsed *cmd;
+        size_t nev = 0, i, used;
         int need_more = 0;
-        size_t used = smtp_session_feed_parsed(&c->sess, dir, buf + off, len - off, flags,
-                                               ev, cmd, G_N_ELEMENTS(ev), &nev, &need_more);
+
+        /* the engine parses into the vector rendering reads on this pass
+         * (by unit index: an entry for every unit, read for commands and
+         * replies only) */
+        smtpx_vec_reserve(parsed, sizeof(smtp_parsed), G_N_ELEMENTS(ev));
+        cmd = (smtp_parsed *)parsed->p + parsed->n;
+        used = smtp_session_feed_parsed(&c->sess, dir, buf + off, len - off, flags, ev, cmd,
+                                        G_N_ELEMENTS(ev), &nev, &need_more);
+        parsed->n += (guint32)nev;
         for (i = 0; i < nev; i++) {
             smtpx_unit u;
             u.ev = ev[i];
@@ -1268,14 +1311,6 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
             u.pair = link_pair(c, pinfo, tvb, buf, &u.ev);
             smtpx_collect_message(c, pinfo, buf, &u, serial);
             smtpx_track_unit(c, pinfo, tvb, buf, &u, &cmd[i], &last_reply);
-            {
-                /* rendering on this pass takes the engine's parse too (by
-                 * unit index: an entry for every unit, read for commands
-                 * and replies only) */
-                smtp_parsed *pc = (smtp_parsed *)smtpx_vec_push(parsed, sizeof(smtp_parsed));
-                if (ev[i].type == SMTP_EV_COMMAND || ev[i].type == SMTP_EV_REPLY)
-                    *pc = cmd[i];
-            }
             *(smtpx_unit *)smtpx_vec_push(units, sizeof(smtpx_unit)) = u;
         }
         off += (guint32)used;
@@ -1333,6 +1368,7 @@ static guint8 *rec_append(guint32 frame, gsize n)
     memset(&k, 0, sizeof k);
     k.p = pre; /* room enough: pack_room never grows it */
     k.cap = sizeof pre;
+    k.fixed = TRUE;
     pack_uv(&k, (guint64)(frame - rec_last_frame) + 1);
     pack_uv(&k, n);
     need = k.n + n;
@@ -1444,13 +1480,75 @@ static void hole_decide(smtpx_call *call, const smtpx_unit *units, guint32 n)
 
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after. */
+/* The first pass renders the call it made as later passes will render its
+ * record: what unpack_call would give back, copied from the made call
+ * instead of decoded (the packet list makes each call once and renders it
+ * once).  NULL when the record keeps held bytes with a hole: those are
+ * rendered from the record. */
+static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const smtpx_unit *units,
+                               guint32 n)
+{
+    smtpx_call head, *call;
+    guint32 i;
+
+    if (made->held && n > 0 && made->hole_len)
+        return NULL;
+    memset(&head, 0, sizeof head);
+    head.dir = made->dir;
+    head.gap = made->gap;
+    head.tls = made->tls;
+    head.skip = made->skip;
+    head.tail = made->tail;
+    head.deseg = made->deseg;
+    if (made->held) {
+        head.held = made->held;
+        head.held_from = made->held_from;
+        head.held_data = n > 0 ? made->held_data : NULL;
+    }
+    call = smtpx_call_new(pinfo->pool, &head, n);
+    for (i = 0; i < n; i++) {
+        const smtpx_unit *m = &units[i];
+        smtpx_unit *u = &call->units[i];
+
+        u->ev = m->ev;
+        u->ev.seq = m->ev.seq != 0; /* only whether there is one is kept */
+        u->data = m->data;
+        u->pair = NULL;
+        if (m->pair != NULL && is_request(m->ev.type)) {
+            const smtpx_pair *p;
+            guint32 np = 0, j = 0;
+            smtpx_pair *pr;
+            for (p = m->pair; p != NULL; p = p->next)
+                np++;
+            pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);
+            for (p = m->pair; p != NULL; p = p->next, j++) {
+                pr[j].rsp_frame = p->rsp_frame;
+                pr[j].next = j + 1 < np ? &pr[j + 1] : NULL;
+            }
+            u->pair = pr;
+        } else if (m->pair != NULL) {
+            const smtpx_pair *p = m->pair;
+            smtpx_pair *pr = wmem_new0(pinfo->pool, smtpx_pair);
+            pr->verb_id = p->verb_id;
+            pr->verb = p->verb;
+            pr->req_frame = p->req_frame;
+            pr->req_ts = p->req_ts;
+            if (p->addr != NULL && m->ev.verb == SMTP_VERB_EOD)
+                pr->addr = p->addr;
+            u->pair = pr;
+        }
+    }
+    return call;
+}
+
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                  const struct tcpinfo *ti, gboolean tls, smtpx_vec *cmds,
-                                 tvbuff_t **data)
+                                 tvbuff_t **data, smtpx_call **direct)
 {
     smtpx_call made;
     smtpx_vec units, fixes, dead;
     guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
+    guint8 kb[512];
     pack k, h;
     guint32 len = tvb_captured_length(tvb), i, nfix, tail_slot = 0;
 
@@ -1466,10 +1564,14 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     hole_decide(&made, (const smtpx_unit *)units.p, units.n);
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
+    k.p = kb; /* most records fit: no allocation */
+    k.cap = sizeof kb;
+    k.fixed = TRUE;
     pack_call(&k, pinfo, &made, (const smtpx_unit *)units.p, units.n, &fixes, &tail_slot);
     memset(&h, 0, sizeof h);
     h.p = hb; /* room enough: pack_room never grows it */
     h.cap = sizeof hb;
+    h.fixed = TRUE;
     pack_uv(&h, (guint64)(made.deseg >= 0 ? (guint32)made.deseg : len) << 1 | (tls ? 1u : 0u));
     {
         guint32 seq = ti != NULL ? ti->seq : 0;
@@ -1482,6 +1584,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memcpy(rec + h.n, k.p, k.n);
     if (made.tail >= 0)
         c->held_slot[made.dir] = rec + h.n + tail_slot;
+    *direct = direct_call(pinfo, &made, (const smtpx_unit *)units.p, units.n);
     nfix = fixes.n;
     for (i = 0; i < nfix; i++) {
         const slot_fix *f = (const slot_fix *)fixes.p + i;
@@ -1551,6 +1654,46 @@ smtpx_info_state *smtpx_frame_info(packet_info *pinfo)
     return &frame_state_get(pinfo, &fresh)->info;
 }
 
+#ifdef SMTPX_CHECK_DIRECT
+/* A build that renders the first pass from the made call as always and
+ * stops at the first call whose record would have unpacked differently. */
+static gboolean same_pair(const smtpx_pair *a, const smtpx_pair *b)
+{
+    for (; a != NULL && b != NULL; a = a->next, b = b->next) {
+        if (a->seq != b->seq || a->req_frame != b->req_frame || a->rsp_frame != b->rsp_frame ||
+            a->verb_id != b->verb_id || a->lmtp_index != b->lmtp_index ||
+            a->req_ts.secs != b->req_ts.secs || a->req_ts.nsecs != b->req_ts.nsecs ||
+            a->verb != b->verb || a->addr != b->addr || a->txn != b->txn ||
+            a->owns_addr != b->owns_addr || a->rsp_slot != b->rsp_slot)
+            return FALSE;
+    }
+    return a == NULL && b == NULL;
+}
+
+static void check_direct(packet_info *pinfo, const smtpx_call *d, const smtpx_call *r)
+{
+    guint32 i;
+
+    if (d == NULL)
+        return;
+    if (d->nunits != r->nunits || d->skip != r->skip || d->tail != r->tail || d->held != r->held ||
+        d->held_from != r->held_from || (d->held_data == NULL) != (r->held_data == NULL) ||
+        (d->held_data != NULL && memcmp(d->held_data, r->held_data, d->held) != 0) ||
+        d->hole_from != r->hole_from || d->hole_len != r->hole_len || d->cont_in != r->cont_in ||
+        d->deseg != r->deseg || d->dir != r->dir || d->gap != r->gap || d->tls != r->tls)
+        g_error("smtpx: direct call's head differs in frame %u", pinfo->num);
+    for (i = 0; i < d->nunits; i++) {
+        const smtpx_unit *a = &d->units[i], *b = &r->units[i];
+        if (a->ev.type != b->ev.type || a->ev.dir != b->ev.dir || a->ev.flags != b->ev.flags ||
+            a->ev.off != b->ev.off || a->ev.len != b->ev.len || a->ev.seq != b->ev.seq ||
+            a->ev.msg != b->ev.msg || a->ev.verb != b->ev.verb || a->ev.code != b->ev.code ||
+            a->ev.nlines != b->ev.nlines || a->ev.txn != b->ev.txn || a->data != b->data ||
+            !same_pair(a->pair, b->pair))
+            g_error("smtpx: direct unit %u differs in frame %u", i, pinfo->num);
+    }
+}
+#endif
+
 /* The saved record for this call of this frame, unpacked: made on the
  * first pass, found again on later passes by what the tvb holds (stream
  * position, length, clear or TLS), each record used once per dissection
@@ -1567,9 +1710,13 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
 
     if (!PINFO_FD_VISITED(pinfo)) {
         smtpx_vec cmds = { pinfo->pool, NULL, 0, 0 };
-        rec = make_record(c, pinfo, tvb, ti, tls, &cmds, data);
+        smtpx_call *direct;
+        rec = make_record(c, pinfo, tvb, ti, tls, &cmds, data, &direct);
         *parsed = (const smtp_parsed *)cmds.p;
-        return unpack_call(pinfo, rec);
+#ifdef SMTPX_CHECK_DIRECT
+        check_direct(pinfo, direct, unpack_call(pinfo, rec));
+#endif
+        return direct != NULL ? direct : unpack_call(pinfo, rec);
     }
     n = frame_records(pinfo, pinfo->num, &recs);
     if (*first_call) {

@@ -112,6 +112,8 @@ typedef struct smtpx_vec {
     guint32 n, cap;
 } smtpx_vec;
 void smtpx_vec_grow(smtpx_vec *v, size_t size);
+/* Room for at least k more elements after the n there are. */
+void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k);
 static inline void *smtpx_vec_push(smtpx_vec *v, size_t size)
 {
     if (v->n == v->cap)
