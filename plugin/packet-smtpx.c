@@ -167,10 +167,30 @@ void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
     v->cap = cap;
 }
 
+/* Vectors a first-pass call fills and drops: kept from call to call (their
+ * storage grows once, outside any wmem scope) instead of allocated in
+ * pinfo's pool for each call.  The parse of a call's units is read while
+ * the call renders; a call nested in that rendering (SMTP in TLS handed to
+ * this plugin again) takes pinfo's pool instead. */
+static smtpx_vec scratch_units, scratch_fixes, scratch_parsed;
+static gboolean scratch_parsed_busy;
+
+static void scratch_free(void)
+{
+    g_free(scratch_units.p);
+    g_free(scratch_fixes.p);
+    g_free(scratch_parsed.p);
+    memset(&scratch_units, 0, sizeof scratch_units);
+    memset(&scratch_fixes, 0, sizeof scratch_fixes);
+    memset(&scratch_parsed, 0, sizeof scratch_parsed);
+    scratch_parsed_busy = FALSE;
+}
+
 static void frame_state_reset(void);
 
 static void scopes_init(void)
 {
+    smtpx_enabled_refresh();
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     conv_cache = wmem_map_new(live_scope, conv_key_hash, conv_key_equal);
@@ -180,6 +200,7 @@ static void scopes_init(void)
 
 static void scopes_cleanup(void)
 {
+    scratch_free();
     wmem_destroy_allocator(state_scope);
     wmem_destroy_allocator(live_scope);
     state_scope = live_scope = NULL;
@@ -409,14 +430,27 @@ static gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
     if (a->type != b->type || a->len != b->len || a->len > 16 || a->len < 0 || pa > 0xffff ||
         pb > 0xffff || (a->len > 0 && (a->data == NULL || b->data == NULL)))
         return FALSE;
-    if (a->len == 4) { /* IPv4: compared as words (any fixed order will do) */
+    if (a->len == 4) { /* IPv4, nearly always: the steps below for 4 bytes, in words */
         guint32 wa, wb;
         memcpy(&wa, a->data, 4);
         memcpy(&wb, b->data, 4);
-        cmp = wa < wb ? -1 : wa > wb;
-    } else {
-        cmp = a->len > 0 ? memcmp(a->data, b->data, (size_t)a->len) : 0;
+        if (wa > wb || (wa == wb && pa > pb)) {
+            guint32 t = wa;
+            wa = wb, wb = t, t = pa, pa = pb, pb = t;
+        }
+        k->type = (guint8)a->type;
+        k->len = 4;
+        k->port[0] = (guint16)pa;
+        k->port[1] = (guint16)pb;
+        memcpy(k->addr[0], &wa, 4);
+        memcpy(k->addr[1], &wb, 4);
+        h ^= (pa << 16 | pb) ^ ((guint32)k->type << 8) ^ 4u;
+        h = (h ^ wa) * 0x9e3779b1u;
+        h = (h ^ (h >> 15) ^ wb) * 0x85ebca77u;
+        k->hash = h ^ (h >> 13);
+        return TRUE;
     }
+    cmp = a->len > 0 ? memcmp(a->data, b->data, (size_t)a->len) : 0;
     if (cmp > 0 || (cmp == 0 && pa > pb)) {
         const address *t = a;
         guint32 tp = pa;
@@ -427,14 +461,11 @@ static gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
     k->port[0] = (guint16)pa;
     k->port[1] = (guint16)pb;
     h ^= (pa << 16 | pb) ^ ((guint32)k->type << 8) ^ (guint32)k->len;
-    if (a->len == 4) {
-        memcpy(k->addr[0], a->data, 4);
-        memcpy(k->addr[1], b->data, 4);
-    } else if (a->len > 0) {
+    if (a->len > 0) {
         memcpy(k->addr[0], a->data, (size_t)a->len);
         memcpy(k->addr[1], b->data, (size_t)b->len);
     }
-    for (i = 0; i + 4 <= k->len; i += 4) { /* 4 bytes at a time: IPv4, IPv6 */
+    for (i = 0; i + 4 <= k->len; i += 4) { /* 4 bytes at a time (IPv6) */
         guint32 w0, w1;
         memcpy(&w0, k->addr[0] + i, 4);
         memcpy(&w1, k->addr[1] + i, 4);
@@ -837,12 +868,12 @@ static inline void pack_uv(pack *k, guint64 v)
     }
 }
 
-static void pack_sv(pack *k, gint64 v)
+static inline void pack_sv(pack *k, gint64 v)
 {
     pack_uv(k, ((guint64)v << 1) ^ (guint64)(v >> 63));
 }
 
-static void pack_ptr(pack *k, const void *ptr)
+static inline void pack_ptr(pack *k, const void *ptr)
 {
     memcpy(pack_room(k, sizeof ptr), &ptr, sizeof ptr);
 }
@@ -878,6 +909,28 @@ static void *unpack_ptr(const guint8 **pp)
     *pp += sizeof ptr;
     return ptr;
 }
+
+/* LEB128 at w, which has room: where it ends */
+static inline guint8 *put_uv(guint8 *w, guint64 v)
+{
+    while (v >= 0x80) {
+        *w++ = (guint8)(v | 0x80);
+        v >>= 7;
+    }
+    *w++ = (guint8)v;
+    return w;
+}
+
+static inline guint8 *put_sv(guint8 *w, gint64 v)
+{
+    return put_uv(w, ((guint64)v << 1) ^ (guint64)(v >> 63));
+}
+
+/* The most a unit's fields take (b0, b1, off and seven fields, each a
+ * 10-byte LEB128 at most), and a reply's pair section (its flags, verb,
+ * verb pointer, request frame, two times, address pointer). */
+#define PK_UNIT_MAX (2u + 8u * 10u)
+#define PK_PAIR_MAX (1u + 10u + 8u + 10u + 10u + 10u + 8u)
 
 /* Where a command's pair will find its slot in the record being made. */
 typedef struct slot_fix {
@@ -932,9 +985,13 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
         const smtpx_unit *u = &units[i];
         const smtp_event *ev = &u->ev;
         guint32 start = k->n;
-        guint8 *b = pack_room(k, 2);
-        guint8 b0 = (guint8)(ev->type & PK_TYPE), b1 = 0;
+        guint8 *w, b0 = (guint8)(ev->type & PK_TYPE), b1;
 
+        /* the unit's fields through a local cursor: room for the longest
+         * first (every field a 10-byte LEB128) */
+        pack_room(k, PK_UNIT_MAX);
+        k->n = start;
+        w = k->p + start;
         if (ev->dir)
             b0 |= PK_DIR;
         if (u->data != NULL)
@@ -946,25 +1003,27 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
         b1 = (guint8)((ev->flags ? PK_FLAGS : 0) | (ev->len ? PK_LEN : 0) | (ev->seq ? PK_SEQ : 0) |
                       (ev->msg ? PK_MSG : 0) | (ev->verb ? PK_VERB : 0) | (ev->code ? PK_CODE : 0) |
                       (ev->nlines ? PK_NLINES : 0) | (ev->txn ? PK_TXN : 0));
-        b[0] = b0;
-        b[1] = b1;
+        w[0] = b0;
+        w[1] = b1;
+        w += 2;
         if (b0 & PK_OFF) /* a reply's anomaly starts where its reply did: -len */
-            pack_sv(k, (gint64)ev->off - (gint64)prev_end);
+            w = put_sv(w, (gint64)ev->off - (gint64)prev_end);
         if (b1 & PK_FLAGS)
-            pack_uv(k, ev->flags);
+            w = put_uv(w, ev->flags);
         if (b1 & PK_LEN)
-            pack_uv(k, ev->len);
+            w = put_uv(w, ev->len);
         /* PK_SEQ alone: rendering asks only whether a reply answers a command */
         if (b1 & PK_MSG)
-            pack_uv(k, ev->msg);
+            w = put_uv(w, ev->msg);
         if (b1 & PK_VERB)
-            pack_uv(k, ev->verb);
+            w = put_uv(w, ev->verb);
         if (b1 & PK_CODE)
-            pack_uv(k, ev->code);
+            w = put_uv(w, ev->code);
         if (b1 & PK_NLINES)
-            pack_uv(k, ev->nlines);
+            w = put_uv(w, ev->nlines);
         if (b1 & PK_TXN)
-            pack_uv(k, ev->txn);
+            w = put_uv(w, ev->txn);
+        k->n = (guint32)(w - k->p);
         /* the same bytes as the unit before or the one before that
          * (pipelined replies, a run of replies no command asked for and
          * their anomalies): one byte instead */
@@ -1016,22 +1075,30 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
             gboolean ctx = p->verb_id == ev->verb;
             gint64 dsecs = (gint64)((guint64)pinfo->abs_ts.secs - (guint64)p->req_ts.secs);
             gboolean wide = dsecs > G_GINT64_CONSTANT(4000000000) || dsecs < -G_GINT64_CONSTANT(4000000000);
-            pack_uv(k, (named ? PK_PR_NAMED : 0) | (addr ? PK_PR_ADDR : 0) | (ctx ? PK_PR_CTX : 0) |
-                           (wide ? PK_PR_WIDE : 0));
+
+            pack_room(k, PK_PAIR_MAX);
+            w = k->p + k->n - PK_PAIR_MAX;
+            *w++ = (guint8)((named ? PK_PR_NAMED : 0) | (addr ? PK_PR_ADDR : 0) | (ctx ? PK_PR_CTX : 0) |
+                            (wide ? PK_PR_WIDE : 0));
             if (!ctx)
-                pack_uv(k, p->verb_id);
-            if (!named)
-                pack_ptr(k, p->verb);
-            pack_uv(k, (guint32)(pinfo->num - p->req_frame));
-            if (wide) {
-                pack_sv(k, dsecs);
-                pack_sv(k, p->req_ts.nsecs);
-            } else { /* the response time in nanoseconds: a few bytes */
-                pack_sv(k, dsecs * G_GINT64_CONSTANT(1000000000) +
-                               ((gint64)pinfo->abs_ts.nsecs - (gint64)p->req_ts.nsecs));
+                w = put_uv(w, p->verb_id);
+            if (!named) {
+                memcpy(w, &p->verb, sizeof p->verb);
+                w += sizeof p->verb;
             }
-            if (addr)
-                pack_ptr(k, p->addr);
+            w = put_uv(w, (guint32)(pinfo->num - p->req_frame));
+            if (wide) {
+                w = put_sv(w, dsecs);
+                w = put_sv(w, p->req_ts.nsecs);
+            } else { /* the response time in nanoseconds: a few bytes */
+                w = put_sv(w, dsecs * G_GINT64_CONSTANT(1000000000) +
+                                  ((gint64)pinfo->abs_ts.nsecs - (gint64)p->req_ts.nsecs));
+            }
+            if (addr) {
+                memcpy(w, &p->addr, sizeof p->addr);
+                w += sizeof p->addr;
+            }
+            k->n = (guint32)(w - k->p);
         }
         prev_end = ev->off + ev->len;
     }
@@ -1489,7 +1556,8 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
                                guint32 n)
 {
     smtpx_call head, *call;
-    guint32 i;
+    smtpx_pair *pr;
+    guint32 i, npairs = 0;
 
     if (made->held && n > 0 && made->hole_len)
         return NULL;
@@ -1506,6 +1574,12 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
         head.held_data = n > 0 ? made->held_data : NULL;
     }
     call = smtpx_call_new(pinfo->pool, &head, n);
+    for (i = 0; i < n; i++) { /* the pairs: one allocation */
+        const smtpx_pair *p;
+        for (p = units[i].pair; p != NULL; p = is_request(units[i].ev.type) ? p->next : NULL)
+            npairs++;
+    }
+    pr = npairs ? wmem_alloc0_array(pinfo->pool, smtpx_pair, npairs) : NULL;
     for (i = 0; i < n; i++) {
         const smtpx_unit *m = &units[i];
         smtpx_unit *u = &call->units[i];
@@ -1516,26 +1590,20 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
         u->pair = NULL;
         if (m->pair != NULL && is_request(m->ev.type)) {
             const smtpx_pair *p;
-            guint32 np = 0, j = 0;
-            smtpx_pair *pr;
-            for (p = m->pair; p != NULL; p = p->next)
-                np++;
-            pr = wmem_alloc0_array(pinfo->pool, smtpx_pair, np);
-            for (p = m->pair; p != NULL; p = p->next, j++) {
-                pr[j].rsp_frame = p->rsp_frame;
-                pr[j].next = j + 1 < np ? &pr[j + 1] : NULL;
-            }
             u->pair = pr;
+            for (p = m->pair; p != NULL; p = p->next, pr++) {
+                pr->rsp_frame = p->rsp_frame;
+                pr->next = p->next != NULL ? pr + 1 : NULL;
+            }
         } else if (m->pair != NULL) {
             const smtpx_pair *p = m->pair;
-            smtpx_pair *pr = wmem_new0(pinfo->pool, smtpx_pair);
             pr->verb_id = p->verb_id;
             pr->verb = p->verb;
             pr->req_frame = p->req_frame;
             pr->req_ts = p->req_ts;
             if (p->addr != NULL && m->ev.verb == SMTP_VERB_EOD)
                 pr->addr = p->addr;
-            u->pair = pr;
+            u->pair = pr++;
         }
     }
     return call;
@@ -1546,7 +1614,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
                                  tvbuff_t **data, smtpx_call **direct)
 {
     smtpx_call made;
-    smtpx_vec units, fixes, dead;
+    smtpx_vec *units = &scratch_units, *fixes = &scratch_fixes, dead;
     guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
     guint8 kb[512];
     pack k, h;
@@ -1555,19 +1623,18 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memset(&made, 0, sizeof made);
     made.dir = (guint8)direction(c, pinfo);
     made.tls = (guint8)tls;
-    memset(&units, 0, sizeof units);
-    memset(&fixes, 0, sizeof fixes);
+    units->n = fixes->n = 0;
     memset(&dead, 0, sizeof dead);
-    units.pool = fixes.pool = dead.pool = pinfo->pool;
+    dead.pool = pinfo->pool;
     c->dead = &dead;
-    run_engine(c, pinfo, tvb, &made, ti, &units, cmds, data);
-    hole_decide(&made, (const smtpx_unit *)units.p, units.n);
+    run_engine(c, pinfo, tvb, &made, ti, units, cmds, data);
+    hole_decide(&made, (const smtpx_unit *)units->p, units->n);
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
     k.p = kb; /* most records fit: no allocation */
     k.cap = sizeof kb;
     k.fixed = TRUE;
-    pack_call(&k, pinfo, &made, (const smtpx_unit *)units.p, units.n, &fixes, &tail_slot);
+    pack_call(&k, pinfo, &made, (const smtpx_unit *)units->p, units->n, fixes, &tail_slot);
     memset(&h, 0, sizeof h);
     h.p = hb; /* room enough: pack_room never grows it */
     h.cap = sizeof hb;
@@ -1584,10 +1651,10 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memcpy(rec + h.n, k.p, k.n);
     if (made.tail >= 0)
         c->held_slot[made.dir] = rec + h.n + tail_slot;
-    *direct = direct_call(pinfo, &made, (const smtpx_unit *)units.p, units.n);
-    nfix = fixes.n;
+    *direct = direct_call(pinfo, &made, (const smtpx_unit *)units->p, units->n);
+    nfix = fixes->n;
     for (i = 0; i < nfix; i++) {
-        const slot_fix *f = (const slot_fix *)fixes.p + i;
+        const slot_fix *f = (const slot_fix *)fixes->p + i;
         f->pair->rsp_slot = rec + h.n + f->at;
     }
     for (i = 0; i < dead.n; i++)
@@ -1709,10 +1776,16 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
     const guint8 *rec, **recs;
 
     if (!PINFO_FD_VISITED(pinfo)) {
-        smtpx_vec cmds = { pinfo->pool, NULL, 0, 0 };
+        smtpx_vec pooled = { pinfo->pool, NULL, 0, 0 }, *cmds = &pooled;
         smtpx_call *direct;
-        rec = make_record(c, pinfo, tvb, ti, tls, &cmds, data, &direct);
-        *parsed = (const smtp_parsed *)cmds.p;
+        if (*first_call)
+            scratch_parsed_busy = FALSE; /* a new frame: no rendering reads it */
+        if (!scratch_parsed_busy) {
+            cmds = &scratch_parsed;
+            cmds->n = 0;
+        }
+        rec = make_record(c, pinfo, tvb, ti, tls, cmds, data, &direct);
+        *parsed = (const smtp_parsed *)cmds->p;
 #ifdef SMTPX_CHECK_DIRECT
         check_direct(pinfo, direct, unpack_call(pinfo, rec));
 #endif
@@ -1744,6 +1817,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     gboolean first_call;
     frame_state *fs;
     tvbuff_t *data = NULL;
+    gboolean was_busy;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
     if (pinfo->flags.in_error_pkt) {
@@ -1771,6 +1845,9 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     if (first_call) /* done by rendering's first write (or at the end) */
         fs->info.clear_pending = TRUE;
+    was_busy = scratch_parsed_busy;
+    if (parsed != NULL && parsed == (const smtp_parsed *)scratch_parsed.p)
+        scratch_parsed_busy = TRUE; /* until this call has rendered */
     if (call->held_data != NULL) {
         /* units read bytes of earlier segments: the data put together (on
          * the first pass by the engine's run, later from the record) */
@@ -1788,6 +1865,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     } else {
         smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
     }
+    scratch_parsed_busy = was_busy;
     if (first_call && fs->info.clear_pending) { /* rendering wrote nothing */
         fs->info.clear_pending = FALSE;
         col_clear(pinfo->cinfo, COL_INFO);
@@ -1868,6 +1946,15 @@ static smtpx_call *close_call(smtpx_conv *c, packet_info *pinfo, conversation_t 
     return call;
 }
 
+/* addresses_equal, without comparing the bytes when they are the same
+ * bytes (the frame's addresses as the call saw them: nearly always) */
+static inline gboolean same_address(const address *a, const address *b)
+{
+    if (a->data == b->data && a->len == b->len && a->type == b->type)
+        return TRUE;
+    return addresses_equal(a, b);
+}
+
 /* A postdissector: TCP hands no payload-less FIN or RST to SMTP, yet that
  * frame ends the transactions left open.  Cheap for every other frame. */
 static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
@@ -1885,8 +1972,8 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         /* the conversation a call of this frame found, if the frame's
          * last TCP layer is the one it was found for; else looked up */
         if (first_conv != NULL && first_frame == pinfo->num && first_conv_ports[0] == pinfo->srcport &&
-            first_conv_ports[1] == pinfo->destport && addresses_equal(&first_conv_addrs[0], &pinfo->src) &&
-            addresses_equal(&first_conv_addrs[1], &pinfo->dst)) {
+            first_conv_ports[1] == pinfo->destport && same_address(&first_conv_addrs[0], &pinfo->src) &&
+            same_address(&first_conv_addrs[1], &pinfo->dst)) {
             /* a segment without FIN or RST sets neither completeness bit:
              * nothing to close, and the bits seen are compared only for
              * those two */

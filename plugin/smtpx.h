@@ -257,8 +257,17 @@ typedef struct smtpx_info_state {
 } smtpx_info_state;
 smtpx_info_state *smtpx_frame_info(packet_info *pinfo);
 
-/* Is SMTP-Analysis enabled (Enabled Protocols, --disable-protocol)? */
-gboolean smtpx_enabled(void);
+/* Is SMTP-Analysis enabled (Enabled Protocols, --disable-protocol)?  Read
+ * once per dissection of the file, by its init routine: a change of
+ * Enabled Protocols dissects the file again (the GUI's redissection starts
+ * a new dissection session, which runs the init routines), so the answer
+ * holds for every frame of one dissection, at no cost per frame. */
+extern gboolean smtpx_enabled_now;
+void smtpx_enabled_refresh(void);
+static inline gboolean smtpx_enabled(void)
+{
+    return smtpx_enabled_now;
+}
 
 /* Preferences (smtpx_register.c) */
 extern smtpx_pref_bool smtpx_reassemble_body;

@@ -48,13 +48,15 @@ static dissector_handle_t front_tcp, front_tls;
 static dissector_handle_t plugin_tcp, plugin_tls, builtin_smtp;
 static int proto_front = -1;
 
-gboolean smtpx_enabled(void)
+gboolean smtpx_enabled_now = TRUE;
+
+void smtpx_enabled_refresh(void)
 {
     static protocol_t *proto; /* looked up once: a protocol is never unregistered */
 
     if (proto == NULL)
         proto = find_protocol_by_id(proto_smtpx);
-    return proto_is_protocol_enabled(proto);
+    smtpx_enabled_now = proto_is_protocol_enabled(proto);
 }
 
 static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
