@@ -145,15 +145,6 @@ static gboolean conv_key_equal(gconstpointer a, gconstpointer b)
     return memcmp(x->addr[0], y->addr[0], x->len) == 0 && memcmp(x->addr[1], y->addr[1], x->len) == 0;
 }
 
-void smtpx_vec_grow(smtpx_vec *v, size_t size)
-{
-    guint32 cap = v->cap ? v->cap * 2 : 8;
-
-    v->p = (guint8 *)(v->p != NULL ? wmem_realloc(v->pool, v->p, (size_t)cap * size)
-                                   : wmem_alloc(v->pool, (size_t)cap * size));
-    v->cap = cap;
-}
-
 void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
 {
     guint32 cap = v->cap ? v->cap * 2 : 8;
@@ -165,6 +156,11 @@ void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
     v->p = (guint8 *)(v->p != NULL ? wmem_realloc(v->pool, v->p, (size_t)cap * size)
                                    : wmem_alloc(v->pool, (size_t)cap * size));
     v->cap = cap;
+}
+
+void smtpx_vec_grow(smtpx_vec *v, size_t size)
+{
+    smtpx_vec_reserve(v, size, 1);
 }
 
 /* Vectors a first-pass call fills and drops: kept from call to call (their
@@ -829,6 +825,15 @@ static SMTPX_NOINLINE void pack_grow(pack *k, guint32 more)
     k->cap = cap;
 }
 
+/* Where the next bytes go, with room for more of them (k->n unchanged:
+ * the caller writes through the pointer and sets it) */
+static inline guint8 *pack_reserve(pack *k, guint32 more)
+{
+    if (G_UNLIKELY(k->n + more > k->cap))
+        pack_grow(k, more);
+    return k->p + k->n;
+}
+
 static inline guint8 *pack_room(pack *k, guint32 more)
 {
     guint8 *at;
@@ -989,9 +994,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
 
         /* the unit's fields through a local cursor: room for the longest
          * first (every field a 10-byte LEB128) */
-        pack_room(k, PK_UNIT_MAX);
-        k->n = start;
-        w = k->p + start;
+        w = pack_reserve(k, PK_UNIT_MAX);
         if (ev->dir)
             b0 |= PK_DIR;
         if (u->data != NULL)
@@ -1076,8 +1079,7 @@ static void pack_call(pack *k, packet_info *pinfo, const smtpx_call *head, const
             gint64 dsecs = (gint64)((guint64)pinfo->abs_ts.secs - (guint64)p->req_ts.secs);
             gboolean wide = dsecs > G_GINT64_CONSTANT(4000000000) || dsecs < -G_GINT64_CONSTANT(4000000000);
 
-            pack_room(k, PK_PAIR_MAX);
-            w = k->p + k->n - PK_PAIR_MAX;
+            w = pack_reserve(k, PK_PAIR_MAX);
             *w++ = (guint8)((named ? PK_PR_NAMED : 0) | (addr ? PK_PR_ADDR : 0) | (ctx ? PK_PR_CTX : 0) |
                             (wide ? PK_PR_WIDE : 0));
             if (!ctx)
@@ -1545,8 +1547,6 @@ static void hole_decide(smtpx_call *call, const smtpx_unit *units, guint32 n)
     call->hole_len = last - first;
 }
 
-/* First pass: runs the engine over the call's data and keeps its record
- * (packed); the pairs its units left behind are freed after. */
 /* The first pass renders the call it made as later passes will render its
  * record: what unpack_call would give back, copied from the made call
  * instead of decoded (the packet list makes each call once and renders it
@@ -1609,6 +1609,9 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
     return call;
 }
 
+/* First pass: runs the engine over the call's data and keeps its record
+ * (packed); the pairs its units left behind are freed after.
+ * *direct: the call rendered on this pass (direct_call). */
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
                                  const struct tcpinfo *ti, gboolean tls, smtpx_vec *cmds,
                                  tvbuff_t **data, smtpx_call **direct)
