@@ -1369,7 +1369,10 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
          * replies only) */
         smtpx_vec_reserve(parsed, sizeof(smtp_parsed), G_N_ELEMENTS(ev));
         cmd = (smtp_parsed *)parsed->p + parsed->n;
-        used = smtp_session_feed_parsed(&c->sess, dir, buf + off, len - off, flags, ev, cmd,
+        /* the held unit again, now with more bytes: the engine goes on
+         * from the lines of it it framed last time */
+        used = smtp_session_feed_parsed(&c->sess, dir, buf + off, len - off,
+                                        flags | (off == 0 && call->held > 0 ? SMTP_FEED_RESUME : 0), ev, cmd,
                                         G_N_ELEMENTS(ev), &nev, &need_more);
         parsed->n += (guint32)nev;
         for (i = 0; i < nev; i++) {

@@ -52,20 +52,26 @@ static void note_line(smtp_reply_frame *out, const smtp_line *ln)
         out->flags |= SMTP_REPLY_LONG_LINE;
 }
 
-long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
-                      size_t max_reply, smtp_reply_frame *out)
+long smtp_frame_reply_from(const uint8_t *buf, size_t n, size_t max_line,
+                           size_t max_reply, smtp_reply_frame *out, size_t *from)
 {
-    size_t off = 0;
+    size_t off = *from;
     smtp_line ln;
     smtp_reply_line rl;
 
-    memset(out, 0, sizeof *out);
+    if (off == 0 || off > n || out->nlines == 0) {
+        off = 0;
+        memset(out, 0, sizeof *out);
+    }
+    *from = 0;
     for (;;) {
         long r = smtp_frame_line(buf + off, n - off, max_line, &ln);
         int ok;
 
-        if (r == SMTP_NEED_MORE)
+        if (r == SMTP_NEED_MORE) {
+            *from = off;
             return SMTP_NEED_MORE;
+        }
         ok = !(ln.flags & SMTP_LINE_CUT) && smtp_parse_reply_line(buf + off, ln.len, &rl);
         if (out->nlines == 0) {
             if (!ok) {
@@ -92,11 +98,21 @@ long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
             out->flags |= SMTP_REPLY_UNTERM;
             break;
         }
-        if (off == n)
+        if (off == n) {
+            *from = off;
             return SMTP_NEED_MORE;
+        }
     }
     out->len = (uint32_t)off;
     return (long)off;
+}
+
+long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
+                      size_t max_reply, smtp_reply_frame *out)
+{
+    size_t from = 0;
+
+    return smtp_frame_reply_from(buf, n, max_line, max_reply, out, &from);
 }
 
 size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n)

@@ -1,6 +1,9 @@
 /* smtp_frame.h: where does the next line or reply end.
  *
- * Stateless, like picohttpparser: each call scans the buffer from its start.
+ * Stateless, like picohttpparser: each call scans the buffer from its start,
+ * except that a multi-line reply framed in pieces can go on from the lines
+ * an earlier call framed (smtp_frame_reply_from, as picohttpparser's
+ * last_len).
  * A line ends at LF; a CR just before the LF belongs to the terminator.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -50,6 +53,16 @@ typedef struct smtp_reply_frame {
  * with SMTP_REPLY_UNTERM. */
 long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
                       size_t max_reply, smtp_reply_frame *out);
+
+/* The same, going on from *from: when *from > 0, buf[0..*from) are whole
+ * lines of the reply that an earlier call on the same bytes framed (it
+ * returned SMTP_NEED_MORE) and *out is what that call left in it; framing
+ * resumes at the next line.  On SMTP_NEED_MORE, *from is where the lines
+ * framed so far end (0: none) and *out holds them; otherwise *from is 0.
+ * The result is the one smtp_frame_reply gives on the whole buffer, with
+ * each byte framed once however the reply was cut. */
+long smtp_frame_reply_from(const uint8_t *buf, size_t n, size_t max_line,
+                           size_t max_reply, smtp_reply_frame *out, size_t *from);
 
 /* Copies src[0..n) of a DATA body into dst without the dot-stuffing
  * (RFC 5321 4.5.2: a leading "." of a line is removed); returns the length

@@ -99,6 +99,7 @@ void smtp_session_unpark(smtp_session *s, const uint8_t *in)
     s->_qlen = 0;
     s->_qcap = SMTP_PENDING_INLINE;
     s->_qext = NULL;
+    s->_rs_len = 0;
 }
 
 void *smtp_session_queue_storage(const smtp_session *s) { return s->_qext; }
@@ -497,28 +498,35 @@ static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t
     }
 }
 
-static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
+/* resume: bytes of p already framed as the reply's first lines (s->_rs
+ * holds them), 0 none.  The reply is framed into s->_rs; when more bytes
+ * are needed, the lines framed so far stay there and s->_rs_len says
+ * where they end. */
+static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n, size_t resume)
 {
     smtp_pending cmd;
     int lost_eod;
-    smtp_reply_frame f;
+    const smtp_reply_frame *f = &s->_rs; /* framed in place: nothing to copy to go on */
     smtp_event *ev;
-    long r = smtp_frame_reply(p, n, s->_cfg.max_line, s->_cfg.max_reply, &f);
+    size_t from = resume;
+    long r = smtp_frame_reply_from(p, n, s->_cfg.max_line, s->_cfg.max_reply, &s->_rs, &from);
 
-    if (r == SMTP_NEED_MORE)
-        return r;
-    if (f.flags & SMTP_REPLY_CUT) {
-        s->_frag[SMTP_DIR_SERVER] = 1;
-        sx_emit(o, SMTP_EV_FRAGMENT, SMTP_DIR_SERVER, 0, f.len)->code = SMTP_ANOMALY_LINE_CUT;
-        sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_LINE_CUT, 0, f.len);
+    if (r == SMTP_NEED_MORE) {
+        s->_rs_len = (uint32_t)from;
         return r;
     }
-    if (f.flags & SMTP_REPLY_NOT_REPLY) {
+    if (f->flags & SMTP_REPLY_CUT) {
+        s->_frag[SMTP_DIR_SERVER] = 1;
+        sx_emit(o, SMTP_EV_FRAGMENT, SMTP_DIR_SERVER, 0, f->len)->code = SMTP_ANOMALY_LINE_CUT;
+        sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_LINE_CUT, 0, f->len);
+        return r;
+    }
+    if (f->flags & SMTP_REPLY_NOT_REPLY) {
         if (s->_sync[SMTP_DIR_SERVER] != SYNC_YES) {
-            unsync_fragment(s, o, SMTP_DIR_SERVER, f.len);
+            unsync_fragment(s, o, SMTP_DIR_SERVER, f->len);
         } else {
-            sx_emit(o, SMTP_EV_FRAGMENT, SMTP_DIR_SERVER, 0, f.len)->code = SMTP_ANOMALY_REPLY_SYNTAX;
-            sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_SYNTAX, 0, f.len);
+            sx_emit(o, SMTP_EV_FRAGMENT, SMTP_DIR_SERVER, 0, f->len)->code = SMTP_ANOMALY_REPLY_SYNTAX;
+            sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_SYNTAX, 0, f->len);
         }
         return r;
     }
@@ -529,26 +537,26 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n)
          * data was in lost client bytes; this is its reply */
         s->_cmode = CM_COMMAND;
         s->_msg = 0;
-        (void)sx_push(s, o, SMTP_VERB_EOD, 0, f.len);
+        (void)sx_push(s, o, SMTP_VERB_EOD, 0, f->len);
         if (s->_txn != 0)
             sx_txn_message_sent(s, sx_newest(s));
         s->_sync[SMTP_DIR_CLIENT] = SYNC_NO;
     }
-    ev = sx_emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f.len);
-    ev->code = f.code;
+    ev = sx_emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f->len);
+    ev->code = f->code;
     if (o->out != NULL)
-        o->out[ev - o->ev].reply = f.first;
-    ev->nlines = f.nlines;
-    pair_reply(s, o, ev, f.len, &cmd);
+        o->out[ev - o->ev].reply = f->first;
+    ev->nlines = f->nlines;
+    pair_reply(s, o, ev, f->len, &cmd);
     if (lost_eod)
-        sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, f.len);
-    reply_checks(o, &f);
+        sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, f->len);
+    reply_checks(o, f);
     if (cmd.seq != 0 && !smtp_reply_allowed(ev->code, (smtp_verb)cmd.verb))
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_NOT_ALLOWED, 0, 3);
     if ((cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_LHLO) && ev->code / 100 == 2)
-        ehlo_keywords(s, p, f.len);
-    reply_effects(s, o, ev, f.len);
-    sx_txn_reply(s, o, ev, &cmd, f.len);
+        ehlo_keywords(s, p, f->len);
+    reply_effects(s, o, ev, f->len);
+    sx_txn_reply(s, o, ev, &cmd, f->len);
     return r;
 }
 
@@ -586,12 +594,13 @@ static long feed_partial(smtp_session *s, sink *o, int dir, const uint8_t *p, si
     return (long)n;
 }
 
-static long feed_unit(smtp_session *s, sink *o, int dir, const uint8_t *p, size_t n, int flush)
+static long feed_unit(smtp_session *s, sink *o, int dir, const uint8_t *p, size_t n, int flush,
+                      size_t resume)
 {
     if (s->_frag[dir])
         return feed_line_rest(s, o, dir, p, n);
     if (dir == SMTP_DIR_SERVER)
-        return feed_reply(s, o, p, n);
+        return feed_reply(s, o, p, n, resume);
     switch (s->_cmode) {
     case CM_DATA:
         return sx_feed_body(s, o, p, n, flush);
@@ -614,14 +623,20 @@ size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, si
                                 size_t *nev, int *need_more)
 {
     sink o;
-    size_t off = 0;
+    size_t off = 0, resume = 0;
     int flush = (flags & SMTP_FEED_FLUSH) != 0;
 
     sx_sink_init(&o, ev, out, cap);
     *need_more = 0;
     dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
-    if (dir == SMTP_DIR_SERVER)
+    if (dir == SMTP_DIR_SERVER) {
         s->_flags |= F_SEEN_SERVER;
+        /* what the last server feed framed of the unit it left, if this
+         * feed starts with that unit's bytes again */
+        if ((flags & SMTP_FEED_RESUME) && s->_rs_len <= len)
+            resume = s->_rs_len;
+        s->_rs_len = 0;
+    }
     while (off < len && cap >= SMTP_EVENTS_MIN && o.cap - o.n >= UNIT_EVENTS) {
         long r;
         o.base = off;
@@ -643,12 +658,13 @@ size_t smtp_session_feed_parsed(smtp_session *s, int dir, const uint8_t *buf, si
             off = len;
             break;
         }
-        r = feed_unit(s, &o, dir, buf + off, len - off, flush);
+        r = feed_unit(s, &o, dir, buf + off, len - off, flush, off == 0 ? resume : 0);
         if (r == SMTP_NEED_MORE) {
             if (!flush) {
                 *need_more = 1;
                 break;
             }
+            s->_rs_len = 0;
             r = feed_partial(s, &o, dir, buf + off, len - off);
         }
         off += (size_t)r;
@@ -661,6 +677,8 @@ void smtp_session_gap(smtp_session *s, int dir, uint64_t lost)
 {
     dir = dir == SMTP_DIR_SERVER ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
     s->_frag[dir] = 0;
+    if (dir == SMTP_DIR_SERVER)
+        s->_rs_len = 0;
     if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_BDAT && lost < s->_bdat_left) {
         s->_bdat_left -= lost;
         return;

@@ -22,6 +22,7 @@
 
 #include "smtp.h"
 #include "smtp_parse.h"
+#include "smtp_frame.h"
 
 #define SMTP_PENDING_INLINE 8     /* queue entries inside the session */
 #define SMTP_PENDING_DEFAULT 100000u /* default cfg.max_pending */
@@ -125,6 +126,11 @@ typedef struct smtp_session {
     uint32_t _qhead, _qlen, _qcap;
     smtp_pending *_qext;  /* grown storage, NULL while the inline ring serves */
     smtp_pending _qin[SMTP_PENDING_INLINE];
+    /* a server reply left incomplete by the last server feed: its lines
+     * framed so far (bytes, 0 none) and what they gave (not parked: a
+     * session parks with nothing held) */
+    uint32_t _rs_len;
+    smtp_reply_frame _rs;
 } smtp_session;
 
 /* Sets up a session.  cfg may be NULL for defaults (16384 / 65536). */
@@ -133,6 +139,12 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg);
 /* smtp_session_feed flags */
 #define SMTP_FEED_FLUSH 0x1u /* no more bytes will complete a unit: emit partial ones */
 #define SMTP_FEED_DECRYPTED 0x2u /* the bytes come out of TLS: SMTP, not TLS records */
+/* buf starts with exactly the bytes this direction's last feed left (it set
+ * *need_more): the engine goes on from the lines of that unit it framed
+ * then instead of framing them again (a reply of many lines arriving in
+ * many segments costs a pass over its bytes, not one per segment).  The
+ * events are the same with or without it. */
+#define SMTP_FEED_RESUME 0x4u
 
 /* Feeds buf[0..len) of direction dir, continuing the stream.
  * Appends at most cap events to ev and sets *nev.  Returns the bytes

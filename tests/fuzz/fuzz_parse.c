@@ -99,6 +99,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(len < max_reply + max_line);
     }
+    {
+        /* framed in pieces, going on from where the last piece's framing
+         * stopped (smtp_frame_reply_from), a reply frames as it does
+         * whole: the buffer grows by step bytes at a time */
+        size_t step = 1 + (len > 0 ? p[len - 1] % 61 : 0), n = 0, from = 0;
+        smtp_reply_frame part;
+        long rp = SMTP_NEED_MORE;
+
+        memset(&part, 0x5a, sizeof part); /* nothing read from it before it is set */
+        while (rp == SMTP_NEED_MORE && n < len) {
+            n = n + step < len ? n + step : len;
+            rp = smtp_frame_reply_from(p, n, max_line, max_reply, &part, &from);
+            CHECK(rp != SMTP_NEED_MORE || from <= n);
+        }
+        CHECK(rp == r);
+        if (r != SMTP_NEED_MORE)
+            CHECK(part.len == rf.len && part.nlines == rf.nlines && part.code == rf.code &&
+                  part.flags == rf.flags && part.first.code == rf.first.code &&
+                  part.first.sep == rf.first.sep && part.first.status.len == rf.first.status.len);
+    }
 
     {
         /* dot-unstuffing of a DATA body: the leading "." of every line

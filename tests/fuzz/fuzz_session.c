@@ -75,7 +75,11 @@ static void feed(feeder *f, int dir, const uint8_t *b, size_t n, int flush)
 
         CHECK(exact);
         memcpy(exact, buf + off, left);
-        got = smtp_session_feed(&f->s, dir, exact, left, flush ? SMTP_FEED_FLUSH : 0,
+        /* the rest is what the last feed of dir left: the engine may go on
+         * from what it framed of it */
+        got = smtp_session_feed(&f->s, dir, exact, left,
+                                (flush ? SMTP_FEED_FLUSH : 0) |
+                                    (off == 0 && f->nrest[dir] ? SMTP_FEED_RESUME : 0),
                                 f->ev, f->evcap, &nev, &need);
         free(exact);
         CHECK(got <= left);

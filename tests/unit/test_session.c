@@ -545,6 +545,18 @@ static const struct table {
   "EOD c seq=3 msg=2 len=3\n"
   "REPLY s code=250 lines=1 answers=3/<end-of-data> len=8\n" },
 
+/* what the first lines of a reply showed outlives the feeds that framed
+ * them: byte by byte, the engine goes on from the lines framed before
+ * (SMTP_FEED_RESUME) and must keep their flags and code */
+{ "a reply's anomalies in lines framed by earlier feeds", 0,
+  STEPS(GREET, "C: NOOP\r\n", "S: 250-a\n250-b\rc\r\n251 d\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=NOOP len=6\n"
+  "REPLY s code=250 lines=3 answers=2/NOOP len=22\n"
+  "ANOMALY s MULTILINE_MISMATCH\n"
+  "ANOMALY s BARE_LF\n"
+  "ANOMALY s BARE_CR\n" },
+
 { "reply framing anomalies", 0,
   STEPS(GREET, "C: NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n",
         "S: 250-a\r\n251 b\r\n250-a\r\nbogus\r\n550 2.1.1 odd\r\n650 x\r\n"),

@@ -90,7 +90,9 @@ static void feed(run *r, int dir, const uint8_t *bytes, size_t n, int flush)
         int need = -1;
         size_t got = smtp_session_feed_parsed(&r->s, dir, p + off, len - off,
                                               (flush ? SMTP_FEED_FLUSH : 0) |
-                                                  (r->decrypted ? SMTP_FEED_DECRYPTED : 0),
+                                                  (r->decrypted ? SMTP_FEED_DECRYPTED : 0) |
+                                                  /* the rest is what the last feed left */
+                                                  (off == 0 && r->nrest[dir] ? SMTP_FEED_RESUME : 0),
                                               r->ev, r->parsed, r->o->evcap, &nev, &need);
         if (got > len - off)
             fail(r, "consumed %zu of %zu", got, len - off);
