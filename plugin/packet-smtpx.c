@@ -1290,6 +1290,32 @@ static void held_free(smtpx_conv *c, int dir)
     c->held_slot[dir] = NULL;
 }
 
+/* The segment's new bytes after the held ones, in the held buffer itself
+ * (grown by doubling): a reply of many lines held from segment to segment
+ * is not copied whole again for each. */
+static void held_append(smtpx_conv *c, int dir, tvbuff_t *tvb, guint32 off, guint32 n)
+{
+    guint32 have = c->held_len[dir], need = have + n;
+
+    if (need > c->held_cap[dir]) {
+        guint32 cap = c->held_cap[dir] ? c->held_cap[dir] : 64;
+        while (cap < need)
+            cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
+        c->held[dir] = (guint8 *)wmem_realloc(smtpx_live_scope(), c->held[dir], cap);
+        c->held_cap[dir] = cap;
+    }
+    tvb_memcpy(tvb, c->held[dir] + have, off, n);
+    c->held_len[dir] = need;
+}
+
+/* A tvb of pinfo's pool with a copy of data, a child of tvb. */
+static tvbuff_t *data_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *data, guint32 n)
+{
+    guint8 *d = (guint8 *)wmem_memdup(pinfo->pool, data, n);
+
+    return tvb_new_child_real_data(tvb, d, n, n);
+}
+
 /* The data of a call made of held bytes and this tvb's from skip on: a tvb
  * of pinfo's pool, shown as its own data source when a unit reads it. */
 static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held, guint32 nheld,
@@ -1324,6 +1350,7 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
     guint32 len = tvb_captured_length(tvb);
     guint32 off;
     const guint8 *buf;
+    tvbuff_t *seg = tvb;
     unsigned flags = (pinfo->can_desegment ? 0 : SMTP_FEED_FLUSH) |
                      (call->tls ? SMTP_FEED_DECRYPTED : 0);
     int dir = call->dir;
@@ -1350,13 +1377,18 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
         call->held_from = c->held_from[dir];
         if (c->held_slot[dir] != NULL)
             slot_put(c->held_slot[dir], pinfo->num);
-        tvb = *data = held_tvb(tvb, pinfo, c->held[dir], call->held, 0, 0, off, FALSE);
-        len = tvb_captured_length(tvb);
+        /* the engine reads the held buffer with the new bytes after them;
+         * the data's tvb (a copy) is made once a unit reads the data */
+        held_append(c, dir, tvb, off, len - off);
+        buf = c->held[dir];
+        len = c->held_len[dir];
         off = 0;
+        tvb = NULL;
         c->held_len[dir] = 0;
         c->held_slot[dir] = NULL;
+    } else {
+        buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     }
-    buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     call->held_data = call->held ? buf : NULL; /* what the record keeps for later passes */
     while (off < len) {
         smtp_event ev[SMTP_EVENTS_MIN];
@@ -1375,6 +1407,11 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
                                         flags | (off == 0 && call->held > 0 ? SMTP_FEED_RESUME : 0), ev, cmd,
                                         G_N_ELEMENTS(ev), &nev, &need_more);
         parsed->n += (guint32)nev;
+        if (nev > 0 && tvb == NULL) { /* units read the data: the copy rendering and the record read */
+            tvb = *data = data_tvb(seg, pinfo, buf, len);
+            buf = tvb_get_ptr(tvb, 0, len);
+            call->held_data = buf;
+        }
         for (i = 0; i < nev; i++) {
             smtpx_unit u;
             u.ev = ev[i];
@@ -1397,11 +1434,21 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_c
             call->tail = (gint32)off;
             if (call->held == 0 || off >= call->held)
                 c->held_from[dir] = pinfo->num; /* else it still starts where it did */
-            hold(c, dir, buf, off, len);
+            if (buf == c->held[dir]) { /* read in place: what is left stays there */
+                if (off > 0)
+                    memmove(c->held[dir], buf + off, len - off);
+                c->held_len[dir] = len - off;
+            } else {
+                hold(c, dir, buf, off, len);
+            }
             break;
         }
         if (used == 0 && nev == 0)
             break; /* cannot happen: the engine always progresses */
+    }
+    if (tvb == NULL && call->tail < 0) { /* no unit read the held buffer it ends: still the data */
+        tvb = *data = data_tvb(seg, pinfo, buf, len);
+        call->held_data = tvb_get_ptr(tvb, 0, len);
     }
     if (call->tail < 0 && c->held_cap[dir] > 0)
         held_free(c, dir);
