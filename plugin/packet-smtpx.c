@@ -22,6 +22,7 @@
 
 
 int smtpx_imf_tap = -1;
+int smtpx_expert_tap; /* looked up at first use: epan registers it after the handoffs */
 
 static dissector_handle_t smtpx_tcp_handle; /* over TCP: data is struct tcpinfo */
 static dissector_handle_t smtpx_tls_handle; /* inside TLS: data is not ours */

@@ -290,7 +290,8 @@ extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if 
 /* A name of an NTLM AUTHENTICATE message (UTF-16LE or OEM) as UTF-8. */
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
                             gboolean unicode);
-extern int smtpx_imf_tap; /* IMF's Export Objects tap, -1 if none */
+extern int smtpx_imf_tap; /* IMF's Export Objects tap, 0 if none */
+extern int smtpx_expert_tap; /* Wireshark's expert info tap, 0 until found */
 
 /* Bounds of the numeric preferences: a value outside is taken as the
  * nearest bound when preferences are applied. */

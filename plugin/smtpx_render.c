@@ -874,6 +874,16 @@ static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
 
     if (d1 != 4 && d1 != 5)
         return;
+    if (smtpx_expert_tap == 0) /* tap ids start at 1; 0: not found (yet) */
+        smtpx_expert_tap = find_tap_id("expert");
+    if (r->tree == NULL && (smtpx_expert_tap == 0 || !have_tap_listener(smtpx_expert_tap))) {
+        /* no tree to show the text in and no expert tap to hand it to (the
+         * packet list, tshark without -z expert): the frame's severity and
+         * its Expert column are all that show, so the text is not made
+         * (its formatting was about 2,000 instructions a negative reply) */
+        expert_add_info(r->pinfo, NULL, d1 == 4 ? &ei_reply_transient : &ei_reply_permanent);
+        return;
+    }
     if (name == NULL) {
         char mbuf[SMTP_REPLY_TEXT_MAX];
         name = reply_texts_of(u->ev.code, (smtp_verb)u->ev.verb, own, mbuf).name;
