@@ -255,10 +255,13 @@ static smtpx_pair *pair_new(void)
 {
     smtpx_pair *p = pairs_free;
 
+    static const smtpx_pair zero;
+
     if (p == NULL || !PAIRS_REUSED)
-        return wmem_new0(smtpx_live_scope(), smtpx_pair);
-    pairs_free = p->next;
-    memset(p, 0, sizeof *p);
+        p = wmem_new(smtpx_live_scope(), smtpx_pair);
+    else
+        pairs_free = p->next;
+    *p = zero; /* a few stores, not a call of memset */
     return p;
 }
 
@@ -1608,6 +1611,7 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
 {
     smtpx_call head, *call;
     smtpx_pair *pr;
+    static const smtpx_pair zero_pair;
     guint32 i, npairs = 0;
 
     if (made->held && n > 0 && made->hole_len)
@@ -1630,7 +1634,7 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
         for (p = units[i].pair; p != NULL; p = is_request(units[i].ev.type) ? p->next : NULL)
             npairs++;
     }
-    pr = npairs ? wmem_alloc0_array(pinfo->pool, smtpx_pair, npairs) : NULL;
+    pr = npairs ? wmem_alloc_array(pinfo->pool, smtpx_pair, npairs) : NULL;
     for (i = 0; i < n; i++) {
         const smtpx_unit *m = &units[i];
         smtpx_unit *u = &call->units[i];
@@ -1643,11 +1647,13 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
             const smtpx_pair *p;
             u->pair = pr;
             for (p = m->pair; p != NULL; p = p->next, pr++) {
+                *pr = zero_pair; /* stores, not a memset of the whole array */
                 pr->rsp_frame = p->rsp_frame;
                 pr->next = p->next != NULL ? pr + 1 : NULL;
             }
         } else if (m->pair != NULL) {
             const smtpx_pair *p = m->pair;
+            *pr = zero_pair;
             pr->verb_id = p->verb_id;
             pr->verb = p->verb;
             pr->req_frame = p->req_frame;

@@ -46,6 +46,12 @@ gboolean smtpx_plain_text(const guint8 *p, guint32 len)
         if ((((w - ones * 0x20) & ~w) | (w + ones) | w | ((bs - ones) & ~bs)) & high)
             return FALSE;
     }
+    if (i < len && len >= 8) { /* the last bytes as the word ending there (some tested twice) */
+        guint64 w, bs;
+        memcpy(&w, p + len - 8, 8);
+        bs = w ^ (ones * '\\');
+        return !((((w - ones * 0x20) & ~w) | (w + ones) | w | ((bs - ones) & ~bs)) & high);
+    }
     for (; i < len; i++)
         if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
             return FALSE;
@@ -63,6 +69,11 @@ gboolean smtpx_ascii_text(const guint8 *p, guint32 len)
         memcpy(&w, p + i, 8);
         if ((w | ((w - ones) & ~w)) & high)
             return FALSE;
+    }
+    if (i < len && len >= 8) { /* the last bytes as the word ending there */
+        guint64 w;
+        memcpy(&w, p + len - 8, 8);
+        return !((w | ((w - ones) & ~w)) & high);
     }
     for (; i < len; i++)
         if (p[i] == 0 || p[i] >= 0x80)
