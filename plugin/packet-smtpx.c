@@ -251,17 +251,19 @@ static void *grow_queue(void *ctx, void *old, size_t bytes)
 #define PAIRS_REUSED 1
 #endif
 
+/* A pair set to zero by assignment: a few stores (callgrind counts every
+ * byte of the rep stosb of a memset or wmem_alloc0). */
+static const smtpx_pair pair_zero;
+
 static smtpx_pair *pair_new(void)
 {
     smtpx_pair *p = pairs_free;
-
-    static const smtpx_pair zero;
 
     if (p == NULL || !PAIRS_REUSED)
         p = wmem_new(smtpx_live_scope(), smtpx_pair);
     else
         pairs_free = p->next;
-    *p = zero; /* a few stores, not a call of memset */
+    *p = pair_zero; /* a few stores, not a call of memset */
     return p;
 }
 
@@ -1611,7 +1613,6 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
 {
     smtpx_call head, *call;
     smtpx_pair *pr;
-    static const smtpx_pair zero_pair;
     guint32 i, npairs = 0;
 
     if (made->held && n > 0 && made->hole_len)
@@ -1647,13 +1648,13 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
             const smtpx_pair *p;
             u->pair = pr;
             for (p = m->pair; p != NULL; p = p->next, pr++) {
-                *pr = zero_pair; /* stores, not a memset of the whole array */
+                *pr = pair_zero; /* stores, not a memset of the whole array */
                 pr->rsp_frame = p->rsp_frame;
                 pr->next = p->next != NULL ? pr + 1 : NULL;
             }
         } else if (m->pair != NULL) {
             const smtpx_pair *p = m->pair;
-            *pr = zero_pair;
+            *pr = pair_zero;
             pr->verb_id = p->verb_id;
             pr->verb = p->verb;
             pr->req_frame = p->req_frame;

@@ -28,29 +28,42 @@ static smtpx_txn *txn_find(smtpx_conv *c, guint32 id)
     return (t != NULL && t->id == id) ? t : NULL;
 }
 
-/* Bytes that tvb_format_text would give back as they are: printable ASCII
- * without a backslash. */
-gboolean smtpx_plain_text(const guint8 *p, guint32 len)
+/* Whether a word's 8 bytes are all plain; each test is true when some byte
+ * is below 0x20 (borrow), 0x7f or above (its high bit once 1 is added; a
+ * byte of 0xff carries on, but its own high bit already told), or a
+ * backslash (a zero byte after the xor). */
+static inline gboolean word_plain(guint64 w)
 {
     const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101), high = ones * 0x80;
-    guint32 i = 0;
+    guint64 bs = w ^ (ones * '\\');
 
-    /* 8 bytes at a time, each test true when some byte is one: below 0x20
-     * (borrow), 0x7f or above (its high bit once 1 is added; a byte of
-     * 0xff carries on, but its own high bit already told), a backslash (a
-     * zero byte after the xor) */
+    return !((((w - ones * 0x20) & ~w) | (w + ones) | w | ((bs - ones) & ~bs)) & high);
+}
+
+/* Whether none of a word's 8 bytes has its high bit set or is zero (borrow). */
+static inline gboolean word_ascii(guint64 w)
+{
+    const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101), high = ones * 0x80;
+
+    return !((w | ((w - ones) & ~w)) & high);
+}
+
+/* Bytes that tvb_format_text would give back as they are: printable ASCII
+ * without a backslash.  8 bytes at a time; a line of 8 or more ends with
+ * the word of its last 8 bytes (some tested twice). */
+gboolean smtpx_plain_text(const guint8 *p, guint32 len)
+{
+    guint32 i = 0;
+    guint64 w;
+
     for (; i + 8 <= len; i += 8) {
-        guint64 w, bs;
         memcpy(&w, p + i, 8);
-        bs = w ^ (ones * '\\');
-        if ((((w - ones * 0x20) & ~w) | (w + ones) | w | ((bs - ones) & ~bs)) & high)
+        if (!word_plain(w))
             return FALSE;
     }
-    if (i < len && len >= 8) { /* the last bytes as the word ending there (some tested twice) */
-        guint64 w, bs;
+    if (i < len && len >= 8) {
         memcpy(&w, p + len - 8, 8);
-        bs = w ^ (ones * '\\');
-        return !((((w - ones * 0x20) & ~w) | (w + ones) | w | ((bs - ones) & ~bs)) & high);
+        return word_plain(w);
     }
     for (; i < len; i++)
         if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\')
@@ -60,20 +73,17 @@ gboolean smtpx_plain_text(const guint8 *p, guint32 len)
 
 gboolean smtpx_ascii_text(const guint8 *p, guint32 len)
 {
-    const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101), high = ones * 0x80;
     guint32 i = 0;
+    guint64 w;
 
-    /* 8 bytes at a time: a high bit set, or a zero byte (borrow) */
     for (; i + 8 <= len; i += 8) {
-        guint64 w;
         memcpy(&w, p + i, 8);
-        if ((w | ((w - ones) & ~w)) & high)
+        if (!word_ascii(w))
             return FALSE;
     }
-    if (i < len && len >= 8) { /* the last bytes as the word ending there */
-        guint64 w;
+    if (i < len && len >= 8) {
         memcpy(&w, p + len - 8, 8);
-        return !((w | ((w - ones) & ~w)) & high);
+        return word_ascii(w);
     }
     for (; i < len; i++)
         if (p[i] == 0 || p[i] >= 0x80)
