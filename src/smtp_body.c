@@ -58,6 +58,7 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
             } else if (rem >= 2 && p[i + 1] == '\n') {
                 sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, i, 2);
             }
+            s->_body |= B_DOTS; /* a line of the message that begins with a dot */
         }
         lf = memchr(p + i, '\n', n - i);
         if (lf == NULL) {
@@ -71,7 +72,7 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
             if (end <= i)
                 break;
             body_bare_cr_dots(o, p, i, end);
-            s->_body = (uint8_t)((s->_body & B_FIRST) | (p[end - 1] == '\r' ? B_CR : 0));
+            s->_body = (uint8_t)((s->_body & (B_FIRST | B_DOTS)) | (p[end - 1] == '\r' ? B_CR : 0));
             i = end;
             break;
         }
@@ -82,7 +83,7 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
             sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BARE_LF, e, 1);
             s->_flags |= F_BARE_LF_MSG;
         }
-        s->_body = (uint8_t)((s->_body & B_FIRST) | B_BOL | (crlf ? B_CRLF : 0));
+        s->_body = (uint8_t)((s->_body & (B_FIRST | B_DOTS)) | B_BOL | (crlf ? B_CRLF : 0));
         i = e + 1;
     }
     if (i > 0 && (s->_body & B_FIRST) && (s->_flags & (F_DATA_SPEC | F_SEEN_SERVER)) ==
@@ -97,7 +98,9 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
         o->n--;
     }
     if (result > 0) {
-        sx_emit_eod(s, o, i, 3);
+        smtp_event *e = sx_emit_eod(s, o, i, 3);
+        if (!(s->_body & B_DOTS))
+            e->flags |= SMTP_EVF_CLEAN;
         return result;
     }
     return i > 0 ? (long)i : SMTP_NEED_MORE;

@@ -269,6 +269,18 @@ size_t smtp_parse_status(const uint8_t *s, size_t len, uint8_t *cls,
     size_t i = 0, part;
     unsigned v[3] = {0, 0, 0};
 
+    if (len == 0 || !is_digit(s[0]))
+        return 0;
+    /* the usual shape, one digit each: "d.d.d" then the end, a space or a tab */
+    if (len >= 5 && s[1] == '.' && is_digit(s[2]) && s[3] == '.' && is_digit(s[4]) &&
+        (len == 5 || s[5] == ' ' || s[5] == '\t')) {
+        if (s[0] != '2' && s[0] != '4' && s[0] != '5')
+            return 0;
+        *cls = (uint8_t)(s[0] - '0');
+        *subject = (uint16_t)(s[2] - '0');
+        *detail = (uint16_t)(s[4] - '0');
+        return 5;
+    }
     for (part = 0; part < 3; part++) {
         size_t start = i;
         size_t maxd = part == 0 ? 1 : 3;

@@ -68,21 +68,37 @@ void smtp_session_init(smtp_session *s, const smtp_config *cfg)
 #define PARK_MAP ((PARK_BYTES + 7) / 8)
 _Static_assert(PARK_MAP + PARK_BYTES <= SMTP_PARKED_MAX, "SMTP_PARKED_MAX is too small");
 
+int smtp_session_over(const smtp_session *s)
+{
+    return (s->_flags & (F_QUIT | F_CLOSED)) && s->_qlen == 0 && s->_txn == 0 && s->_msg == 0 &&
+           !s->_frag[0] && !s->_frag[1] && s->_cmode == CM_COMMAND && s->_sasl_left == 0 &&
+           s->_bdat_left == 0 && !(s->_flags & (F_BDAT_MSG | F_DATA_SPEC | F_TLS_WAIT));
+}
+
 size_t smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_MAX])
 {
     const uint8_t *from = (const uint8_t *)s + PARK_FROM;
     size_t i, n = PARK_MAP;
 
-    if (!(s->_flags & (F_QUIT | F_CLOSED)) || s->_qlen != 0 || s->_txn != 0 || s->_msg != 0 ||
-        s->_frag[0] || s->_frag[1] || s->_cmode != CM_COMMAND || s->_sasl_left != 0 ||
-        s->_bdat_left != 0 || (s->_flags & (F_BDAT_MSG | F_DATA_SPEC | F_TLS_WAIT)))
+    if (!smtp_session_over(s))
         return 0;
     memset(out, 0, PARK_MAP);
-    for (i = 0; i < PARK_BYTES; i++) {
-        if (from[i] != 0) {
-            out[i / 8] |= (uint8_t)(1u << (i % 8));
-            out[n++] = from[i];
+    for (i = 0; i < PARK_BYTES; i += 8) { /* most bytes are zero: 8 at a time */
+        size_t j, m = PARK_BYTES - i < 8 ? PARK_BYTES - i : 8;
+        unsigned bits = 0;
+        if (m == 8) {
+            uint64_t w;
+            memcpy(&w, from + i, 8);
+            if (w == 0)
+                continue;
         }
+        for (j = 0; j < m; j++) {
+            if (from[i + j] != 0) {
+                bits |= 1u << j;
+                out[n++] = from[i + j];
+            }
+        }
+        out[i / 8] = (uint8_t)bits;
     }
     return n;
 }
@@ -227,7 +243,7 @@ static int is_lone_dot(const uint8_t *p, const smtp_line *ln)
     return ln->len == 1 && p[0] == '.';
 }
 
-void sx_emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
+smtp_event *sx_emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
 {
     smtp_event *e = sx_emit(o, SMTP_EV_EOD, SMTP_DIR_CLIENT, off, len);
     unsigned replies = (s->_lmtp && s->_txn != 0 && s->_rcpt_ok > 1) ? s->_rcpt_ok : 1u, i;
@@ -251,6 +267,7 @@ void sx_emit_eod(smtp_session *s, sink *o, size_t off, size_t len)
     }
     s->_cmode = CM_COMMAND;
     s->_msg = 0;
+    return e;
 }
 
 static void unsync_fragment(smtp_session *s, sink *o, int dir, size_t len)
@@ -684,7 +701,9 @@ void smtp_session_gap(smtp_session *s, int dir, uint64_t lost)
         return;
     }
     if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_DATA) {
-        s->_body = 0; /* mid-line now; the end-of-data line still ends it */
+        s->_body = B_DOTS; /* mid-line now; the end-of-data line still ends it;
+                              the bytes kept of the message are unstuffed as
+                              they join */
         return;
     }
     if (dir == SMTP_DIR_CLIENT && s->_cmode == CM_BDAT)

@@ -55,6 +55,8 @@ typedef enum smtp_event_type {
 #define SMTP_EVF_UNSYNC  0x10u /* REPLY: answer unknown because the capture starts mid-session */
 #define SMTP_EVF_GREETING 0x20u /* REPLY: answers the connection */
 #define SMTP_EVF_TLS_NEXT 0x40u /* TLS: STARTTLS accepted; TLS not seen yet */
+#define SMTP_EVF_CLEAN   0x80u /* EOD: no line of the message began with a dot and none
+                                  of its bytes were lost: no dot-stuffing to remove */
 
 typedef struct smtp_event {
     uint8_t  type;   /* smtp_event_type */
@@ -200,6 +202,8 @@ unsigned smtp_session_queue_capacity(const smtp_session *s);
  * it back into a session made by smtp_session_init with the same config:
  * fed the same bytes, it then does what the parked one would. */
 #define SMTP_PARKED_MAX 88
+/* Whether smtp_session_park would park it (the session is over). */
+int smtp_session_over(const smtp_session *s);
 size_t smtp_session_park(const smtp_session *s, uint8_t out[SMTP_PARKED_MAX]);
 void smtp_session_unpark(smtp_session *s, const uint8_t *in);
 /* The storage the queue grew into through config.grow (NULL: none). */

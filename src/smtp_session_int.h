@@ -42,6 +42,7 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define B_CRLF  0x02u /* the previous line ended in CRLF */
 #define B_CR    0x04u /* the last byte fed was a CR inside a line */
 #define B_FIRST 0x08u /* no body byte of this message emitted yet */
+#define B_DOTS  0x10u /* a line of this message began with a dot, or bytes of it were lost */
 
 /* _sync values */
 enum { SYNC_NO = 0, SYNC_YES = 1, SYNC_REPORTED = 2 };
@@ -69,7 +70,7 @@ typedef struct sink {
 smtp_event *sx_emit(sink *o, smtp_event_type type, int dir, size_t off, size_t len);
 void sx_anomaly(sink *o, int dir, smtp_anomaly a, size_t off, size_t len);
 void sx_sink_init(sink *o, smtp_event *ev, smtp_parsed *out, size_t cap);
-void sx_emit_eod(smtp_session *s, sink *o, size_t off, size_t len);
+smtp_event *sx_emit_eod(smtp_session *s, sink *o, size_t off, size_t len);
 
 /* smtp_queue.c */
 smtp_pending *sx_qat(smtp_session *s, uint32_t i);  /* i-th waiting, oldest first */

@@ -268,6 +268,10 @@ char *evlog_render(const evlog *l, size_t rest_c, size_t rest_s)
                 P(" last");
             fl &= ~(unsigned)(SMTP_EVF_FIRST | (e->type == SMTP_EV_CHUNK ? SMTP_EVF_LAST : 0));
         }
+        if (e->type == SMTP_EV_EOD && (fl & SMTP_EVF_CLEAN)) {
+            P(" clean");
+            fl &= ~(unsigned)SMTP_EVF_CLEAN;
+        }
         if (e->type == SMTP_EV_FRAGMENT && (fl & SMTP_EVF_CONT)) {
             P(" cont");
             fl &= ~SMTP_EVF_CONT;

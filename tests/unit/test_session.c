@@ -69,7 +69,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=7/RCPT len=8\n"
   "REPLY s code=354 lines=1 answers=8/DATA len=8\n"
   "BODY c msg=8 len=4 first\n"
-  "EOD c seq=9 msg=8 len=3\n"
+  "EOD c seq=9 msg=8 len=3 clean\n"
   "COMMAND c seq=10 verb=MAIL len=17\n"
   "COMMAND c seq=11 verb=RCPT len=15\n"
   "COMMAND c seq=12 verb=DATA len=6\n"
@@ -103,7 +103,7 @@ static const struct table {
   "REPLY s code=250 lines=1 answers=6/RCPT len=8\n"
   "REPLY s code=354 lines=1 answers=7/DATA len=8\n"
   "BODY c msg=7 len=4 first\n"
-  "EOD c seq=8 msg=7 len=3 replies=2\n"
+  "EOD c seq=8 msg=7 len=3 replies=2 clean\n"
   "COMMAND c seq=10 verb=QUIT len=6\n"
   "REPLY s code=250 lines=1 answers=8/<end-of-data> len=23\n"
   "REPLY s code=452 lines=1 answers=9/<end-of-data> len=30\n"
@@ -148,7 +148,7 @@ static const struct table {
   "ANOMALY c SMUGGLING\n"
   "ANOMALY c SMUGGLING\n"
   "ANOMALY c BARE_LF\n"
-  "EOD c seq=5 msg=4 len=3\n"
+  "EOD c seq=5 msg=4 len=3 clean\n"
   "REPLY s code=250 lines=1 answers=5/<end-of-data> len=12\n"
   "TXN_END s txn=1 by=5 delivered\n" },
 
@@ -192,7 +192,7 @@ static const struct table {
   "COMMAND c seq=2 verb=DATA len=6\n"
   "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
-  "EOD c seq=3 msg=2 len=3\n"
+  "EOD c seq=3 msg=2 len=3 clean\n"
   "COMMAND c seq=4 verb=QUIT len=6\n" },
 
 { "rejected DATA stays in command mode", 0,
@@ -314,7 +314,7 @@ static const struct table {
   "COMMAND c seq=5 verb=DATA len=6\n"
   "REPLY s code=354 lines=1 answers=5/DATA len=8\n"
   "BODY c msg=5 len=4 first\n"
-  "EOD c seq=6 msg=5 len=3\n"
+  "EOD c seq=6 msg=5 len=3 clean\n"
   "REPLY s code=554 lines=1 answers=6/<end-of-data> len=16\n"
   "TXN_END s txn=2 by=6 rejected after data\n"
   "COMMAND c seq=7 verb=MAIL len=17\n"
@@ -324,7 +324,7 @@ static const struct table {
   "COMMAND c seq=9 verb=DATA len=6\n"
   "REPLY s code=354 lines=1 answers=9/DATA len=8\n"
   "BODY c msg=9 len=4 first\n"
-  "EOD c seq=10 msg=9 len=3\n"
+  "EOD c seq=10 msg=9 len=3 clean\n"
   "REPLY s code=451 lines=1 answers=10/<end-of-data> len=17\n"
   "TXN_END s txn=3 by=10 deferred after data\n"
   "COMMAND c seq=11 verb=MAIL len=17\n"
@@ -501,7 +501,7 @@ static const struct table {
   "ANOMALY c OUT_OF_SEQUENCE\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "BODY c msg=2 len=3 first\n"
-  "EOD c seq=3 msg=2 len=3\n"
+  "EOD c seq=3 msg=2 len=3 clean\n"
   "REPLY s code=250 lines=1 answers=3/<end-of-data> len=12\n" },
 
 { "overlong lines are cut", 64,
@@ -634,7 +634,7 @@ static const struct table {
   "COMMAND c seq=4 verb=RCPT len=15\n"
   "COMMAND c seq=5 verb=DATA len=6\n"
   "BODY c msg=5 len=21 first\n"
-  "EOD c seq=6 msg=5 len=3\n"
+  "EOD c seq=6 msg=5 len=3 clean\n"
   "COMMAND c seq=7 verb=QUIT len=6\n" },
 
 { "client does not wait for 354", 0,
@@ -644,7 +644,7 @@ static const struct table {
   "ANOMALY c OUT_OF_SEQUENCE\n"
   "BODY c msg=2 len=18 first\n"
   "ANOMALY c BODY_BEFORE_354\n"
-  "EOD c seq=3 msg=2 len=3\n"
+  "EOD c seq=3 msg=2 len=3 clean\n"
   "REPLY s code=354 lines=1 answers=2/DATA len=8\n"
   "REPLY s code=250 lines=1 answers=3/<end-of-data> len=8\n" },
 
@@ -968,6 +968,7 @@ static void session_park(void)
     for (i = 0; i < sizeof before / sizeof before[0]; i++) {
         /* not over before QUIT's reply: the greeting awaited, MAIL open, QUIT waiting */
         CHECK_EQ(smtp_session_park(&a, parked), 0);
+        CHECK_EQ(smtp_session_over(&a), 0);
         feed_log(&a, i % 2 ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER, before[i], la, sizeof la);
     }
     {   /* the MAIL transaction ended (by QUIT) */
@@ -978,6 +979,7 @@ static void session_park(void)
     /* a 9-byte map of its 72 bytes and the 6 that are not zero: the two
      * sides synchronised, its facts (QUIT seen), the extensions advertised,
      * the next command number, the last transaction's */
+    CHECK_EQ(smtp_session_over(&a), 1);
     CHECK_EQ(smtp_session_park(&a, parked), 15);
     CHECK(smtp_session_queue_storage(&a) == NULL);
     CHECK(strlen(unparked_goes_on(&a, parked, after, sizeof after / sizeof after[0])) > 200);
@@ -993,7 +995,9 @@ static void session_park(void)
         for (i = 0; i < sizeof open / sizeof open[0]; i++)
             feed_log(&a, i % 2 ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER, open[i], la, sizeof la);
         CHECK_EQ(smtp_session_park(&a, parked), 0);
+        CHECK_EQ(smtp_session_over(&a), 0);
         CHECK_EQ(smtp_session_close(&a, SMTP_DIR_SERVER, 0, ev, 8), 1); /* the transaction ends */
+        CHECK_EQ(smtp_session_over(&a), 1);
         CHECK(smtp_session_park(&a, parked) > 0);
         unparked_goes_on(&a, parked, after, sizeof after / sizeof after[0]);
     }
