@@ -20,6 +20,12 @@
 #include <stddef.h>
 #include <string.h>
 
+#if defined(__GNUC__)
+#define SMTPX_NOINLINE __attribute__((noinline)) /* the rare path, out of the callers' code */
+#else
+#define SMTPX_NOINLINE
+#endif
+
 
 int smtpx_imf_tap = -1;
 int smtpx_expert_tap; /* looked up at first use: epan registers it after the handoffs */
@@ -123,28 +129,89 @@ typedef struct conv_key {
 
 typedef struct conv_entry {
     conv_key key;
-    conversation_t *conv;
+    conversation_t *conv; /* NULL: a free slot; CONV_GONE: an entry removed */
 } conv_entry;
 
-static wmem_map_t *conv_cache;
-static smtpx_pair *pairs_free; /* see pair_new */
+/* The map: open addressing with linear probing, in g_malloc'd slots (a
+ * wmem_map costs a call per hash and per compare, about 150 instructions a
+ * lookup more).  Removed entries stay as markers until the next rehash. */
+static conv_entry *conv_tab;
+static guint32 conv_tab_mask;            /* slots - 1 */
+static guint32 conv_tab_live, conv_tab_taken; /* entries; entries and markers */
+static guint8 conv_gone_mark;
+#define CONV_GONE ((conversation_t *)&conv_gone_mark)
 
-static guint conv_key_hash(gconstpointer k)
+static inline gboolean conv_key_equal(const conv_key *x, const conv_key *y)
 {
-    return ((const conv_key *)k)->hash;
-}
-
-static gboolean conv_key_equal(gconstpointer a, gconstpointer b)
-{
-    const conv_key *x = (const conv_key *)a, *y = (const conv_key *)b;
-
-    if (x->hash != y->hash || x->port[0] != y->port[0] || x->port[1] != y->port[1] ||
-        x->type != y->type || x->len != y->len)
+    /* hash, ports, type and len: the first 10 bytes, no padding among them */
+    if (memcmp(x, y, offsetof(conv_key, addr)) != 0)
         return FALSE;
     if (x->len == 4)
         return memcmp(x->addr[0], y->addr[0], 4) == 0 && memcmp(x->addr[1], y->addr[1], 4) == 0;
     return memcmp(x->addr[0], y->addr[0], x->len) == 0 && memcmp(x->addr[1], y->addr[1], x->len) == 0;
 }
+
+static conv_entry *conv_tab_find(const conv_key *k)
+{
+    guint32 i = k->hash & conv_tab_mask;
+    conv_entry *e;
+
+    while ((e = &conv_tab[i])->conv != NULL) {
+        if (e->conv != CONV_GONE && conv_key_equal(&e->key, k))
+            return e;
+        i = (i + 1) & conv_tab_mask;
+    }
+    return NULL;
+}
+
+static void conv_tab_alloc(guint32 slots)
+{
+    conv_entry *old = conv_tab;
+    guint32 n = old != NULL ? conv_tab_mask + 1 : 0, i;
+
+    conv_tab = g_new0(conv_entry, slots);
+    conv_tab_mask = slots - 1;
+    conv_tab_taken = conv_tab_live;
+    for (i = 0; i < n; i++) { /* the entries again, without the markers */
+        if (old[i].conv != NULL && old[i].conv != CONV_GONE) {
+            guint32 j = old[i].key.hash & conv_tab_mask;
+            while (conv_tab[j].conv != NULL)
+                j = (j + 1) & conv_tab_mask;
+            conv_tab[j] = old[i];
+        }
+    }
+    g_free(old);
+}
+
+/* A new entry for k (not in the map), its conversation for the caller */
+static conv_entry *conv_tab_add(const conv_key *k)
+{
+    guint32 i;
+
+    if ((conv_tab_taken + 1) * 2 > conv_tab_mask + 1) { /* at most half taken: short probes */
+        guint32 slots = 64;
+        while (slots < (conv_tab_live + 1) * 4) /* at most a quarter after */
+            slots *= 2;
+        conv_tab_alloc(slots);
+    }
+    i = k->hash & conv_tab_mask;
+    while (conv_tab[i].conv != NULL && conv_tab[i].conv != CONV_GONE)
+        i = (i + 1) & conv_tab_mask;
+    if (conv_tab[i].conv == NULL)
+        conv_tab_taken++;
+    conv_tab_live++;
+    conv_tab[i].key = *k;
+    return &conv_tab[i];
+}
+
+static void conv_tab_free(void)
+{
+    g_free(conv_tab);
+    conv_tab = NULL;
+    conv_tab_mask = conv_tab_live = conv_tab_taken = 0;
+}
+
+static smtpx_pair *pairs_free; /* see pair_new */
 
 void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
 {
@@ -169,16 +236,18 @@ void smtpx_vec_grow(smtpx_vec *v, size_t size)
  * pinfo's pool for each call.  The parse of a call's units is read while
  * the call renders; a call nested in that rendering (SMTP in TLS handed to
  * this plugin again) takes pinfo's pool instead. */
-static smtpx_vec scratch_units, scratch_fixes, scratch_parsed;
+static smtpx_vec scratch_units, scratch_fixes, scratch_parsed, scratch_dead;
 static gboolean scratch_parsed_busy;
 
 static void scratch_free(void)
 {
     g_free(scratch_units.p);
     g_free(scratch_fixes.p);
+    g_free(scratch_dead.p);
     g_free(scratch_parsed.p);
     memset(&scratch_units, 0, sizeof scratch_units);
     memset(&scratch_fixes, 0, sizeof scratch_fixes);
+    memset(&scratch_dead, 0, sizeof scratch_dead);
     memset(&scratch_parsed, 0, sizeof scratch_parsed);
     scratch_parsed_busy = FALSE;
 }
@@ -190,7 +259,8 @@ static void scopes_init(void)
     smtpx_enabled_refresh();
     state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
     live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
-    conv_cache = wmem_map_new(live_scope, conv_key_hash, conv_key_equal);
+    conv_tab_free();
+    conv_tab_alloc(64);
     pairs_free = NULL;
     frame_state_reset();
 }
@@ -201,7 +271,7 @@ static void scopes_cleanup(void)
     wmem_destroy_allocator(state_scope);
     wmem_destroy_allocator(live_scope);
     state_scope = live_scope = NULL;
-    conv_cache = NULL;
+    conv_tab_free();
     pairs_free = NULL;
     frame_state_reset();
     while (rec_blocks != NULL) {
@@ -369,7 +439,7 @@ static void session_init(smtp_session *s)
  * connections end so, and a capture holds many. */
 static void conv_forget(packet_info *pinfo, conversation_t *conv);
 
-static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
+static SMTPX_NOINLINE void park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
 {
     smtpx_parked *k;
     guint32 i;
@@ -377,12 +447,6 @@ static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
     guint8 packed[SMTP_PARKED_MAX];
     size_t n;
 
-    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_len[0] || c->held_len[1])
-        return;
-    for (i = 0; i < G_N_ELEMENTS(c->txns); i++) {
-        if (c->txns[i] != NULL)
-            return;
-    }
     queue = smtp_session_queue_storage(&c->sess);
     n = smtp_session_park(&c->sess, packed);
     if (n == 0)
@@ -408,6 +472,20 @@ static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
     conv_forget(pinfo, conv);
 }
 
+static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
+{
+    guint32 i;
+
+    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_len[0] || c->held_len[1] ||
+        !smtp_session_over(&c->sess))
+        return;
+    for (i = 0; i < G_N_ELEMENTS(c->txns); i++) {
+        if (c->txns[i] != NULL)
+            return;
+    }
+    park(pinfo, conv, c);
+}
+
 /* More of a parked conversation: its state back, as it was. */
 static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
 {
@@ -423,16 +501,16 @@ static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
 }
 
 /* The frame's pair of endpoints, the same both ways; FALSE when not kept */
-static gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
+static SMTPX_NOINLINE gboolean conv_key_make_other(const packet_info *pinfo, conv_key *k);
+
+static inline gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
 {
     const address *a = &pinfo->src, *b = &pinfo->dst;
-    guint32 pa = pinfo->srcport, pb = pinfo->destport, h = 2166136261u, i;
-    int cmp;
+    guint32 pa = pinfo->srcport, pb = pinfo->destport, h = 2166136261u;
 
-    if (a->type != b->type || a->len != b->len || a->len > 16 || a->len < 0 || pa > 0xffff ||
-        pb > 0xffff || (a->len > 0 && (a->data == NULL || b->data == NULL)))
-        return FALSE;
-    if (a->len == 4) { /* IPv4, nearly always: the steps below for 4 bytes, in words */
+    if (a->len == 4 && b->len == 4 && a->type == b->type && a->data != NULL && b->data != NULL &&
+        (pa | pb) <= 0xffff) {
+        /* IPv4, nearly always: the steps of conv_key_make_other for 4 bytes, in words */
         guint32 wa, wb;
         memcpy(&wa, a->data, 4);
         memcpy(&wb, b->data, 4);
@@ -452,6 +530,18 @@ static gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
         k->hash = h ^ (h >> 13);
         return TRUE;
     }
+    return conv_key_make_other(pinfo, k);
+}
+
+static SMTPX_NOINLINE gboolean conv_key_make_other(const packet_info *pinfo, conv_key *k)
+{
+    const address *a = &pinfo->src, *b = &pinfo->dst;
+    guint32 pa = pinfo->srcport, pb = pinfo->destport, h = 2166136261u, i;
+    int cmp;
+
+    if (a->type != b->type || a->len != b->len || a->len > 16 || a->len < 0 || pa > 0xffff ||
+        pb > 0xffff || (a->len > 0 && (a->data == NULL || b->data == NULL)))
+        return FALSE;
     cmp = a->len > 0 ? memcmp(a->data, b->data, (size_t)a->len) : 0;
     if (cmp > 0 || (cmp == 0 && pa > pb)) {
         const address *t = a;
@@ -504,17 +594,14 @@ static conversation_t *conv_of_call(packet_info *pinfo, const struct tcpinfo *ti
     conv_entry *e;
     conversation_t *conv;
 
-    if (conv_cache == NULL || !conv_key_make(pinfo, &k))
+    if (conv_tab == NULL || !conv_key_make(pinfo, &k))
         return find_or_create_conversation(pinfo);
-    e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
+    e = conv_tab_find(&k);
     if (e != NULL && e->conv->last_frame == pinfo->num && (ti == NULL || !(ti->flags & TH_SYN)))
         return CONV_CHECKED(pinfo, e->conv);
     conv = find_or_create_conversation(pinfo);
-    if (e == NULL) {
-        e = wmem_new(smtpx_live_scope(), conv_entry);
-        e->key = k;
-        wmem_map_insert(conv_cache, &e->key, e);
-    }
+    if (e == NULL)
+        e = conv_tab_add(&k);
     e->conv = conv;
     return conv;
 }
@@ -531,13 +618,13 @@ static void conv_forget(packet_info *pinfo, conversation_t *conv)
     conv_key k;
     conv_entry *e;
 
-    if (conv_cache == NULL || !conv_key_make(pinfo, &k))
+    if (conv_tab == NULL || !conv_key_make(pinfo, &k))
         return;
-    e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
+    e = conv_tab_find(&k);
     if (e == NULL || e->conv != conv)
         return;
-    wmem_map_remove(conv_cache, &k);
-    wmem_free(smtpx_live_scope(), e);
+    e->conv = CONV_GONE;
+    conv_tab_live--;
 }
 
 /* The conversation of any TCP frame for the postdissector (first pass):
@@ -549,9 +636,9 @@ static conversation_t *conv_of_frame(packet_info *pinfo)
     conv_entry *e;
     conversation_t *conv;
 
-    if (conv_cache == NULL || !conv_key_make(pinfo, &k))
+    if (conv_tab == NULL || !conv_key_make(pinfo, &k))
         return find_conversation_pinfo(pinfo, 0);
-    e = (conv_entry *)wmem_map_lookup(conv_cache, &k);
+    e = conv_tab_find(&k);
     if (e == NULL) {
 #ifdef SMTPX_CHECK_CONV_CACHE
         void *state;
@@ -800,12 +887,6 @@ _Static_assert(SMTP_EV_COUNT <= PK_RUN2, "event types collide with PK_RUN2");
 #define PK_PR_CTX     0x04u /* verb_id is the unit's verb: not repeated */
 #define PK_PR_WIDE    0x08u /* the request's time as seconds and nanoseconds, not a
                                delta in nanoseconds (times centuries apart) */
-
-#if defined(__GNUC__)
-#define SMTPX_NOINLINE __attribute__((noinline)) /* the rare path, out of the callers' code */
-#else
-#define SMTPX_NOINLINE
-#endif
 
 typedef struct pack {
     wmem_allocator_t *scope;
@@ -1350,10 +1431,9 @@ static tvbuff_t *held_tvb(tvbuff_t *tvb, packet_info *pinfo, const guint8 *held,
  * call->held and held_data say so; *data is then that data's tvb, for
  * rendering); an unfinished unit at the end is held for the next segment
  * (call->tail). */
-static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, smtpx_call *call,
+static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32 len, smtpx_call *call,
                        const struct tcpinfo *ti, smtpx_vec *units, smtpx_vec *parsed, tvbuff_t **data)
 {
-    guint32 len = tvb_captured_length(tvb);
     guint32 off;
     const guint8 *buf;
     tvbuff_t *seg = tvb;
@@ -1629,13 +1709,18 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
         head.held_from = made->held_from;
         head.held_data = n > 0 ? made->held_data : NULL;
     }
-    call = smtpx_call_new(pinfo->pool, &head, n);
-    for (i = 0; i < n; i++) { /* the pairs: one allocation */
+    for (i = 0; i < n; i++) { /* the pairs: in the call's allocation, after its units */
         const smtpx_pair *p;
         for (p = units[i].pair; p != NULL; p = is_request(units[i].ev.type) ? p->next : NULL)
             npairs++;
     }
-    pr = npairs ? wmem_alloc_array(pinfo->pool, smtpx_pair, npairs) : NULL;
+    G_STATIC_ASSERT(offsetof(smtpx_call, units) % G_ALIGNOF(smtpx_pair) == 0 &&
+                    sizeof(smtpx_unit) % G_ALIGNOF(smtpx_pair) == 0);
+    call = (smtpx_call *)wmem_alloc(pinfo->pool, offsetof(smtpx_call, units) + n * sizeof(smtpx_unit) +
+                                                     npairs * sizeof(smtpx_pair));
+    *call = head;
+    call->nunits = n;
+    pr = (smtpx_pair *)(void *)&call->units[n];
     for (i = 0; i < n; i++) {
         const smtpx_unit *m = &units[i];
         smtpx_unit *u = &call->units[i];
@@ -1670,25 +1755,24 @@ static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const
 /* First pass: runs the engine over the call's data and keeps its record
  * (packed); the pairs its units left behind are freed after.
  * *direct: the call rendered on this pass (direct_call). */
-static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32 len,
                                  const struct tcpinfo *ti, gboolean tls, smtpx_vec *cmds,
                                  tvbuff_t **data, smtpx_call **direct)
 {
     smtpx_call made;
-    smtpx_vec *units = &scratch_units, *fixes = &scratch_fixes, dead;
+    smtpx_vec *units = &scratch_units, *fixes = &scratch_fixes, *dead = &scratch_dead;
     guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
     guint8 kb[512];
     pack k, h;
-    guint32 len = tvb_captured_length(tvb), i, nfix, tail_slot = 0;
+    guint32 i, nfix, tail_slot = 0;
 
     memset(&made, 0, sizeof made);
     made.dir = (guint8)direction(c, pinfo);
     made.tls = (guint8)tls;
     units->n = fixes->n = 0;
-    memset(&dead, 0, sizeof dead);
-    dead.pool = pinfo->pool;
-    c->dead = &dead;
-    run_engine(c, pinfo, tvb, &made, ti, units, cmds, data);
+    dead->n = 0; /* filled and emptied inside this function: never nested */
+    c->dead = dead;
+    run_engine(c, pinfo, tvb, len, &made, ti, units, cmds, data);
     hole_decide(&made, (const smtpx_unit *)units->p, units->n);
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
@@ -1718,8 +1802,8 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
         const slot_fix *f = (const slot_fix *)fixes->p + i;
         f->pair->rsp_slot = rec + h.n + f->at;
     }
-    for (i = 0; i < dead.n; i++)
-        pair_free(((smtpx_pair **)dead.p)[i]);
+    for (i = 0; i < dead->n; i++)
+        pair_free(((smtpx_pair **)dead->p)[i]);
     c->dead = NULL;
     return rec;
 }
@@ -1753,26 +1837,29 @@ static void frame_state_reset(void)
     first_conv = NULL;
 }
 
-static frame_state *frame_state_get(packet_info *pinfo, gboolean *fresh)
+static SMTPX_NOINLINE frame_state *frame_state_later(packet_info *pinfo, gboolean *fresh)
 {
-    frame_state *st;
+    frame_state *st = (frame_state *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_FRAME);
 
-    if (!PINFO_FD_VISITED(pinfo)) {
-        *fresh = first_frame != pinfo->num;
-        if (*fresh) {
-            memset(&first_state, 0, sizeof first_state);
-            first_frame = pinfo->num;
-            first_conv = NULL;
-        }
-        return &first_state;
-    }
-    st = (frame_state *)p_get_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_FRAME);
     *fresh = st == NULL;
     if (st == NULL) {
         st = wmem_new0(pinfo->pool, frame_state);
         p_add_proto_data(pinfo->pool, pinfo, proto_smtpx, KEY_FRAME, st);
     }
     return st;
+}
+
+static inline frame_state *frame_state_get(packet_info *pinfo, gboolean *fresh)
+{
+    if (PINFO_FD_VISITED(pinfo))
+        return frame_state_later(pinfo, fresh);
+    *fresh = first_frame != pinfo->num;
+    if (*fresh) {
+        memset(&first_state, 0, sizeof first_state);
+        first_frame = pinfo->num;
+        first_conv = NULL;
+    }
+    return &first_state;
 }
 
 smtpx_info_state *smtpx_frame_info(packet_info *pinfo)
@@ -1827,13 +1914,13 @@ static void check_direct(packet_info *pinfo, const smtpx_call *d, const smtpx_ca
  * position, length, clear or TLS), each record used once per dissection
  * of the frame.  NULL when the first pass never saw this data.  On the
  * first pass, *data is the data put together with held bytes, if it was. */
-static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
+static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32 len,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
                                     frame_state **state, const smtp_parsed **parsed,
                                     tvbuff_t **data)
 {
     frame_state *used = *state = frame_state_get(pinfo, first_call);
-    guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, len = tvb_captured_length(tvb), i, n;
+    guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, i, n;
     const guint8 *rec, **recs;
 
     if (!PINFO_FD_VISITED(pinfo)) {
@@ -1845,7 +1932,7 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
             cmds = &scratch_parsed;
             cmds->n = 0;
         }
-        rec = make_record(c, pinfo, tvb, ti, tls, cmds, data, &direct);
+        rec = make_record(c, pinfo, tvb, len, ti, tls, cmds, data, &direct);
         *parsed = (const smtp_parsed *)cmds->p;
 #ifdef SMTPX_CHECK_DIRECT
         check_direct(pinfo, direct, unpack_call(pinfo, rec));
@@ -1879,16 +1966,17 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     frame_state *fs;
     tvbuff_t *data = NULL;
     gboolean was_busy;
+    guint32 len = tvb_captured_length(tvb);
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
     if (pinfo->flags.in_error_pkt) {
         /* a segment quoted in an ICMP error: not part of the stream */
         proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);
-        return tvb_captured_length(tvb);
+        return (int)len;
     }
     /* later passes read the saved records only: no conversation needed */
     c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, ti, &conv);
-    call = frame_call(c, pinfo, tvb, ti, tls, &first_call, &fs, &parsed, &data);
+    call = frame_call(c, pinfo, tvb, len, ti, tls, &first_call, &fs, &parsed, &data);
     if (c != NULL) {
         /* the postdissector of this frame asks for the conversation again */
         first_conv = conv;
@@ -1902,7 +1990,7 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     if (call == NULL) {
         if (first_call)
             col_clear(pinfo->cinfo, COL_INFO);
-        return tvb_captured_length(tvb);
+        return (int)len;
     }
     if (first_call) /* done by rendering's first write (or at the end) */
         fs->info.clear_pending = TRUE;
@@ -1931,11 +2019,11 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         fs->info.clear_pending = FALSE;
         col_clear(pinfo->cinfo, COL_INFO);
     }
-    if (call->deseg >= 0 && (guint32)call->deseg < tvb_captured_length(tvb)) {
+    if (call->deseg >= 0 && (guint32)call->deseg < len) {
         pinfo->desegment_offset = call->deseg;
         pinfo->desegment_len = DESEGMENT_ONE_MORE_SEGMENT;
     }
-    return tvb_captured_length(tvb);
+    return (int)len;
 }
 
 static int dissect_smtpx_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)

@@ -48,8 +48,9 @@ typedef struct smtpx_pair {
 /* A recipient of a transaction and the code its RCPT got. */
 typedef struct smtpx_rcpt {
     const char *addr;
-    const char *status;    /* enhanced status of its reply, NULL if none */
     guint16 code;
+    char status[10];       /* enhanced status of its reply ("d.ddd.ddd" at
+                              most, smtp_parse_status), "" if none */
 } smtpx_rcpt;
 
 /* A mail transaction, as the frame that ends it summarises it. */
@@ -58,13 +59,12 @@ typedef struct smtpx_txn {
     guint32 first_frame;
     nstime_t start_ts;     /* the duration ends at the frame that ends it */
     const char *sender;
-    union {
-        wmem_array_t *rcpts; /* smtpx_rcpt while the transaction is open: the
-                                first max_summary_recipients (LMTP: all, its
-                                replies are matched with them) */
-        smtpx_rcpt *list;    /* once ended: the same, in one block with the
-                                transaction's strings (smtpx_track.c) */
-    };
+    smtpx_rcpt *list;      /* while the transaction is open: the first
+                              max_summary_recipients (LMTP: all, its replies
+                              are matched with them) in the live scope, room
+                              for 4, then doubled at each power of 2; once
+                              ended: the same, in one block with the
+                              transaction's strings (smtpx_track.c) */
     guint32 nlist;
     guint32 rcpt_ok, rcpt_bad; /* RCPTs answered 2xx / otherwise, all of them */
     guint32 size;          /* message bytes (0 if none) */
@@ -284,6 +284,8 @@ extern guint smtpx_max_summary_rcpts; /* recipients listed in a transaction's su
 gboolean smtpx_plain_text(const guint8 *p, guint32 len);
 /* Every byte 0x01-0x7f (reads the same in UTF-8). */
 gboolean smtpx_ascii_text(const guint8 *p, guint32 len);
+/* n bytes and a NUL in scope (wmem_strndup copies a byte at a time) */
+char *smtpx_strndup(wmem_allocator_t *scope, const void *p, size_t n);
 const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
                             guint32 len);
 extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if none */

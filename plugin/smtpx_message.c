@@ -119,7 +119,7 @@ void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf,
         message_append(c, pinfo, ev->msg, buf + ev->off, ev->len, call);
         break;
     case SMTP_EV_EOD:
-        u->data = message_finish(c, pinfo, ev->msg, TRUE, u, call);
+        u->data = message_finish(c, pinfo, ev->msg, !(ev->flags & SMTP_EVF_CLEAN), u, call);
         break;
     case SMTP_EV_CHUNK:
         message_append(c, pinfo, ev->msg, buf + ev->off, ev->len, call);

@@ -117,25 +117,39 @@ static const char *info_sep(render_ctx *r)
  * the column is called).  Appending line by line made a frame of a hundred
  * pipelined commands scan the growing column once per line.  What this
  * plugin writes past COL_MAX_INFO_LEN would be cut off: it is not kept. */
-static inline void info_put(render_ctx *r, info_state *st, const char *text, size_t n)
+#if defined(__GNUC__)
+#define SMTPX_INLINE static inline __attribute__((always_inline))
+#else
+#define SMTPX_INLINE static inline
+#endif
+
+SMTPX_INLINE void info_put(render_ctx *r, info_state *st, const char *text, size_t n)
 {
+    /* the column holds at most COL_MAX_INFO_LEN - 1 characters */
+    size_t room = (size_t)COL_MAX_INFO_LEN - 1 - r->infolen;
+
     if (st->written >= COL_MAX_INFO_LEN - 1)
         return;
-    /* the column holds at most COL_MAX_INFO_LEN - 1 characters */
-    n = MIN(n, (size_t)COL_MAX_INFO_LEN - 1 - r->infolen);
-    memcpy(r->infobuf + r->infolen, text, n);
+    if (G_UNLIKELY(n > room)) {
+        memcpy(r->infobuf + r->infolen, text, room);
+        r->infolen += room;
+        st->written += (guint32)room;
+        return;
+    }
+    memcpy(r->infobuf + r->infolen, text, n); /* a literal's n: copied inline */
     r->infolen += n;
     st->written += (guint32)n;
 }
 
-static void info_add(render_ctx *r, const char *text, size_t n)
+SMTPX_INLINE void info_add(render_ctx *r, const char *text, size_t n)
 {
     if (r->info)
         info_put(r, info_get(r), text, n);
 }
 
 /* A string, a number: the frequent texts put together without the cost of
- * g_vsnprintf (about 1,000 instructions a call) */
+ * g_vsnprintf (about 1,000 instructions a call); a literal without strlen */
+#define info_addl(r, lit) info_add((r), "" lit, sizeof(lit) - 1)
 static void info_adds(render_ctx *r, const char *text)
 {
     if (r->info)
@@ -150,6 +164,16 @@ static const char *uint_text(char *end, guint32 v)
         v /= 10;
     } while (v != 0);
     return end;
+}
+
+/* The separator before this frame's next Info text (info_sep) */
+static void info_add_sep(render_ctx *r)
+{
+    info_state *st = info_get(r);
+
+    if (st->started)
+        info_addl(r, " | ");
+    st->started = TRUE;
 }
 
 static void info_addu(render_ctx *r, guint32 v)
@@ -193,11 +217,7 @@ static void info_flush(render_ctx *r)
          * copy in pinfo's pool, not a copy into the column) */
         st->clear_pending = FALSE;
         if (r->infolen > 0) {
-            /* (wmem_strndup copies a byte at a time) */
-            char *text = (char *)wmem_alloc(r->pinfo->pool, r->infolen + 1);
-            memcpy(text, r->infobuf, r->infolen);
-            text[r->infolen] = 0;
-            col_set_str(r->pinfo->cinfo, COL_INFO, text);
+            col_set_str(r->pinfo->cinfo, COL_INFO, smtpx_strndup(r->pinfo->pool, r->infobuf, r->infolen));
         } else
             col_clear(r->pinfo->cinfo, COL_INFO);
         r->infolen = 0;
@@ -214,7 +234,8 @@ static void info_flush(render_ctx *r)
  * other than backslash (nearly all of them) reads the same escaped as not,
  * so it is copied as it is instead of going through tvb_format_text's
  * escaping, a byte at a time into a pool string. */
-static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 len)
+#define info_line(r, prefix, off, len) info_line_n((r), "" prefix, sizeof(prefix) - 1, (off), (len))
+static void info_line_n(render_ctx *r, const char *prefix, size_t prefix_len, guint32 off, guint32 len)
 {
     const guint8 *p;
     info_state *st;
@@ -227,7 +248,7 @@ static void info_line(render_ctx *r, const char *prefix, guint32 off, guint32 le
     if (st->started) /* as info_sep */
         info_put(r, st, " | ", 3);
     st->started = TRUE;
-    info_put(r, st, prefix, strlen(prefix));
+    info_put(r, st, prefix, prefix_len);
     p = r->buf + off;
     if (smtpx_plain_text(p, len)) {
         info_put(r, st, (const char *)p, len);
@@ -912,7 +933,7 @@ static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, const
         t->req_frame = u->pair->req_frame;
     }
     if (rl->status.len > 0) {
-        t->status = (const char *)wmem_strndup(r->pinfo->pool, (const char *)p + rl->status.off, rl->status.len);
+        t->status = smtpx_strndup(r->pinfo->pool, p + rl->status.off, rl->status.len);
         t->st_subject = rl->st_subject;
         t->st_detail = rl->st_detail;
     }
@@ -945,9 +966,9 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
     if (r->info) {
         info_line(r, "S: ", u->ev.off, l1);
         if (u->ev.nlines > 1) {
-            info_adds(r, " (+");
+            info_addl(r, " (+");
             info_addu(r, u->ev.nlines - 1u);
-            info_adds(r, " lines)");
+            info_addl(r, " lines)");
         }
     }
     queue_tap(r, u, p, &first);
@@ -1113,12 +1134,12 @@ static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, 
     proto_tree *t;
 
     if (r->info) {
-        info_adds(r, info_sep(r));
-        info_adds(r, "C: ");
+        info_add_sep(r);
+        info_addl(r, "C: ");
         info_adds(r, what);
-        info_adds(r, ", ");
+        info_addl(r, ", ");
         info_addu(r, u->ev.len);
-        info_adds(r, " bytes");
+        info_addl(r, " bytes");
     }
     if (r->st == NULL)
         return;
@@ -1141,8 +1162,8 @@ static void render_eod(render_ctx *r, const smtpx_unit *u)
     proto_tree *t;
 
     if (r->info) {
-        info_adds(r, info_sep(r));
-        info_adds(r, "C: . (end of data)");
+        info_add_sep(r);
+        info_addl(r, "C: . (end of data)");
     }
     if (r->st == NULL) {
         unanswered(r, u->pair);
@@ -1202,7 +1223,7 @@ static void final_reply(render_ctx *r, proto_tree *tt, const smtpx_call *call, g
     }
     if (first.status.len > 0)
         proto_item_set_generated(proto_tree_add_string(tt, hf_txn_final_status, r->tvb, 0, 0,
-            wmem_strndup(r->pinfo->pool, (const char *)p + first.status.off, first.status.len)));
+            smtpx_strndup(r->pinfo->pool, p + first.status.off, first.status.len)));
 }
 
 static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
@@ -1222,12 +1243,12 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
     n = ok + bad;
     listed = MIN(t->nlist, smtpx_max_summary_rcpts);
     if (r->info) {
-        info_adds(r, info_sep(r));
-        info_adds(r, "[transaction ");
+        info_add_sep(r);
+        info_addl(r, "[transaction ");
         info_addu(r, t->id);
-        info_adds(r, ": ");
+        info_addl(r, ": ");
         info_adds(r, outcome);
-        info_adds(r, "]");
+        info_addl(r, "]");
     }
     if (r->st == NULL)
         return;
@@ -1272,7 +1293,7 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
             label_puts_data(&b, addr);
             label_puts(&b, " (");
             label_putu(&b, rc->code);
-            if (rc->status != NULL) {
+            if (rc->status[0] != 0) {
                 label_puts(&b, " ");
                 label_puts_data(&b, rc->status);
             }
@@ -1282,7 +1303,7 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
         proto_item_set_generated(it);
         rt = proto_item_add_subtree(it, ett_txn_recipient);
         proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_code, r->tvb, 0, 0, rc->code));
-        if (rc->status != NULL)
+        if (rc->status[0] != 0)
             proto_item_set_generated(proto_tree_add_string(rt, hf_txn_recipient_status, r->tvb, 0, 0, rc->status));
         if (rc->code / 100 != 2)
             proto_item_set_generated(proto_tree_add_string(tt, hf_txn_rejected_recipient, r->tvb, 0, 0, addr));

@@ -16,7 +16,11 @@
 /* A string of the capture's, made valid UTF-8. */
 static const char *kept_string(const guint8 *p, gsize n)
 {
-    gchar *valid = g_utf8_make_valid((const gchar *)p, (gssize)n);
+    gchar *valid;
+
+    if (smtpx_ascii_text(p, (guint32)n)) /* valid as it is */
+        return smtpx_strndup(smtpx_scope(), p, n);
+    valid = g_utf8_make_valid((const gchar *)p, (gssize)n);
     const char *kept = wmem_strdup(smtpx_scope(), valid);
     g_free(valid);
     return kept;
@@ -91,17 +95,23 @@ gboolean smtpx_ascii_text(const guint8 *p, guint32 len)
     return TRUE;
 }
 
+char *smtpx_strndup(wmem_allocator_t *scope, const void *p, size_t n)
+{
+    char *s = (char *)wmem_alloc(scope, n + 1);
+
+    if (n > 0)
+        memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
 const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
                             guint32 len)
 {
     const guint8 *p = len > 0 ? tvb_get_ptr(tvb, off, len) : NULL;
 
-    if (p != NULL && smtpx_plain_text(p, len)) { /* as tvb_format_text would give it */
-        char *s = (char *)wmem_alloc(scope, len + 1);
-        memcpy(s, p, len);
-        s[len] = 0;
-        return s;
-    }
+    if (p != NULL && smtpx_plain_text(p, len)) /* as tvb_format_text would give it */
+        return smtpx_strndup(scope, p, len);
     /* tvb_format_text allocates for the worst case (every byte escaped) */
     return wmem_strdup(scope, tvb_format_text(pinfo->pool, tvb, off, len));
 }
@@ -200,7 +210,6 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         t->first_frame = pinfo->num;
         t->start_ts = pinfo->abs_ts;
         t->sender = u->pair ? u->pair->addr : NULL;
-        t->rcpts = wmem_array_new(smtpx_live_scope(), sizeof(smtpx_rcpt));
         t->helo = c->conn.helo;
         t->auth_user = c->conn.auth_user;
         t->tls = smtp_session_in_tls(&c->sess) || pinfo->match_uint == 465;
@@ -232,13 +241,27 @@ static void track_sasl(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smt
     auth_line(c, pinfo, u, p, n);
 }
 
-/* The enhanced status of a reply's first line (rl, spans from p), kept;
- * NULL if none. */
-static const char *reply_status(const guint8 *p, const smtp_reply_line *rl)
+/* The enhanced status of a reply's first line (rl, spans from p) into
+ * to, "" if none. */
+static void reply_status(char to[10], const guint8 *p, const smtp_reply_line *rl)
 {
-    if (rl->status.len == 0)
-        return NULL;
-    return wmem_strndup(smtpx_live_scope(), (const char *)p + rl->status.off, rl->status.len);
+    guint32 n = rl->status.len < 10 ? rl->status.len : 0;
+
+    memcpy(to, p + rl->status.off, n);
+    to[n] = 0;
+}
+
+/* Room for an open transaction's next recipient (see smtpx_txn.list). */
+static smtpx_rcpt *rcpt_add(smtpx_txn *t)
+{
+    guint32 n = t->nlist;
+
+    if (n == 0)
+        t->list = (smtpx_rcpt *)wmem_alloc(smtpx_live_scope(), 4 * sizeof(smtpx_rcpt));
+    else if (n >= 4 && (n & (n - 1)) == 0)
+        t->list = (smtpx_rcpt *)wmem_realloc(smtpx_live_scope(), t->list, (size_t)n * 2 * sizeof(smtpx_rcpt));
+    t->nlist = n + 1;
+    return &t->list[n];
 }
 
 /* What a reply tells a transaction (a recipient's code and status) or an
@@ -285,12 +308,11 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
                 t->rcpt_ok++;
             else
                 t->rcpt_bad++;
-            if (wmem_array_get_count(t->rcpts) < smtpx_max_summary_rcpts || smtp_session_is_lmtp(&c->sess)) {
-                smtpx_rcpt r;
-                r.addr = q->addr;
-                r.code = u->ev.code;
-                r.status = reply_status(buf + u->ev.off, rl);
-                wmem_array_append_one(t->rcpts, r);
+            if (t->nlist < smtpx_max_summary_rcpts || smtp_session_is_lmtp(&c->sess)) {
+                smtpx_rcpt *r = rcpt_add(t);
+                r->addr = q->addr;
+                r->code = u->ev.code;
+                reply_status(r->status, buf + u->ev.off, rl);
                 q->owns_addr = 0; /* the transaction's now */
             }
         }
@@ -300,18 +322,18 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
         return;
     if (q->verb_id == SMTP_VERB_EOD && q->lmtp_index > 0) {
         /* LMTP: the reply is for the n-th accepted recipient */
-        guint32 i, k = 0, count = wmem_array_get_count(t->rcpts);
-        for (i = 0; i < count; i++) {
-            smtpx_rcpt *r = (smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+        guint32 i, k = 0;
+        for (i = 0; i < t->nlist; i++) {
+            const smtpx_rcpt *r = &t->list[i];
             if (r->code / 100 == 2 && k++ == q->lmtp_index) {
                 q->addr = r->addr;
                 break;
             }
         }
-    } else if (q->verb_id == SMTP_VERB_EOD && wmem_array_get_count(t->rcpts) > 0) {
-        guint32 i, count = wmem_array_get_count(t->rcpts);
-        for (i = 0; i < count; i++) { /* LMTP's first reply: the first accepted */
-            smtpx_rcpt *r = (smtpx_rcpt *)wmem_array_index(t->rcpts, i);
+    } else if (q->verb_id == SMTP_VERB_EOD && t->nlist > 0) {
+        guint32 i;
+        for (i = 0; i < t->nlist; i++) { /* LMTP's first reply: the first accepted */
+            const smtpx_rcpt *r = &t->list[i];
             if (r->code / 100 == 2) {
                 if (smtp_session_is_lmtp(&c->sess))
                     q->addr = r->addr;
@@ -347,29 +369,27 @@ static size_t string_room(const char *str)
  * they are (the list is made all the same). */
 static void txn_compact(smtpx_txn *t, gboolean move_strings)
 {
-    wmem_array_t *open = t->rcpts; /* the list takes its place */
-    guint32 n = wmem_array_get_count(open), i;
-    const smtpx_rcpt *old = (const smtpx_rcpt *)wmem_array_get_raw(open);
+    smtpx_rcpt *old = t->list; /* the open list, in the live scope */
+    guint32 n = t->nlist, i;
     size_t bytes = n * sizeof(smtpx_rcpt);
     char *at;
 
     if (move_strings) {
         bytes += string_room(t->sender);
         for (i = 0; i < n; i++)
-            bytes += string_room(old[i].addr) + string_room(old[i].status);
+            bytes += string_room(old[i].addr);
     }
     t->list = bytes ? (smtpx_rcpt *)wmem_alloc(smtpx_scope(), bytes) : NULL;
-    t->nlist = n;
-    if (n > 0)
+    if (n > 0) {
         memcpy(t->list, old, n * sizeof(smtpx_rcpt));
-    wmem_destroy_array(open);
+        wmem_free(smtpx_live_scope(), old);
+    }
     if (!move_strings)
         return;
     at = (char *)(t->list + n);
     t->sender = move_string(&at, t->sender);
     for (i = 0; i < n; i++) {
         t->list[i].addr = move_string(&at, t->list[i].addr);
-        t->list[i].status = move_string(&at, t->list[i].status);
     }
 }
 
