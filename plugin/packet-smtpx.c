@@ -20,12 +20,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-#define SMTPX_NOINLINE __attribute__((noinline)) /* the rare path, out of the callers' code */
-#else
-#define SMTPX_NOINLINE
-#endif
-
 
 int smtpx_imf_tap = -1;
 int smtpx_expert_tap; /* looked up at first use: epan registers it after the handoffs */

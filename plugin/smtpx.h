@@ -103,6 +103,14 @@ typedef struct smtpx_authref {
 } smtpx_authref;
 
 /* One engine event as saved on the first pass for later rendering. */
+#if defined(__GNUC__)
+#define SMTPX_NOINLINE __attribute__((noinline)) /* the rare path, out of the callers' code */
+#define SMTPX_INLINE static inline __attribute__((always_inline)) /* small, on a hot path */
+#else
+#define SMTPX_NOINLINE
+#define SMTPX_INLINE static inline
+#endif
+
 /* A growing array of one call's entries in pinfo's pool: a wmem_array costs
  * about 100 instructions to make and 80 an append, more than the plugin's
  * own work on many units. */

@@ -117,12 +117,6 @@ static const char *info_sep(render_ctx *r)
  * the column is called).  Appending line by line made a frame of a hundred
  * pipelined commands scan the growing column once per line.  What this
  * plugin writes past COL_MAX_INFO_LEN would be cut off: it is not kept. */
-#if defined(__GNUC__)
-#define SMTPX_INLINE static inline __attribute__((always_inline))
-#else
-#define SMTPX_INLINE static inline
-#endif
-
 SMTPX_INLINE void info_put(render_ctx *r, info_state *st, const char *text, size_t n)
 {
     /* the column holds at most COL_MAX_INFO_LEN - 1 characters */
@@ -169,11 +163,8 @@ static const char *uint_text(char *end, guint32 v)
 /* The separator before this frame's next Info text (info_sep) */
 static void info_add_sep(render_ctx *r)
 {
-    info_state *st = info_get(r);
-
-    if (st->started)
+    if (*info_sep(r) != 0)
         info_addl(r, " | ");
-    st->started = TRUE;
 }
 
 static void info_addu(render_ctx *r, guint32 v)
