@@ -9,16 +9,29 @@
  * -o smtpx.tcp.port:2525 left the plugin on 25 and 587 as well, and
  * tshark -G defaultprefs did not list it.
  *
- * The ports point at a small front handle that runs the plugin while
- * SMTP-Analysis is enabled and the built-in dissector while it is not.  A
- * disabled protocol's own handle in a dissector table dissects nothing (epan
- * skips it and TCP falls back to raw data), on every release 4.0 - 4.6; the
- * front handle is what lets --disable-protocol smtpx leave SMTP to the
- * built-in dissector.  Its protocol, smtpx.front, is registered in name only
- * under the built-in SMTP: enabled with it, never a layer of its own, and
- * with a name of its own in the port table's Decode As list (a handle of the
- * built-in protocol there would duplicate "SMTP"; a handle without protocol
- * crashes 4.0's Decode As list).
+ * The TCP ports hold the plugin's own handle while SMTP-Analysis is
+ * enabled and the built-in SMTP handle while it is not: a disabled
+ * protocol's own handle in a dissector table dissects nothing (epan skips
+ * it and TCP falls back to raw data), on every release 4.0 - 4.6, so
+ * --disable-protocol smtpx (or Enabled Protocols) would otherwise leave
+ * SMTP undissected.  The handle sits in the table itself rather than
+ * behind a handle that calls it, which cost a second dissector call on
+ * every segment (about 190 instructions each).
+ *
+ * The ports are set when a dissection session starts (the init routines:
+ * a file opened, a redissection after Enabled Protocols or a preference
+ * changed) and when the port preference changes, not at the handoff: by
+ * then tshark has applied -d, and a port whose handle Decode As changed
+ * (its handle is not the table's default for it) is left alone, whatever
+ * it was changed to.  Ports are given back (to the built-in when its
+ * smtp.tcp.port has them) only where the plugin's own entry still is.
+ *
+ * Inside TLS on port 465 a small front handle makes the same choice on
+ * each call (TLS keeps its own table).  Its protocol, smtpx.front, is
+ * registered in name only under the built-in SMTP: enabled with it, never
+ * a layer of its own, and with a name of its own in Decode As lists (a
+ * handle of the built-in protocol there would duplicate "SMTP"; a handle
+ * without protocol crashes 4.0's Decode As list).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -43,13 +56,17 @@ guint smtpx_max_pending = 100000;
 guint smtpx_max_summary_rcpts = 1000;
 
 static range_t *smtpx_tcp_ports;      /* the preference */
-static range_t *ports_in_table;       /* where front_tcp is in tcp.port now */
-static dissector_handle_t front_tcp, front_tls;
+static range_t *ports_in_table;       /* where tcp_placed is in tcp.port now, NULL: not yet set */
+static dissector_handle_t tcp_placed;  /* plugin_tcp, or builtin_smtp while disabled */
+static dissector_handle_t front_tls;    /* NULL before the handoff */
 static dissector_handle_t plugin_tcp, plugin_tls, builtin_smtp;
 static int proto_front = -1;
 
 gboolean smtpx_enabled_now = TRUE;
 
+static void apply_ports(void);
+
+/* A new dissection session (the init routines) */
 void smtpx_enabled_refresh(void)
 {
     static protocol_t *proto; /* looked up once: a protocol is never unregistered */
@@ -57,6 +74,7 @@ void smtpx_enabled_refresh(void)
     if (proto == NULL)
         proto = find_protocol_by_id(proto_smtpx);
     smtpx_enabled_now = proto_is_protocol_enabled(proto);
+    apply_ports();
 }
 
 static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
@@ -73,44 +91,64 @@ static int front(dissector_handle_t plugin, tvbuff_t *tvb, packet_info *pinfo,
     return 0;
 }
 
-static int front_tcp_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
-{
-    return front(plugin_tcp, tvb, pinfo, tree, data);
-}
-
 static int front_tls_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     return front(plugin_tls, tvb, pinfo, tree, data);
 }
 
-/* A port leaves the set: the built-in dissector gets it back if its own
- * port preference has it, unless Decode As put something else there. */
+/* The handle the TCP ports get now */
+static dissector_handle_t tcp_handle_now(void)
+{
+    return smtpx_enabled_now || builtin_smtp == NULL ? plugin_tcp : builtin_smtp;
+}
+
+/* Whether port's entry in tcp.port is h as this plugin put it there: h is
+ * both its handle and its default (Decode As changes only the handle). */
+static gboolean entry_is(guint32 port, dissector_handle_t h)
+{
+    return h != NULL && dissector_get_uint_handle(find_dissector_table("tcp.port"), port) == h &&
+           dissector_get_default_uint_handle("tcp.port", port) == h;
+}
+
+/* A port of the set as it was: its entry goes when the port leaves the set
+ * (the built-in dissector gets it back if its own port preference has it)
+ * or when the handle for the ports changes (port_added puts the new one). */
 static void port_removed(guint32 port, gpointer unused _U_)
 {
     range_t *builtin_ports;
+    gboolean stays = value_is_in_range(smtpx_tcp_ports, port);
 
-    if (value_is_in_range(smtpx_tcp_ports, port))
+    if ((stays && tcp_placed == tcp_handle_now()) || !entry_is(port, tcp_placed))
         return;
-    if (dissector_get_uint_handle(find_dissector_table("tcp.port"), port) != front_tcp)
+    dissector_delete_uint("tcp.port", port, tcp_placed);
+    if (stays)
         return;
-    dissector_delete_uint("tcp.port", port, front_tcp);
     builtin_ports = builtin_smtp != NULL ? prefs_get_range_value("smtp", "tcp.port") : NULL;
     if (builtin_ports != NULL && value_is_in_range(builtin_ports, port))
         dissector_add_uint("tcp.port", port, builtin_smtp);
 }
 
+/* A port of the set as it is: the handle for now, unless it is there
+ * already or Decode As gave the port another. */
 static void port_added(guint32 port, gpointer unused _U_)
 {
-    if (ports_in_table == NULL || !value_is_in_range(ports_in_table, port))
-        dissector_add_uint("tcp.port", port, front_tcp);
+    dissector_table_t table = find_dissector_table("tcp.port");
+    dissector_handle_t now = tcp_handle_now();
+
+    if (dissector_get_uint_handle(table, port) == now ||
+        dissector_get_uint_handle(table, port) != dissector_get_default_uint_handle("tcp.port", port))
+        return;
+    dissector_add_uint("tcp.port", port, now);
 }
 
-/* Makes tcp.port hold front_tcp on exactly the ports of the preference. */
+/* Makes tcp.port hold the handle for now on exactly the ports of the
+ * preference (but those Decode As changed). */
 static void apply_ports(void)
 {
-    if (front_tcp == NULL)
+    if (front_tls == NULL)
         return; /* before the handoff */
-    if (ports_in_table != NULL && ranges_are_equal(ports_in_table, smtpx_tcp_ports))
+    if (ports_in_table != NULL && tcp_placed == tcp_handle_now() &&
+        ranges_are_equal(ports_in_table, smtpx_tcp_ports))
         return;
     if (ports_in_table != NULL)
         range_foreach(ports_in_table, port_removed, NULL);
@@ -118,6 +156,7 @@ static void apply_ports(void)
     if (ports_in_table != NULL)
         wmem_free(wmem_epan_scope(), ports_in_table);
     ports_in_table = range_copy(wmem_epan_scope(), smtpx_tcp_ports);
+    tcp_placed = tcp_handle_now();
 }
 
 static void clamp(guint *value, guint lo, guint hi)
@@ -202,10 +241,9 @@ void smtpx_register_ports(void)
     plugin_tcp = find_dissector("smtpx");
     plugin_tls = find_dissector("smtpx.tls");
     builtin_smtp = proto_smtp_builtin != proto_smtpx ? find_dissector("smtp") : NULL;
-    front_tcp = register_dissector("smtpx.front", front_tcp_dissect, proto_front);
     front_tls = register_dissector("smtpx.front.tls", front_tls_dissect, proto_front);
-    /* Decode As offers the plugin itself: -d tcp.port==N,smtpx */
+    /* Decode As offers the plugin itself: -d tcp.port==N,smtpx.  The ports
+     * get their handles when a dissection session starts (apply_ports). */
     dissector_add_for_decode_as("tcp.port", plugin_tcp);
-    apply_ports();
     ssl_dissector_add(SMTPX_TLS_PORT, front_tls);
 }
