@@ -2,6 +2,7 @@
 #include "smtp_codes.h"
 
 #include <stddef.h>
+#include <string.h>
 
 static const struct {
     const char *name;
@@ -185,14 +186,49 @@ static long allowed_row(unsigned verb)
     return k <= SMTP_VERB_COUNT ? rows[k] : -1;
 }
 
-int smtp_reply_allowed(unsigned code, smtp_verb verb)
+static int allowed_slow(unsigned code, unsigned verb)
 {
     long any = allowed_row(REPLY_ANY), row;
 
     if (any >= 0 && row_has((size_t)any, code))
         return 1;
-    row = allowed_row((unsigned)verb);
+    row = allowed_row(verb);
     return row < 0 || row_has((size_t)row, code);
+}
+
+/* Every reply asks: the answers for codes below 1024 as a bit set per
+ * verb, made once from the rows (the same values whoever writes them). */
+#define ALLOWED_WORDS (1024 / 64)
+static uint64_t allowed_bits[SMTP_VERB_COUNT][ALLOWED_WORDS];
+
+int smtp_reply_allowed(unsigned code, smtp_verb verb)
+{
+    static int ready;
+    unsigned v = (unsigned)verb;
+
+    if (v >= SMTP_VERB_COUNT || code >= 64 * ALLOWED_WORDS)
+        return allowed_slow(code, v);
+    if (!ready) {
+        long any = allowed_row(REPLY_ANY);
+        unsigned k;
+        for (k = 0; k < SMTP_VERB_COUNT; k++) {
+            long rows[2];
+            size_t i, j;
+            rows[0] = any;
+            rows[1] = allowed_row(k);
+            if (rows[1] < 0) { /* no row: any code */
+                memset(allowed_bits[k], 0xff, sizeof allowed_bits[k]);
+                continue;
+            }
+            for (i = 0; i < 2; i++)
+                for (j = 0; rows[i] >= 0 && j < SMTP_ALLOWED_MAX && allowed[rows[i]].codes[j] != 0; j++)
+                    if (allowed[rows[i]].codes[j] < 64 * ALLOWED_WORDS)
+                        allowed_bits[k][allowed[rows[i]].codes[j] / 64] |=
+                            (uint64_t)1 << (allowed[rows[i]].codes[j] % 64);
+        }
+        ready = 1;
+    }
+    return (int)((allowed_bits[v][code / 64] >> (code % 64)) & 1);
 }
 
 int smtp_reply_is_greeting(unsigned code)
