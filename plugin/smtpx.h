@@ -290,6 +290,7 @@ extern guint smtpx_max_summary_rcpts; /* recipients listed in a transaction's su
 /* Bytes that tvb_format_text gives back as they are (printable ASCII
  * without a backslash) */
 gboolean smtpx_plain_text(const guint8 *p, guint32 len);
+gboolean smtpx_plain_copy(guint8 *dst, const guint8 *p, guint32 len);
 /* Every byte 0x01-0x7f (reads the same in UTF-8). */
 gboolean smtpx_ascii_text(const guint8 *p, guint32 len);
 /* n bytes and a NUL in scope (wmem_strndup copies a byte at a time) */

@@ -241,7 +241,12 @@ static void info_line_n(render_ctx *r, const char *prefix, size_t prefix_len, gu
     st->started = TRUE;
     info_put(r, st, prefix, prefix_len);
     p = r->buf + off;
-    if (smtpx_plain_text(p, len)) {
+    /* plain (nearly always) and with room: checked as it is copied */
+    if (len <= (size_t)COL_MAX_INFO_LEN - 1 - r->infolen && st->written < COL_MAX_INFO_LEN - 1 &&
+        smtpx_plain_copy((guint8 *)r->infobuf + r->infolen, p, len)) {
+        r->infolen += len;
+        st->written += len;
+    } else if (smtpx_plain_text(p, len)) {
         info_put(r, st, (const char *)p, len);
     } else {
         const char *text = tvb_format_text(r->pinfo->pool, r->tvb, off, len);

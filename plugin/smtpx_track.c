@@ -7,6 +7,9 @@
 #include "smtpx.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "smtp_auth.h"
 #include "smtp_codes.h"
@@ -52,14 +55,41 @@ static inline gboolean word_ascii(guint64 w)
     return !((w | ((w - ones) & ~w)) & high);
 }
 
+#ifdef __SSE2__
+/* The bytes of a 16-byte vector that are not plain: below 0x20 or 0x80 and
+ * above (negative as signed), 0x7f, a backslash; a mask, 0 when all are. */
+static inline int vec_not_plain(__m128i v)
+{
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return _mm_movemask_epi8(bad);
+}
+
+/* Whether none of a vector's bytes is zero or 0x80 and above */
+static inline int vec_not_ascii(__m128i v)
+{
+    return _mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+}
+#endif
+
 /* Bytes that tvb_format_text would give back as they are: printable ASCII
- * without a backslash.  8 bytes at a time; a line of 8 or more ends with
- * the word of its last 8 bytes (some tested twice). */
+ * without a backslash.  16 bytes at a time with SSE2 (a line of 16 or more
+ * ends with the vector of its last 16 bytes, some tested twice), else 8:
+ * the same for words. */
 gboolean smtpx_plain_text(const guint8 *p, guint32 len)
 {
     guint32 i = 0;
     guint64 w;
 
+#ifdef __SSE2__
+    if (len >= 16) {
+        for (; i + 16 <= len; i += 16)
+            if (vec_not_plain(_mm_loadu_si128((const __m128i *)(const void *)(p + i))))
+                return FALSE;
+        return i == len || !vec_not_plain(_mm_loadu_si128((const __m128i *)(const void *)(p + len - 16)));
+    }
+#endif
     for (; i + 8 <= len; i += 8) {
         memcpy(&w, p + i, 8);
         if (!word_plain(w))
@@ -75,11 +105,49 @@ gboolean smtpx_plain_text(const guint8 *p, guint32 len)
     return TRUE;
 }
 
+/* smtpx_plain_text, copying the bytes to dst (room for len) as it reads
+ * them; dst's bytes are undefined when it is FALSE. */
+gboolean smtpx_plain_copy(guint8 *dst, const guint8 *p, guint32 len)
+{
+#ifdef __SSE2__
+    guint32 i = 0;
+
+    if (len >= 16) {
+        __m128i v;
+        for (; i + 16 <= len; i += 16) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            if (vec_not_plain(v))
+                return FALSE;
+            _mm_storeu_si128((__m128i *)(void *)(dst + i), v);
+        }
+        if (i < len) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
+            if (vec_not_plain(v))
+                return FALSE;
+            _mm_storeu_si128((__m128i *)(void *)(dst + len - 16), v);
+        }
+        return TRUE;
+    }
+#endif
+    if (!smtpx_plain_text(p, len))
+        return FALSE;
+    memcpy(dst, p, len);
+    return TRUE;
+}
+
 gboolean smtpx_ascii_text(const guint8 *p, guint32 len)
 {
     guint32 i = 0;
     guint64 w;
 
+#ifdef __SSE2__
+    if (len >= 16) {
+        for (; i + 16 <= len; i += 16)
+            if (vec_not_ascii(_mm_loadu_si128((const __m128i *)(const void *)(p + i))))
+                return FALSE;
+        return i == len || !vec_not_ascii(_mm_loadu_si128((const __m128i *)(const void *)(p + len - 16)));
+    }
+#endif
     for (; i + 8 <= len; i += 8) {
         memcpy(&w, p + i, 8);
         if (!word_ascii(w))
