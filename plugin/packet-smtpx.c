@@ -227,11 +227,14 @@ void smtpx_vec_grow(smtpx_vec *v, size_t size)
 
 /* Vectors a first-pass call fills and drops: kept from call to call (their
  * storage grows once, outside any wmem scope) instead of allocated in
- * pinfo's pool for each call.  The parse of a call's units is read while
- * the call renders; a call nested in that rendering (SMTP in TLS handed to
- * this plugin again) takes pinfo's pool instead. */
+ * pinfo's pool for each call.  A call's units, their parse and the pairs
+ * they dropped are read while the call renders; a call nested in that
+ * rendering (SMTP in TLS handed to this plugin again) takes pinfo's pool
+ * instead. */
 static smtpx_vec scratch_units, scratch_fixes, scratch_parsed, scratch_dead;
 static gboolean scratch_parsed_busy;
+static gboolean scratch_units_busy; /* scratch_units and scratch_dead: a call renders from them */
+static guint32 first_pass_calls;    /* first-pass calls made, to tell a nested one */
 
 static void scratch_free(void)
 {
@@ -243,7 +246,7 @@ static void scratch_free(void)
     memset(&scratch_fixes, 0, sizeof scratch_fixes);
     memset(&scratch_dead, 0, sizeof scratch_dead);
     memset(&scratch_parsed, 0, sizeof scratch_parsed);
-    scratch_parsed_busy = FALSE;
+    scratch_parsed_busy = scratch_units_busy = FALSE;
 }
 
 static void frame_state_reset(void);
@@ -743,7 +746,8 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
 
     switch (ev->type) {
     case SMTP_EV_COMMAND:
-        return new_pair(c, pinfo, tvb, ev, verb_length(buf, ev));
+        /* the verb's length: for an unknown verb's name only */
+        return new_pair(c, pinfo, tvb, ev, ev->verb == SMTP_VERB_UNKNOWN ? verb_length(buf, ev) : 0);
     case SMTP_EV_SASL:
         return new_pair(c, pinfo, tvb, ev, 0);
     case SMTP_EV_EOD: {
@@ -804,10 +808,13 @@ static guint32 stream_position(smtpx_conv *c, int dir, const struct tcpinfo *ti,
 
 smtpx_call *smtpx_call_new(wmem_allocator_t *scope, const smtpx_call *head, guint32 n)
 {
-    smtpx_call *call = (smtpx_call *)wmem_alloc(scope,
-                                                offsetof(smtpx_call, units) + n * sizeof(smtpx_unit));
+    smtpx_call *call;
+
+    G_STATIC_ASSERT(sizeof(smtpx_call) % G_ALIGNOF(smtpx_unit) == 0);
+    call = (smtpx_call *)wmem_alloc(scope, sizeof(smtpx_call) + n * sizeof(smtpx_unit));
     *call = *head;
     call->nunits = n;
+    call->units = (smtpx_unit *)(void *)(call + 1);
     return call;
 }
 
@@ -1678,95 +1685,96 @@ static void hole_decide(smtpx_call *call, const smtpx_unit *units, guint32 n)
 }
 
 /* The first pass renders the call it made as later passes will render its
- * record: what unpack_call would give back, copied from the made call
- * instead of decoded (the packet list makes each call once and renders it
- * once).  NULL when the record keeps held bytes with a hole: those are
- * rendered from the record. */
-static smtpx_call *direct_call(packet_info *pinfo, const smtpx_call *made, const smtpx_unit *units,
-                               guint32 n)
+ * record, from the made call itself (the packet list makes each call once
+ * and renders it once): its head as unpack_call would give it back, its
+ * units where the engine's run put them, with their pairs as they are.
+ * Rendering reads of a pair only what the record keeps (a command's reply
+ * frames; a reply's command: verb, frame and time, and for an LMTP end of
+ * data the recipient), and of a unit's sequence number only whether it has
+ * one; the pairs the call's units dropped are freed after it has rendered
+ * (first_pass.dead).  FALSE when the record keeps held bytes with a hole:
+ * those are rendered from the record. */
+static gboolean direct_call(smtpx_call *out, const smtpx_call *made, smtpx_unit *units, guint32 n)
 {
-    smtpx_call head, *call;
-    smtpx_pair *pr;
-    guint32 i, npairs = 0;
-
     if (made->held && n > 0 && made->hole_len)
-        return NULL;
-    memset(&head, 0, sizeof head);
-    head.dir = made->dir;
-    head.gap = made->gap;
-    head.tls = made->tls;
-    head.skip = made->skip;
-    head.tail = made->tail;
-    head.deseg = made->deseg;
+        return FALSE;
+    memset(out, 0, sizeof *out);
+    out->dir = made->dir;
+    out->gap = made->gap;
+    out->tls = made->tls;
+    out->skip = made->skip;
+    out->tail = made->tail;
+    out->deseg = made->deseg;
     if (made->held) {
-        head.held = made->held;
-        head.held_from = made->held_from;
-        head.held_data = n > 0 ? made->held_data : NULL;
+        out->held = made->held;
+        out->held_from = made->held_from;
+        out->held_data = n > 0 ? made->held_data : NULL;
     }
-    for (i = 0; i < n; i++) { /* the pairs: in the call's allocation, after its units */
-        const smtpx_pair *p;
-        for (p = units[i].pair; p != NULL; p = is_request(units[i].ev.type) ? p->next : NULL)
-            npairs++;
-    }
-    G_STATIC_ASSERT(offsetof(smtpx_call, units) % G_ALIGNOF(smtpx_pair) == 0 &&
-                    sizeof(smtpx_unit) % G_ALIGNOF(smtpx_pair) == 0);
-    call = (smtpx_call *)wmem_alloc(pinfo->pool, offsetof(smtpx_call, units) + n * sizeof(smtpx_unit) +
-                                                     npairs * sizeof(smtpx_pair));
-    *call = head;
-    call->nunits = n;
-    pr = (smtpx_pair *)(void *)&call->units[n];
-    for (i = 0; i < n; i++) {
-        const smtpx_unit *m = &units[i];
-        smtpx_unit *u = &call->units[i];
+    out->nunits = n;
+    out->units = units;
+    return TRUE;
+}
 
-        u->ev = m->ev;
-        u->ev.seq = m->ev.seq != 0; /* only whether there is one is kept */
-        u->data = m->data;
-        u->pair = NULL;
-        if (m->pair != NULL && is_request(m->ev.type)) {
-            const smtpx_pair *p;
-            u->pair = pr;
-            for (p = m->pair; p != NULL; p = p->next, pr++) {
-                *pr = pair_zero; /* stores, not a memset of the whole array */
-                pr->rsp_frame = p->rsp_frame;
-                pr->next = p->next != NULL ? pr + 1 : NULL;
-            }
-        } else if (m->pair != NULL) {
-            const smtpx_pair *p = m->pair;
-            *pr = pair_zero;
-            pr->verb_id = p->verb_id;
-            pr->verb = p->verb;
-            pr->req_frame = p->req_frame;
-            pr->req_ts = p->req_ts;
-            if (p->addr != NULL && m->ev.verb == SMTP_VERB_EOD)
-                pr->addr = p->addr;
-            u->pair = pr++;
-        }
-    }
-    return call;
+/* What a first-pass call keeps until it has rendered: the units and the
+ * pairs they dropped (in the scratch vectors, or in pinfo's pool for a
+ * call nested in another's rendering), and the call rendered. */
+typedef struct first_pass {
+    smtpx_vec *units, *dead;
+    smtpx_vec pooled_units, pooled_dead;
+    gboolean scratch;   /* units and dead are the scratch vectors */
+    smtpx_call direct;  /* the call rendered, when direct_call could make it */
+} first_pass;
+
+/* The pairs a call's units dropped, once it has rendered */
+static void first_pass_done(first_pass *fp)
+{
+    guint32 i;
+
+    for (i = 0; i < fp->dead->n; i++)
+        pair_free(((smtpx_pair **)fp->dead->p)[i]);
+    fp->dead->n = 0;
+    if (fp->scratch)
+        scratch_units_busy = FALSE;
 }
 
 /* First pass: runs the engine over the call's data and keeps its record
- * (packed); the pairs its units left behind are freed after.
- * *direct: the call rendered on this pass (direct_call). */
+ * (packed).  *direct: the call to render on this pass (direct_call), NULL
+ * when it is to be unpacked from the record; fp keeps its units and the
+ * pairs they dropped until it has rendered (first_pass_done). */
 static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32 len,
                                  const struct tcpinfo *ti, gboolean tls, smtpx_vec *cmds,
-                                 tvbuff_t **data, smtpx_call **direct)
+                                 tvbuff_t **data, first_pass *fp, const smtpx_call **direct)
 {
     smtpx_call made;
-    smtpx_vec *units = &scratch_units, *fixes = &scratch_fixes, *dead = &scratch_dead;
+    smtpx_vec *units, *fixes = &scratch_fixes;
     guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
     guint8 kb[512];
     pack k, h;
     guint32 i, nfix, tail_slot = 0;
 
+    fp->scratch = !scratch_units_busy;
+    if (fp->scratch) {
+        guint32 j;
+        for (j = 0; j < scratch_dead.n; j++) /* left by a call an exception cut short */
+            pair_free(((smtpx_pair **)scratch_dead.p)[j]);
+        fp->units = &scratch_units;
+        fp->dead = &scratch_dead;
+        scratch_units_busy = TRUE; /* until it has rendered */
+    } else { /* nested in another call's rendering */
+        fp->pooled_units.pool = fp->pooled_dead.pool = pinfo->pool;
+        fp->pooled_units.p = fp->pooled_dead.p = NULL;
+        fp->pooled_units.cap = fp->pooled_dead.cap = 0;
+        fp->units = &fp->pooled_units;
+        fp->dead = &fp->pooled_dead;
+    }
+    units = fp->units;
     memset(&made, 0, sizeof made);
     made.dir = (guint8)direction(c, pinfo);
     made.tls = (guint8)tls;
-    units->n = fixes->n = 0;
-    dead->n = 0; /* filled and emptied inside this function: never nested */
-    c->dead = dead;
+    units->n = fixes->n = fp->dead->n = 0;
+    c->dead = fp->dead;
     run_engine(c, pinfo, tvb, len, &made, ti, units, cmds, data);
+    c->dead = NULL;
     hole_decide(&made, (const smtpx_unit *)units->p, units->n);
     memset(&k, 0, sizeof k);
     k.scope = pinfo->pool;
@@ -1790,15 +1798,12 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     memcpy(rec + h.n, k.p, k.n);
     if (made.tail >= 0)
         c->held_slot[made.dir] = rec + h.n + tail_slot;
-    *direct = direct_call(pinfo, &made, (const smtpx_unit *)units->p, units->n);
+    *direct = direct_call(&fp->direct, &made, (smtpx_unit *)units->p, units->n) ? &fp->direct : NULL;
     nfix = fixes->n;
     for (i = 0; i < nfix; i++) {
         const slot_fix *f = (const slot_fix *)fixes->p + i;
         f->pair->rsp_slot = rec + h.n + f->at;
     }
-    for (i = 0; i < dead->n; i++)
-        pair_free(((smtpx_pair **)dead->p)[i]);
-    c->dead = NULL;
     return rec;
 }
 
@@ -1866,17 +1871,26 @@ smtpx_info_state *smtpx_frame_info(packet_info *pinfo)
 #ifdef SMTPX_CHECK_DIRECT
 /* A build that renders the first pass from the made call as always and
  * stops at the first call whose record would have unpacked differently. */
-static gboolean same_pair(const smtpx_pair *a, const smtpx_pair *b)
+static gboolean same_text(const char *a, const char *b)
 {
-    for (; a != NULL && b != NULL; a = a->next, b = b->next) {
-        if (a->seq != b->seq || a->req_frame != b->req_frame || a->rsp_frame != b->rsp_frame ||
-            a->verb_id != b->verb_id || a->lmtp_index != b->lmtp_index ||
-            a->req_ts.secs != b->req_ts.secs || a->req_ts.nsecs != b->req_ts.nsecs ||
-            a->verb != b->verb || a->addr != b->addr || a->txn != b->txn ||
-            a->owns_addr != b->owns_addr || a->rsp_slot != b->rsp_slot)
-            return FALSE;
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What rendering reads of a unit's pairs: a command's reply frames; a
+ * reply's command (verb, frame, time and, at an end of data, recipient) */
+static gboolean same_pair(const smtpx_unit *u, const smtpx_pair *a, const smtpx_pair *b)
+{
+    if (is_request(u->ev.type)) {
+        for (; a != NULL && b != NULL; a = a->next, b = b->next)
+            if (a->rsp_frame != b->rsp_frame)
+                return FALSE;
+        return a == NULL && b == NULL;
     }
-    return a == NULL && b == NULL;
+    if (a == NULL || b == NULL)
+        return a == b;
+    return same_text(a->verb, b->verb) && a->req_frame == b->req_frame && a->req_ts.secs == b->req_ts.secs &&
+           a->req_ts.nsecs == b->req_ts.nsecs &&
+           (u->ev.verb != SMTP_VERB_EOD || same_text(a->addr, b->addr));
 }
 
 static void check_direct(packet_info *pinfo, const smtpx_call *d, const smtpx_call *r)
@@ -1894,10 +1908,10 @@ static void check_direct(packet_info *pinfo, const smtpx_call *d, const smtpx_ca
     for (i = 0; i < d->nunits; i++) {
         const smtpx_unit *a = &d->units[i], *b = &r->units[i];
         if (a->ev.type != b->ev.type || a->ev.dir != b->ev.dir || a->ev.flags != b->ev.flags ||
-            a->ev.off != b->ev.off || a->ev.len != b->ev.len || a->ev.seq != b->ev.seq ||
+            a->ev.off != b->ev.off || a->ev.len != b->ev.len || (a->ev.seq != 0) != (b->ev.seq != 0) ||
             a->ev.msg != b->ev.msg || a->ev.verb != b->ev.verb || a->ev.code != b->ev.code ||
             a->ev.nlines != b->ev.nlines || a->ev.txn != b->ev.txn || a->data != b->data ||
-            !same_pair(a->pair, b->pair))
+            !same_pair(a, a->pair, b->pair))
             g_error("smtpx: direct unit %u differs in frame %u", i, pinfo->num);
     }
 }
@@ -1911,7 +1925,7 @@ static void check_direct(packet_info *pinfo, const smtpx_call *d, const smtpx_ca
 static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32 len,
                                     const struct tcpinfo *ti, gboolean tls, gboolean *first_call,
                                     frame_state **state, const smtp_parsed **parsed,
-                                    tvbuff_t **data)
+                                    tvbuff_t **data, first_pass *fp)
 {
     frame_state *used = *state = frame_state_get(pinfo, first_call);
     guint32 seq = (ti != NULL ? ti->seq : 0) & 0xffffu, i, n;
@@ -1919,14 +1933,14 @@ static const smtpx_call *frame_call(smtpx_conv *c, packet_info *pinfo, tvbuff_t 
 
     if (!PINFO_FD_VISITED(pinfo)) {
         smtpx_vec pooled = { pinfo->pool, NULL, 0, 0 }, *cmds = &pooled;
-        smtpx_call *direct;
-        if (*first_call)
-            scratch_parsed_busy = FALSE; /* a new frame: no rendering reads it */
+        const smtpx_call *direct;
+        if (*first_call) /* a new frame: no rendering reads them */
+            scratch_parsed_busy = scratch_units_busy = FALSE;
         if (!scratch_parsed_busy) {
             cmds = &scratch_parsed;
             cmds->n = 0;
         }
-        rec = make_record(c, pinfo, tvb, len, ti, tls, cmds, data, &direct);
+        rec = make_record(c, pinfo, tvb, len, ti, tls, cmds, data, fp, &direct);
         *parsed = (const smtp_parsed *)cmds->p;
 #ifdef SMTPX_CHECK_DIRECT
         check_direct(pinfo, direct, unpack_call(pinfo, rec));
@@ -1960,7 +1974,8 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     frame_state *fs;
     tvbuff_t *data = NULL;
     gboolean was_busy;
-    guint32 len = tvb_captured_length(tvb);
+    guint32 len = tvb_captured_length(tvb), calls;
+    first_pass fp;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
     if (pinfo->flags.in_error_pkt) {
@@ -1970,7 +1985,8 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     }
     /* later passes read the saved records only: no conversation needed */
     c = PINFO_FD_VISITED(pinfo) ? NULL : get_conv(pinfo, tvb, ti, &conv);
-    call = frame_call(c, pinfo, tvb, len, ti, tls, &first_call, &fs, &parsed, &data);
+    calls = ++first_pass_calls;
+    call = frame_call(c, pinfo, tvb, len, ti, tls, &first_call, &fs, &parsed, &data, &fp);
     if (c != NULL) {
         /* the postdissector of this frame asks for the conversation again */
         first_conv = conv;
@@ -1979,9 +1995,12 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         first_conv_flags = ti != NULL ? ti->flags : 0xffffu;
         copy_address_shallow(&first_conv_addrs[0], &pinfo->src);
         copy_address_shallow(&first_conv_addrs[1], &pinfo->dst);
-        maybe_park(pinfo, conv, c); /* c is not used again in this call */
     }
     if (call == NULL) {
+        if (c != NULL) {
+            first_pass_done(&fp);
+            maybe_park(pinfo, conv, c);
+        }
         if (first_call)
             col_clear(pinfo->cinfo, COL_INFO);
         return (int)len;
@@ -2009,6 +2028,14 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
     }
     scratch_parsed_busy = was_busy;
+    if (c != NULL) {
+        first_pass_done(&fp);
+        /* parked once it has rendered (its units' pairs may be the ring's),
+         * unless a call nested in its rendering came (TLS handing SMTP back):
+         * that one may have parked it; a later call will */
+        if (first_pass_calls == calls)
+            maybe_park(pinfo, conv, c);
+    }
     if (first_call && fs->info.clear_pending) { /* rendering wrote nothing */
         fs->info.clear_pending = FALSE;
         col_clear(pinfo->cinfo, COL_INFO);

@@ -184,7 +184,9 @@ typedef struct smtpx_call {
     guint8 dir;           /* SMTP_DIR_* */
     guint8 gap;           /* lost bytes precede this data */
     guint8 tls;           /* made from decrypted TLS data */
-    smtpx_unit units[];   /* in the same allocation */
+    smtpx_unit *units;    /* nunits of them: after the call in the same
+                             allocation (smtpx_call_new), or on the first
+                             pass where the engine's run put them */
 } smtpx_call;
 
 /* A call with room for n units, in scope. */
