@@ -2,6 +2,7 @@
  * LF/CR and smuggling forms) and BDAT chunks.
  * SPDX-License-Identifier: GPL-2.0-or-later */
 #include "smtp_session_int.h"
+#include "smtp_frame.h"
 
 #include <string.h>
 
@@ -59,6 +60,22 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
                 sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, i, 2);
             }
             s->_body |= B_DOTS; /* a line of the message that begins with a dot */
+        }
+        {
+            /* the usual line: its first CR or LF is its CRLF (or a bare LF
+             * with no CR before it): no bare CR to look for in it */
+            size_t k = smtp_first_cr_lf(p + i, n - i, 128);
+            if (k < n - i && (p[i + k] == '\n' || (k + 1 < n - i && p[i + k + 1] == '\n'))) {
+                e = p[i + k] == '\n' ? i + k : i + k + 1;
+                crlf = e > i ? p[e - 1] == '\r' : (s->_body & B_CR) != 0;
+                if (!crlf && !(s->_flags & F_BARE_LF_MSG)) {
+                    sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BARE_LF, e, 1);
+                    s->_flags |= F_BARE_LF_MSG;
+                }
+                s->_body = (uint8_t)((s->_body & (B_FIRST | B_DOTS)) | B_BOL | (crlf ? B_CRLF : 0));
+                i = e + 1;
+                continue;
+            }
         }
         lf = memchr(p + i, '\n', n - i);
         if (lf == NULL) {

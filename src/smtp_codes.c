@@ -201,14 +201,15 @@ static int allowed_slow(unsigned code, unsigned verb)
 #define ALLOWED_WORDS (1024 / 64)
 static uint64_t allowed_bits[SMTP_VERB_COUNT][ALLOWED_WORDS];
 
-int smtp_reply_allowed(unsigned code, smtp_verb verb)
-{
-    static int ready;
-    unsigned v = (unsigned)verb;
+static int allowed_ready;
 
-    if (v >= SMTP_VERB_COUNT || code >= 64 * ALLOWED_WORDS)
-        return allowed_slow(code, v);
-    if (!ready) {
+/* The bit sets, made once (dissection runs in one thread). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void allowed_make(void)
+{
+    {
         long any = allowed_row(REPLY_ANY);
         unsigned k;
         for (k = 0; k < SMTP_VERB_COUNT; k++) {
@@ -226,8 +227,18 @@ int smtp_reply_allowed(unsigned code, smtp_verb verb)
                         allowed_bits[k][allowed[rows[i]].codes[j] / 64] |=
                             (uint64_t)1 << (allowed[rows[i]].codes[j] % 64);
         }
-        ready = 1;
+        allowed_ready = 1;
     }
+}
+
+int smtp_reply_allowed(unsigned code, smtp_verb verb)
+{
+    unsigned v = (unsigned)verb;
+
+    if (v >= SMTP_VERB_COUNT || code >= 64 * ALLOWED_WORDS)
+        return allowed_slow(code, v);
+    if (!allowed_ready)
+        allowed_make();
     return (int)((allowed_bits[v][code / 64] >> (code % 64)) & 1);
 }
 

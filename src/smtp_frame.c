@@ -3,6 +3,44 @@
 #include "smtp_parse.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+size_t smtp_first_cr_lf(const uint8_t *p, size_t n, size_t limit)
+{
+    size_t i;
+#ifdef __SSE2__
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    unsigned m;
+
+    if (n >= 16) {
+        for (i = 0; i + 16 <= n && i < limit; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            if (m != 0)
+                return i + (size_t)__builtin_ctz(m);
+        }
+        if (i >= limit)
+            return SMTP_SCAN_LONG;
+        if (i < n) { /* the last n - i bytes: the top ones of a load that ends at p + n */
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
+            m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            m >>= 16 - (n - i);
+            if (m != 0)
+                return i + (size_t)__builtin_ctz(m);
+        }
+        return n;
+    }
+#endif
+    for (i = 0; i < n; i++) {
+        if (i >= limit)
+            return SMTP_SCAN_LONG;
+        if (p[i] == '\r' || p[i] == '\n')
+            return i;
+    }
+    return n;
+}
 
 long smtp_frame_line(const uint8_t *buf, size_t n, size_t max, smtp_line *out)
 {
@@ -13,9 +51,27 @@ long smtp_frame_line(const uint8_t *buf, size_t n, size_t max, smtp_line *out)
 #else
     size_t scan = n < max ? n : max;
 #endif
-    const uint8_t *lf = memchr(buf, '\n', scan);
+    const uint8_t *lf;
     size_t content;
 
+    {
+        /* the usual line: its first CR or LF ends it, a CRLF (or a bare
+         * LF, with no CR before it): what the two scans below would find */
+        size_t k = smtp_first_cr_lf(buf, scan, 64); /* SMTP_SCAN_LONG is past scan */
+        if (k < scan && buf[k] == '\n') {
+            out->flags = SMTP_LINE_BARE_LF;
+            out->eol = 1;
+            out->len = (uint32_t)k;
+            return (long)(k + 1);
+        }
+        if (k < scan && k + 1 < scan && buf[k + 1] == '\n') { /* buf[k] is a CR */
+            out->flags = 0;
+            out->eol = 2;
+            out->len = (uint32_t)k;
+            return (long)(k + 2);
+        }
+    }
+    lf = memchr(buf, '\n', scan);
     out->flags = 0;
     if (lf == NULL) {
         if (n < max)
@@ -113,6 +169,22 @@ long smtp_frame_reply(const uint8_t *buf, size_t n, size_t max_line,
     size_t from = 0;
 
     return smtp_frame_reply_from(buf, n, max_line, max_reply, out, &from);
+}
+
+size_t smtp_unstuffed_len(const uint8_t *src, size_t n)
+{
+    size_t i = 0, o = n;
+
+    while (i < n) { /* the lines as smtp_unstuff goes through them */
+        const uint8_t *lf;
+        if (src[i] == '.') {
+            i++;
+            o--;
+        }
+        lf = i < n ? (const uint8_t *)memchr(src + i, '\n', n - i) : NULL;
+        i = lf ? (size_t)(lf - src) + 1 : n;
+    }
+    return o;
 }
 
 size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n)

@@ -30,6 +30,13 @@ typedef struct smtp_line {
  * max must be at least 1. */
 long smtp_frame_line(const uint8_t *buf, size_t n, size_t max, smtp_line *out);
 
+/* Where the first CR or LF of p[0, n) is (n if none), looked for in about
+ * the first limit bytes only: SMTP_SCAN_LONG when none is there (a long
+ * line, for memchr).  16 bytes at a time with SSE2, never reading past
+ * p + n. */
+#define SMTP_SCAN_LONG ((size_t)-1)
+size_t smtp_first_cr_lf(const uint8_t *p, size_t n, size_t limit);
+
 #define SMTP_REPLY_NOT_REPLY  0x1u /* first line has no reply code: the unit is that line */
 #define SMTP_REPLY_UNTERM     0x2u /* ended before a final line (next line has no code, or limits) */
 #define SMTP_REPLY_MISMATCH   0x4u /* lines carry different codes */
@@ -69,5 +76,7 @@ long smtp_frame_reply_from(const uint8_t *buf, size_t n, size_t max_line,
  * written (at most n).  dst may be src (in place); they may not overlap
  * otherwise. */
 size_t smtp_unstuff(uint8_t *dst, const uint8_t *src, size_t n);
+/* The length smtp_unstuff would write, without writing it. */
+size_t smtp_unstuffed_len(const uint8_t *src, size_t n);
 
 #endif /* SMTP_FRAME_H */

@@ -1,6 +1,7 @@
 /* smtp_parse.c: command and reply line parsers.  SPDX-License-Identifier: GPL-2.0-or-later */
 #include "smtp_parse.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define VERB_MAX 16
@@ -32,6 +33,37 @@ static uint64_t verb_word(const uint8_t *s, size_t len)
     return w;
 }
 
+/* A verb of len (1..8) bytes by its word (verb_word): the hash table's. */
+static smtp_verb verb_of_word(uint64_t w, size_t len)
+{
+    enum { SLOTS = 64 };
+    static uint64_t words[SMTP_VERB_COUNT];
+    static uint8_t slot[SLOTS]; /* verb + 1, 0: empty */
+    static int ready;
+    unsigned h;
+    size_t i;
+
+    _Static_assert((int)SMTP_VERB_COUNT < (int)SLOTS, "smtp_verbs.def: more verbs than the hash table's slots");
+    if (!ready) { /* made once (dissection runs in one thread) */
+        for (i = 0; i < SMTP_VERB_COUNT; i++) {
+            if (verb_table[i].len > 8 || verb_table[i].name[0] == '<')
+                continue;
+            words[i] = verb_word((const uint8_t *)verb_table[i].name, verb_table[i].len);
+            for (h = (unsigned)((words[i] * UINT64_C(0x9E3779B97F4A7C15)) >> 58); slot[h] != 0;
+                 h = (h + 1) % SLOTS)
+                ;
+            slot[h] = (uint8_t)(i + 1);
+        }
+        ready = 1;
+    }
+    for (h = (unsigned)((w * UINT64_C(0x9E3779B97F4A7C15)) >> 58); slot[h] != 0; h = (h + 1) % SLOTS) {
+        i = slot[h] - 1u;
+        if (words[i] == w && verb_table[i].len == len)
+            return (smtp_verb)i;
+    }
+    return SMTP_VERB_UNKNOWN;
+}
+
 smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
 {
     uint8_t up[VERB_MAX];
@@ -39,33 +71,8 @@ smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
 
     if (len == 0 || len > VERB_MAX || !is_alpha(s[0]))
         return SMTP_VERB_UNKNOWN;
-    if (len <= 8) { /* every command verb: its word looked up in a small hash table */
-        enum { SLOTS = 64 };
-        static uint64_t words[SMTP_VERB_COUNT];
-        static uint8_t slot[SLOTS]; /* verb + 1, 0: empty */
-        static int ready;
-        uint64_t w = verb_word(s, len);
-        unsigned h;
-        _Static_assert((int)SMTP_VERB_COUNT < (int)SLOTS, "smtp_verbs.def: more verbs than the hash table's slots");
-        if (!ready) { /* made once (dissection runs in one thread) */
-            for (i = 0; i < SMTP_VERB_COUNT; i++) {
-                if (verb_table[i].len > 8 || verb_table[i].name[0] == '<')
-                    continue;
-                words[i] = verb_word((const uint8_t *)verb_table[i].name, verb_table[i].len);
-                for (h = (unsigned)((words[i] * UINT64_C(0x9E3779B97F4A7C15)) >> 58); slot[h] != 0;
-                     h = (h + 1) % SLOTS)
-                    ;
-                slot[h] = (uint8_t)(i + 1);
-            }
-            ready = 1;
-        }
-        for (h = (unsigned)((w * UINT64_C(0x9E3779B97F4A7C15)) >> 58); slot[h] != 0; h = (h + 1) % SLOTS) {
-            i = slot[h] - 1u;
-            if (words[i] == w && verb_table[i].len == len)
-                return (smtp_verb)i;
-        }
-        return SMTP_VERB_UNKNOWN;
-    }
+    if (len <= 8) /* every command verb: its word looked up in a small hash table */
+        return verb_of_word(verb_word(s, len), len);
     for (i = 0; i < len; i++)
         up[i] = to_upper(s[i]);
     for (i = 0; i < SMTP_VERB_COUNT; i++) {
@@ -76,9 +83,9 @@ smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
 }
 
 /* Case-insensitive prefix test against an upper-case literal. */
-static int has_prefix(const uint8_t *s, size_t len, const char *upper)
+static int has_prefix_n(const uint8_t *s, size_t len, const char *upper, size_t n)
 {
-    size_t i, n = strlen(upper);
+    size_t i;
     if (len < n)
         return 0;
     for (i = 0; i < n; i++) {
@@ -87,6 +94,9 @@ static int has_prefix(const uint8_t *s, size_t len, const char *upper)
     }
     return 1;
 }
+
+/* ... of a literal, its length known */
+#define has_prefix(s, len, lit) has_prefix_n((s), (len), "" lit, sizeof(lit) - 1)
 
 static size_t skip_spaces(const uint8_t *s, size_t i, size_t len)
 {
@@ -97,6 +107,22 @@ static size_t skip_spaces(const uint8_t *s, size_t i, size_t len)
 
 static size_t skip_word(const uint8_t *s, size_t i, size_t len)
 {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* 8 bytes at a time: a byte that is a space or a tab is a zero byte
+     * after the xor; the lowest flagged byte is the first (a borrow only
+     * flags bytes above a zero one) */
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    while (len - i >= 8 && i < len) {
+        uint64_t w, sp, tb, z;
+        memcpy(&w, s + i, 8);
+        sp = w ^ (ones * ' ');
+        tb = w ^ (ones * '\t');
+        z = (((sp - ones) & ~sp) | ((tb - ones) & ~tb)) & high;
+        if (z != 0)
+            return i + (size_t)(__builtin_ctzll(z) >> 3);
+        i += 8;
+    }
+#endif
     while (i < len && s[i] != ' ' && s[i] != '\t')
         i++;
     return i;
@@ -137,15 +163,15 @@ static void parse_params(const uint8_t *s, size_t i, size_t len, smtp_command *o
 }
 
 /* MAIL FROM:<path> params / RCPT TO:<path> params */
-static void parse_path_command(const uint8_t *s, size_t len, const char *kw, smtp_command *out)
+static void parse_path_command(const uint8_t *s, size_t len, const char *kw, size_t kwlen, smtp_command *out)
 {
     size_t i = out->arg.off, end = out->arg.off + out->arg.len;
 
-    if (!has_prefix(s + i, end - i, kw)) {
+    if (!has_prefix_n(s + i, end - i, kw, kwlen)) {
         out->flags |= SMTP_CMD_BAD_ARGS;
         return;
     }
-    i = skip_spaces(s, i + strlen(kw), end);
+    i = skip_spaces(s, i + kwlen, end);
     if (i < end && s[i] == '<') {
         const uint8_t *gt = memchr(s + i, '>', end - i);
         if (gt == NULL) {
@@ -215,10 +241,10 @@ static void check_args(const uint8_t *line, smtp_command *out)
         out->flags |= SMTP_CMD_BAD_ARGS;
     switch (out->verb) {
     case SMTP_VERB_MAIL:
-        parse_path_command(line, out->arg.off + out->arg.len, "FROM:", out);
+        parse_path_command(line, out->arg.off + out->arg.len, "FROM:", 5, out);
         break;
     case SMTP_VERB_RCPT:
-        parse_path_command(line, out->arg.off + out->arg.len, "TO:", out);
+        parse_path_command(line, out->arg.off + out->arg.len, "TO:", 3, out);
         break;
     case SMTP_VERB_BDAT:
         parse_bdat(line, out);
@@ -239,7 +265,7 @@ void smtp_parse_command(const uint8_t *line, size_t len, smtp_command *out)
 {
     size_t vend, a, e;
 
-    memset(out, 0, sizeof *out);
+    memset(out, 0, offsetof(smtp_command, params)); /* params: as many as nparams says */
     vend = skip_word(line, 0, len);
     out->verb_span.len = (uint32_t)vend;
     a = skip_spaces(line, vend, len);
@@ -248,11 +274,26 @@ void smtp_parse_command(const uint8_t *line, size_t len, smtp_command *out)
         e--;
     out->arg.off = (uint32_t)a;
     out->arg.len = (uint32_t)(e - a);
-    if (!plausible_verb_word(line, vend)) {
+    if (vend > 0 && vend <= 8 && is_alpha(line[0])) {
+        /* the usual verb: checked and upper-cased in one pass */
+        uint8_t up[8] = { 0 };
+        uint64_t w;
+        size_t i;
+        for (i = 0; i < vend; i++) {
+            uint8_t c = line[i];
+            if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_') {
+                out->flags |= SMTP_CMD_NOT_COMMAND;
+                return;
+            }
+            up[i] = to_upper(c);
+        }
+        memcpy(&w, up, sizeof w);
+        out->verb = verb_of_word(w, vend);
+    } else if (!plausible_verb_word(line, vend)) {
         out->flags |= SMTP_CMD_NOT_COMMAND;
         return;
-    }
-    out->verb = smtp_verb_lookup(line, vend);
+    } else
+        out->verb = smtp_verb_lookup(line, vend);
     if (out->verb != SMTP_VERB_UNKNOWN)
         check_args(line, out);
 }

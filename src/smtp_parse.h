@@ -27,9 +27,10 @@ typedef struct smtp_command {
     smtp_span verb_span;  /* the verb as sent */
     smtp_span arg;        /* everything after the verb and its spaces */
     smtp_span path;       /* MAIL/RCPT: between < and > (may be empty) */
-    smtp_span params[SMTP_MAX_PARAMS]; /* ESMTP parameters after the path */
     unsigned  nparams;
     uint64_t  size;       /* BDAT chunk size; MAIL SIZE= (0 if none) */
+    smtp_span params[SMTP_MAX_PARAMS]; /* ESMTP parameters after the path: the
+                                          first nparams are set, the others not */
 } smtp_command;
 
 /* Parses a client command line.  Never fails: every line becomes a command,

@@ -284,7 +284,9 @@ static void unsync_fragment(smtp_session *s, sink *o, int dir, size_t len)
 static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_line *ln)
 {
     size_t all = (size_t)ln->len + ln->eol;
-    smtp_command c;
+    /* parsed where the command's unit will be (o->out parallels the events
+     * and the unit is the next one), or here when no one reads it */
+    smtp_command local, *c = o->out != NULL ? &o->out[o->n].cmd : &local;
     smtp_event *ev;
     int parsed = 0;
 
@@ -292,9 +294,9 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
         /* a mechanism of unknown length without a 334 in sight: a line
          * that is a plausible command ends the exchange (BASE64 has no
          * space; a bare verb such as QUIT is taken for itself) */
-        smtp_parse_command(p, ln->len, &c);
+        smtp_parse_command(p, ln->len, c);
         parsed = 1;
-        if (c.verb != SMTP_VERB_UNKNOWN && smtp_command_plausible(&c))
+        if (c->verb != SMTP_VERB_UNKNOWN && smtp_command_plausible(c))
             s->_sasl_left = 0;
     }
     if (s->_cmode == CM_SASL || s->_sasl_left > 0) {
@@ -311,38 +313,36 @@ static void client_line(smtp_session *s, sink *o, const uint8_t *p, const smtp_l
         return;
     }
     if (!parsed)
-        smtp_parse_command(p, ln->len, &c);
+        smtp_parse_command(p, ln->len, c);
     if (s->_sync[SMTP_DIR_CLIENT] != SYNC_YES) {
         if (is_lone_dot(p, ln)) {
             s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
             sx_emit_eod(s, o, 0, all);
             return;
         }
-        if (!smtp_command_plausible(&c)) {
+        if (!smtp_command_plausible(c)) {
             unsync_fragment(s, o, SMTP_DIR_CLIENT, all);
             return;
         }
         s->_sync[SMTP_DIR_CLIENT] = SYNC_YES;
     }
     ev = sx_emit(o, SMTP_EV_COMMAND, SMTP_DIR_CLIENT, 0, all);
-    ev->verb = (uint16_t)c.verb;
-    if (o->out != NULL)
-        o->out[ev - o->ev].cmd = c;
-    if (c.flags & SMTP_CMD_BAD_ARGS)
+    ev->verb = (uint16_t)c->verb;
+    if (c->flags & SMTP_CMD_BAD_ARGS)
         ev->flags |= SMTP_EVF_BADARGS;
-    command_checks(s, o, &c, all);
+    command_checks(s, o, c, all);
     forget_lost_replies(s);
-    ev->seq = sx_push(s, o, c.verb, 0, all);
+    ev->seq = sx_push(s, o, c->verb, 0, all);
     sx_txn_command(s, o, ev, all);
     sx_newest(s)->txn = ev->txn;
     if (s->_flags & F_QUIT)
         sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_DATA_AFTER_QUIT, 0, all);
-    if (c.flags & SMTP_CMD_NOT_COMMAND)
+    if (c->flags & SMTP_CMD_NOT_COMMAND)
         sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_NOT_A_COMMAND, 0, ln->len);
-    else if (c.verb == SMTP_VERB_UNKNOWN)
-        sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_UNKNOWN_COMMAND, 0, c.verb_span.len);
+    else if (c->verb == SMTP_VERB_UNKNOWN)
+        sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_UNKNOWN_COMMAND, 0, c->verb_span.len);
     line_anomalies(o, SMTP_DIR_CLIENT, ln, 512);
-    command_effects(s, o, p, &c, ev, all);
+    command_effects(s, o, p, c, ev, all);
 }
 
 static long feed_client_line(smtp_session *s, sink *o, const uint8_t *p, size_t n)

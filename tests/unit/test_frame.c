@@ -3,6 +3,7 @@
 #include "runner.h"
 #include "smtp_frame.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static long fl(const char *s, size_t n, size_t max, smtp_line *out)
@@ -79,6 +80,19 @@ static void unstuff_case(const char *in, const char *want)
     memcpy(same, in, strlen(in));
     n = smtp_unstuff(same, same, strlen(in));
     CHECK(n == strlen(want) && memcmp(same, want, n) == 0);
+    /* and its length alone */
+    CHECK_EQ(smtp_unstuffed_len((const uint8_t *)in, strlen(in)), strlen(want));
+}
+
+/* the first CR or LF: where, in a buffer of exactly n bytes (a copy on
+ * the heap in the sanitizer build's eyes: no read past it) */
+static void cr_lf_case(const char *name, const char *s, size_t n, size_t limit, size_t want)
+{
+    uint8_t *b = (uint8_t *)malloc(n ? n : 1);
+    t_begin(name);
+    memcpy(b, s, n);
+    CHECK_EQ(smtp_first_cr_lf(b, n, limit), want);
+    free(b);
 }
 
 void tests_frame(void)
@@ -90,6 +104,20 @@ void tests_frame(void)
     unstuff_case("no.dot.here", "no.dot.here");
     unstuff_case(".", "");
     unstuff_case("..a..b\r\n..c\r\n...\r\n.\r\nd.\r\n", ".a..b\r\n.c\r\n..\r\n\r\nd.\r\n");
+
+    cr_lf_case("cr/lf: empty", "", 0, 64, 0);
+    cr_lf_case("cr/lf: short, none", L("abc"), 64, 3);
+    cr_lf_case("cr/lf: short, CR", L("ab\r\n"), 64, 2);
+    cr_lf_case("cr/lf: short, LF", L("abc\n"), 64, 3);
+    cr_lf_case("cr/lf: 16 bytes, none", L("0123456789abcdef"), 64, 16);
+    cr_lf_case("cr/lf: 16 bytes, last", L("0123456789abcde\n"), 64, 15);
+    cr_lf_case("cr/lf: 17 bytes, last in the tail", L("0123456789abcdef\r"), 64, 16);
+    cr_lf_case("cr/lf: 31 bytes, in the tail", L("0123456789abcdef0123456789\r\nxyz"), 64, 26);
+    cr_lf_case("cr/lf: tail overlaps a CR seen before", L("0123456789abcdef0123"), 64, 20);
+    cr_lf_case("cr/lf: 40 bytes, LF first", L("0123456789abcdef0123456789abcdef01\n\r3456"), 64, 34);
+    cr_lf_case("cr/lf: past the limit", L("0123456789abcdef0123456789abcdef0123456789\r\n"), 32, SMTP_SCAN_LONG);
+    cr_lf_case("cr/lf: within the limit's step", L("0123456789abcdef0123456789abcdef0\n"), 32, SMTP_SCAN_LONG);
+    cr_lf_case("cr/lf: tail within the limit", L("0123456789abcdef012\n"), 32, 19);
 
     char big[2048];
 
@@ -108,6 +136,19 @@ void tests_frame(void)
     line_case("line: LF as last byte within max", L("abc\n"), 4, 4, 3, 1, SMTP_LINE_BARE_LF);
     line_case("line: CRLF ending exactly at max", L("ab\r\n"), 4, 4, 2, 2, 0);
     line_case("line: LF one past max is cut", L("abcd\n"), 4, 4, 4, 0, SMTP_LINE_CUT);
+    /* lines of 16 bytes and more: the first CR or LF found 16 bytes at a time */
+    line_case("line: 40 bytes CRLF", L("MAIL FROM:<someone@example.org> SIZE=12\r\nQUIT\r\n"), 1024, 41, 39, 2, 0);
+    line_case("line: 40 bytes bare CR inside", L("MAIL FROM:<someone@example.\rorg> SIZE=\r\n"), 1024, 40, 38, 2,
+              SMTP_LINE_BARE_CR);
+    line_case("line: 40 bytes bare LF", L("MAIL FROM:<someone@example.org> SIZE=12\nx"), 1024, 40, 39, 1,
+              SMTP_LINE_BARE_LF);
+    line_case("line: CR last byte of 20, LF after", L("0123456789abcdefghi\r\n"), 1024, 21, 19, 2, 0);
+    line_case("line: 80 bytes (past the short scan)",
+              L("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n"), 1024,
+              80, 78, 2, 0);
+    line_case("line: 80 bytes, bare CR past the short scan",
+              L("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234\r6789abcd\r\n"), 1024,
+              80, 78, 2, SMTP_LINE_BARE_CR);
     line_case("line: CR at max, LF past it", L("abc\r\n"), 4, 4, 4, 0, SMTP_LINE_CUT | SMTP_LINE_BARE_CR);
     line_case("line: n == max, no LF: cut", L("abcd"), 4, 4, 4, 0, SMTP_LINE_CUT);
     line_case("line: n == max - 1, no LF: need more", L("abc"), 4, SMTP_NEED_MORE, 0, 0, 0);
