@@ -59,7 +59,13 @@ static int side_by_content(tvbuff_t *tvb)
     return -1;
 }
 
-static wmem_allocator_t *state_scope, *live_scope;
+/* An allocator of the plugin's own for what lives until the file is
+ * closed (transactions, parked sessions, messages, unknown verbs): nothing
+ * there is freed before (a parked session taken up again is the one
+ * exception, and its few bytes stay), so it only hands out memory, the
+ * cheapest way (a block-fast allocator).  The state of conversations going
+ * on, freed as they end, has its own (smtpx_live.c). */
+static wmem_allocator_t *state_scope;
 
 /* The records of the first pass, one per call: what tells its data apart
  * (made from decrypted TLS data or not, the bytes of that tvb it accounts
@@ -98,10 +104,6 @@ wmem_allocator_t *smtpx_scope(void)
     return state_scope != NULL ? state_scope : wmem_file_scope();
 }
 
-wmem_allocator_t *smtpx_live_scope(void)
-{
-    return live_scope != NULL ? live_scope : wmem_file_scope();
-}
 
 /* The conversation of a TCP frame, found on the first pass without asking
  * the conversation table again (about 1,100 instructions a lookup, twice
@@ -119,11 +121,14 @@ typedef struct conv_key {
     guint16 port[2];
     guint8 type, len;
     guint8 addr[2][16];
+    guint8 swapped; /* the frame's source is addr[1] (not compared) */
 } conv_key;
 
 typedef struct conv_entry {
     conv_key key;
     conversation_t *conv; /* NULL: a free slot; CONV_GONE: an entry removed */
+    smtpx_conv *state;    /* conv's state (going on) once a call has found it, else NULL */
+    guint8 srv_side;      /* then: the key's side of its server (0: addr[0]) */
 } conv_entry;
 
 /* The map: open addressing with linear probing, in g_malloc'd slots (a
@@ -163,7 +168,9 @@ static void conv_tab_alloc(guint32 slots)
     conv_entry *old = conv_tab;
     guint32 n = old != NULL ? conv_tab_mask + 1 : 0, i;
 
-    conv_tab = g_new0(conv_entry, slots);
+    conv_tab = g_new(conv_entry, slots);
+    for (i = 0; i < slots; i++) /* a free slot is one without a conversation */
+        conv_tab[i].conv = NULL;
     conv_tab_mask = slots - 1;
     conv_tab_taken = conv_tab_live;
     for (i = 0; i < n; i++) { /* the entries again, without the markers */
@@ -207,7 +214,7 @@ static void conv_tab_free(void)
 
 static smtpx_pair *pairs_free; /* see pair_new */
 
-void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
+void smtpx_vec_reserve_more(smtpx_vec *v, size_t size, guint32 k)
 {
     guint32 cap = v->cap ? v->cap * 2 : 8;
 
@@ -222,7 +229,7 @@ void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
 
 void smtpx_vec_grow(smtpx_vec *v, size_t size)
 {
-    smtpx_vec_reserve(v, size, 1);
+    smtpx_vec_reserve_more(v, size, 1);
 }
 
 /* Vectors a first-pass call fills and drops: kept from call to call (their
@@ -251,11 +258,13 @@ static void scratch_free(void)
 
 static void frame_state_reset(void);
 
+int smtpx_quiet_severity;
+
 static void scopes_init(void)
 {
     smtpx_enabled_refresh();
-    state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
-    live_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK);
+    smtpx_quiet_severity = 0;
+    state_scope = wmem_allocator_new(WMEM_ALLOCATOR_BLOCK_FAST);
     conv_tab_free();
     conv_tab_alloc(64);
     pairs_free = NULL;
@@ -266,8 +275,8 @@ static void scopes_cleanup(void)
 {
     scratch_free();
     wmem_destroy_allocator(state_scope);
-    wmem_destroy_allocator(live_scope);
-    state_scope = live_scope = NULL;
+    smtpx_live_reset();
+    state_scope = NULL;
     conv_tab_free();
     pairs_free = NULL;
     frame_state_reset();
@@ -306,7 +315,7 @@ static void choose_server(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb)
  * the conversation and is as large as the most commands ever waiting. */
 static void *grow_queue(void *ctx, void *old, size_t bytes)
 {
-    return wmem_realloc(smtpx_live_scope(), old, bytes);
+    return smtpx_live_realloc(old, bytes);
 }
 
 /* Pairs freed, for the next commands (pairs_free, linked by next; in the
@@ -327,7 +336,7 @@ static smtpx_pair *pair_new(void)
     smtpx_pair *p = pairs_free;
 
     if (p == NULL || !PAIRS_REUSED)
-        p = wmem_new(smtpx_live_scope(), smtpx_pair);
+        p = (smtpx_pair *)smtpx_live_alloc(sizeof(smtpx_pair));
     else
         pairs_free = p->next;
     *p = pair_zero; /* a few stores, not a call of memset */
@@ -338,9 +347,9 @@ static smtpx_pair *pair_new(void)
 static void pair_free(smtpx_pair *p)
 {
     if (p->owns_addr) /* a recipient no summary lists (or no reply came) */
-        wmem_free(smtpx_live_scope(), (void *)p->addr);
+        smtpx_live_free((void *)p->addr);
     if (!PAIRS_REUSED) {
-        wmem_free(smtpx_live_scope(), p);
+        smtpx_live_free(p);
         return;
     }
     p->next = pairs_free;
@@ -369,7 +378,7 @@ static void ring_fit(smtpx_conv *c)
     cap = c->ring_cap ? c->ring_cap : SMTP_PENDING_INLINE;
     while (cap < need)
         cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
-    nr = wmem_alloc0_array(smtpx_live_scope(), smtpx_pair *, cap);
+    nr = (smtpx_pair **)smtpx_live_alloc0((size_t)cap * sizeof(smtpx_pair *));
     for (i = 0; i < c->ring_cap; i++) {
         smtpx_pair *p = c->ring[i], **slot;
         if (p == NULL)
@@ -386,7 +395,7 @@ static void ring_fit(smtpx_conv *c)
         }
     }
     if (c->ring != NULL)
-        wmem_free(smtpx_live_scope(), c->ring);
+        smtpx_live_free(c->ring);
     c->ring = nr;
     c->ring_cap = cap;
 }
@@ -434,7 +443,7 @@ static void session_init(smtp_session *s)
  * (QUIT answered or the connection closed, nothing waiting, open or
  * half-read) the conversation's state gives way to an smtpx_parked; most
  * connections end so, and a capture holds many. */
-static void conv_forget(packet_info *pinfo, conversation_t *conv);
+static void conv_forget(packet_info *pinfo, conversation_t *conv, const smtpx_conv *c);
 
 static SMTPX_NOINLINE void park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
 {
@@ -457,16 +466,16 @@ static SMTPX_NOINLINE void park(packet_info *pinfo, conversation_t *conv, smtpx_
             pair_free(c->ring[i]);
     }
     if (c->ring != NULL)
-        wmem_free(smtpx_live_scope(), c->ring);
+        smtpx_live_free(c->ring);
     if (queue != NULL)
-        wmem_free(smtpx_live_scope(), queue);
+        smtpx_live_free(queue);
     for (i = 0; i < 2; i++) { /* room a cut line once needed, empty now */
         if (c->held[i] != NULL)
-            wmem_free(smtpx_live_scope(), c->held[i]);
+            smtpx_live_free(c->held[i]);
     }
     conversation_add_proto_data(conv, proto_smtpx, k);
-    wmem_free(smtpx_live_scope(), c);
-    conv_forget(pinfo, conv);
+    smtpx_live_free(c);
+    conv_forget(pinfo, conv, c);
 }
 
 static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
@@ -486,7 +495,7 @@ static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
 /* More of a parked conversation: its state back, as it was. */
 static smtpx_conv *unpark(conversation_t *conv, smtpx_parked *k)
 {
-    smtpx_conv *c = wmem_new0(smtpx_live_scope(), smtpx_conv);
+    smtpx_conv *c = (smtpx_conv *)smtpx_live_alloc0(sizeof(smtpx_conv));
 
     session_init(&c->sess);
     smtp_session_unpark(&c->sess, k->sess);
@@ -511,9 +520,11 @@ static inline gboolean conv_key_make(const packet_info *pinfo, conv_key *k)
         guint32 wa, wb;
         memcpy(&wa, a->data, 4);
         memcpy(&wb, b->data, 4);
+        k->swapped = 0;
         if (wa > wb || (wa == wb && pa > pb)) {
             guint32 t = wa;
             wa = wb, wb = t, t = pa, pa = pb, pb = t;
+            k->swapped = 1;
         }
         k->type = (guint8)a->type;
         k->len = 4;
@@ -540,10 +551,12 @@ static SMTPX_NOINLINE gboolean conv_key_make_other(const packet_info *pinfo, con
         pb > 0xffff || (a->len > 0 && (a->data == NULL || b->data == NULL)))
         return FALSE;
     cmp = a->len > 0 ? memcmp(a->data, b->data, (size_t)a->len) : 0;
+    k->swapped = 0;
     if (cmp > 0 || (cmp == 0 && pa > pb)) {
         const address *t = a;
         guint32 tp = pa;
         a = b, b = t, pa = pb, pb = tp;
+        k->swapped = 1;
     }
     k->type = (guint8)a->type;
     k->len = (guint8)a->len;
@@ -584,22 +597,33 @@ static conversation_t *conv_checked(packet_info *pinfo, conversation_t *cached)
 #define CONV_CHECKED(pinfo, conv) (conv)
 #endif
 
-/* The conversation of a frame this plugin dissects (first pass). */
-static conversation_t *conv_of_call(packet_info *pinfo, const struct tcpinfo *ti)
+/* The conversation of a frame this plugin dissects (first pass); *entry:
+ * its map entry (NULL if not kept), *src_side: the side of the entry's key
+ * that is the frame's source. */
+static conversation_t *conv_of_call(packet_info *pinfo, const struct tcpinfo *ti, conv_entry **entry,
+                                    guint8 *src_side)
 {
     conv_key k;
     conv_entry *e;
     conversation_t *conv;
 
+    *entry = NULL;
     if (conv_tab == NULL || !conv_key_make(pinfo, &k))
         return find_or_create_conversation(pinfo);
+    *src_side = k.swapped;
     e = conv_tab_find(&k);
-    if (e != NULL && e->conv->last_frame == pinfo->num && (ti == NULL || !(ti->flags & TH_SYN)))
+    if (e != NULL && e->conv->last_frame == pinfo->num && (ti == NULL || !(ti->flags & TH_SYN))) {
+        *entry = e;
         return CONV_CHECKED(pinfo, e->conv);
+    }
     conv = find_or_create_conversation(pinfo);
-    if (e == NULL)
+    if (e == NULL) {
         e = conv_tab_add(&k);
+        e->state = NULL;
+    } else if (e->conv != conv)
+        e->state = NULL;
     e->conv = conv;
+    *entry = e;
     return conv;
 }
 
@@ -610,7 +634,7 @@ static conversation_t *conv_of_call(packet_info *pinfo, const struct tcpinfo *ti
  * the one of its parking, and only a FIN or RST frame after more SMTP
  * brought it back compares with it).  More SMTP brings it back through
  * the conversation table and a new entry. */
-static void conv_forget(packet_info *pinfo, conversation_t *conv)
+static void conv_forget(packet_info *pinfo, conversation_t *conv, const smtpx_conv *c)
 {
     conv_key k;
     conv_entry *e;
@@ -618,9 +642,12 @@ static void conv_forget(packet_info *pinfo, conversation_t *conv)
     if (conv_tab == NULL || !conv_key_make(pinfo, &k))
         return;
     e = conv_tab_find(&k);
+    if (e != NULL && e->state == c)
+        e->state = NULL; /* freed */
     if (e == NULL || e->conv != conv)
         return;
     e->conv = CONV_GONE;
+    e->state = NULL;
     conv_tab_live--;
 }
 
@@ -649,25 +676,55 @@ static conversation_t *conv_of_frame(packet_info *pinfo)
     if (e->conv->last_frame == pinfo->num)
         return CONV_CHECKED(pinfo, e->conv);
     conv = find_conversation_pinfo(pinfo, 0);
-    if (conv != NULL)
+    if (conv != NULL && conv != e->conv) {
         e->conv = conv;
+        e->state = NULL;
+    }
     return conv;
 }
 
+static int direction(const smtpx_conv *c, const packet_info *pinfo);
+static smtpx_conv *conv_start(packet_info *pinfo, tvbuff_t *tvb, conversation_t *conv);
+
+/* The state of the frame's conversation (first pass), made or taken up
+ * again if needed; its direction in c->call_dir. */
 static smtpx_conv *get_conv(packet_info *pinfo, tvbuff_t *tvb, const struct tcpinfo *ti,
                             conversation_t **convp)
 {
-    conversation_t *conv = conv_of_call(pinfo, ti);
-    void *data = conversation_get_proto_data(conv, proto_smtpx);
+    conv_entry *e;
+    guint8 src_side = 0;
+    conversation_t *conv = conv_of_call(pinfo, ti, &e, &src_side);
+    void *data;
+    smtpx_conv *c;
+
+    *convp = conv;
+    if (e != NULL && e->state != NULL) { /* a call found it before: its server's side too */
+        c = e->state;
+        c->call_dir = src_side == e->srv_side ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+        return c;
+    }
+    data = conversation_get_proto_data(conv, proto_smtpx);
+    if (data != NULL && *(const guint8 *)data != 0)
+        c = unpark(conv, (smtpx_parked *)data);
+    else if (data != NULL)
+        c = (smtpx_conv *)data;
+    else
+        c = conv_start(pinfo, tvb, conv);
+    c->call_dir = (guint8)direction(c, pinfo);
+    if (e != NULL) {
+        e->state = c;
+        e->srv_side = c->call_dir == SMTP_DIR_SERVER ? src_side : (guint8)!src_side;
+    }
+    return c;
+}
+
+/* A new conversation's state. */
+static smtpx_conv *conv_start(packet_info *pinfo, tvbuff_t *tvb, conversation_t *conv)
+{
     smtpx_conv *c;
     smtpx_pair *greet;
 
-    *convp = conv;
-    if (data != NULL && *(const guint8 *)data != 0)
-        return unpark(conv, (smtpx_parked *)data);
-    if (data != NULL)
-        return (smtpx_conv *)data;
-    c = wmem_new0(smtpx_live_scope(), smtpx_conv);
+    c = (smtpx_conv *)smtpx_live_alloc0(sizeof(smtpx_conv));
     session_init(&c->sess);
     choose_server(c, pinfo, tvb);
     /* the connection itself is command 1: the greeting answers it */
@@ -1362,8 +1419,8 @@ static void hold(smtpx_conv *c, int dir, const guint8 *buf, guint32 off, guint32
         guint32 cap = c->held_cap[dir] ? c->held_cap[dir] : 64;
         while (cap < n)
             cap = cap > G_MAXUINT32 / 2 ? n : cap * 2;
-        wmem_free(smtpx_live_scope(), c->held[dir]);
-        c->held[dir] = (guint8 *)wmem_alloc(smtpx_live_scope(), cap);
+        smtpx_live_free(c->held[dir]);
+        c->held[dir] = (guint8 *)smtpx_live_alloc(cap);
         c->held_cap[dir] = cap;
     }
     memmove(c->held[dir], buf + off, n);
@@ -1372,7 +1429,7 @@ static void hold(smtpx_conv *c, int dir, const guint8 *buf, guint32 off, guint32
 
 static void held_free(smtpx_conv *c, int dir)
 {
-    wmem_free(smtpx_live_scope(), c->held[dir]);
+    smtpx_live_free(c->held[dir]);
     c->held[dir] = NULL;
     c->held_len[dir] = c->held_cap[dir] = 0;
     c->held_slot[dir] = NULL;
@@ -1389,7 +1446,7 @@ static void held_append(smtpx_conv *c, int dir, tvbuff_t *tvb, guint32 off, guin
         guint32 cap = c->held_cap[dir] ? c->held_cap[dir] : 64;
         while (cap < need)
             cap = cap > G_MAXUINT32 / 2 ? need : cap * 2;
-        c->held[dir] = (guint8 *)wmem_realloc(smtpx_live_scope(), c->held[dir], cap);
+        c->held[dir] = (guint8 *)smtpx_live_realloc(c->held[dir], cap);
         c->held_cap[dir] = cap;
     }
     tvb_memcpy(tvb, c->held[dir] + have, off, n);
@@ -1446,6 +1503,7 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32
 
     if (++serial == 0)
         serial = 1;
+    smtpx_message_call_end(c, TRUE); /* a message's bytes a cut-short call left */
     memset(&last_reply, 0, sizeof last_reply);
     last_reply.ev.type = SMTP_EV_ANOMALY; /* none yet */
     call->tail = -1;
@@ -1475,6 +1533,7 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32
         c->held_slot[dir] = NULL;
     } else {
         buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+        call->seg_bytes = buf;
     }
     call->held_data = call->held ? buf : NULL; /* what the record keeps for later passes */
     while (off < len) {
@@ -1533,6 +1592,7 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32
         if (used == 0 && nev == 0)
             break; /* cannot happen: the engine always progresses */
     }
+    smtpx_message_call_end(c, FALSE); /* the call's bytes go: a message keeps its own */
     if (tvb == NULL && call->tail < 0) { /* no unit read the held buffer it ends: still the data */
         tvb = *data = data_tvb(seg, pinfo, buf, len);
         call->held_data = tvb_get_ptr(tvb, 0, len);
@@ -1556,28 +1616,24 @@ static void mark_add(rec_mark **v, guint32 *n, guint32 *cap, guint32 frame, cons
     (*n)++;
 }
 
-/* Room for a record of n bytes of frame: at the chain's end, or alone if
- * the frame comes before the chain's last. */
-static guint8 *rec_append(guint32 frame, gsize n)
+/* A record of frame, its header's hn bytes (at most 8: hb has 8) and its
+ * call's bn: at the chain's end, or alone if the frame comes before the
+ * chain's last.  Where the record starts. */
+static guint8 *rec_put(guint32 frame, const guint8 hb[8], guint32 hn, const guint8 *body, guint32 bn)
 {
-    guint8 pre[20];
-    pack k;
-    gsize need;
+    gsize n = (gsize)hn + bn, need = 20 + n; /* two LEB128s at most, then the bytes */
+    guint8 *w, *rec;
 
     if (rec_count > 0 && frame < rec_last_frame) {
         rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + n);
         b->next = rec_blocks;
         rec_blocks = b;
         mark_add(&rec_late, &rec_nlate, &rec_late_cap, frame, b->data);
+        memcpy(b->data, hb, hn);
+        if (bn > 0)
+            memcpy(b->data + hn, body, bn);
         return b->data;
     }
-    memset(&k, 0, sizeof k);
-    k.p = pre; /* room enough: pack_room never grows it */
-    k.cap = sizeof pre;
-    k.fixed = TRUE;
-    pack_uv(&k, (guint64)(frame - rec_last_frame) + 1);
-    pack_uv(&k, n);
-    need = k.n + n;
     if (rec_pos == NULL || (gsize)(rec_end - rec_pos) < need + REC_LINK) {
         gsize size = MAX(REC_SLAB, need + REC_LINK);
         rec_block *b = (rec_block *)g_malloc(sizeof(rec_block) + size);
@@ -1593,11 +1649,19 @@ static guint8 *rec_append(guint32 frame, gsize n)
     }
     if (rec_count % REC_MARK == 0)
         mark_add(&rec_marks, &rec_nmarks, &rec_marks_cap, frame, rec_pos);
-    memcpy(rec_pos, pre, k.n);
-    rec_pos += need;
+    /* written in place: the frame's distance and the length, then the
+     * header as 8 bytes (those past hn are the body's room, or the slab's
+     * room after the record, written over later) and the body */
+    w = put_uv(rec_pos, (guint64)(frame - rec_last_frame) + 1);
+    w = put_uv(w, n);
+    rec = w;
+    memcpy(rec, hb, 8);
+    if (bn > 0)
+        memcpy(rec + hn, body, bn);
+    rec_pos = rec + n;
     rec_count++;
     rec_last_frame = frame;
-    return rec_pos - n;
+    return rec;
 }
 
 /* The records of frame, in the order they were made (the chain's, then
@@ -1712,6 +1776,7 @@ static gboolean direct_call(smtpx_call *out, const smtpx_call *made, smtpx_unit 
     }
     out->nunits = n;
     out->units = units;
+    out->seg_bytes = made->held ? NULL : made->seg_bytes;
     return TRUE;
 }
 
@@ -1747,7 +1812,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
 {
     smtpx_call made;
     smtpx_vec *units, *fixes = &scratch_fixes;
-    guint8 *rec, hb[16]; /* the header: a LEB128 of at most 5 bytes and 2 */
+    guint8 *rec, hb[16] = { 0 }; /* the header: a LEB128 of at most 5 bytes and 2 */
     guint8 kb[512];
     pack k, h;
     guint32 i, nfix, tail_slot = 0;
@@ -1769,7 +1834,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
     }
     units = fp->units;
     memset(&made, 0, sizeof made);
-    made.dir = (guint8)direction(c, pinfo);
+    made.dir = c->call_dir;
     made.tls = (guint8)tls;
     units->n = fixes->n = fp->dead->n = 0;
     c->dead = fp->dead;
@@ -1793,9 +1858,7 @@ static const guint8 *make_record(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tv
         sp[0] = (guint8)seq;
         sp[1] = (guint8)(seq >> 8);
     }
-    rec = rec_append(pinfo->num, h.n + k.n);
-    memcpy(rec, h.p, h.n);
-    memcpy(rec + h.n, k.p, k.n);
+    rec = rec_put(pinfo->num, hb, h.n, k.p, k.n);
     if (made.tail >= 0)
         c->held_slot[made.dir] = rec + h.n + tail_slot;
     *direct = direct_call(&fp->direct, &made, (smtpx_unit *)units->p, units->n) ? &fp->direct : NULL;
@@ -2018,14 +2081,14 @@ static int dissect_common(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         else /* later passes; or the first, rendering what they will */
             data = held_tvb(tvb, pinfo, call->held_data, call->held, call->hole_from, call->hole_len,
                             call->skip, TRUE);
-        smtpx_render_call(data, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
+        smtpx_render_call(data, tvb, pinfo, tree, call, parsed, &fs->info, imf_handle, tls_handle, self);
         if (pinfo->desegment_len != 0) {
             /* TLS asked for more of its first record, from an offset of that data */
             guint32 o = (guint32)pinfo->desegment_offset;
             pinfo->desegment_offset = (int)(o > call->held ? o - call->held + call->skip : call->skip);
         }
     } else {
-        smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, imf_handle, tls_handle, self);
+        smtpx_render_call(tvb, tvb, pinfo, tree, call, parsed, &fs->info, imf_handle, tls_handle, self);
     }
     scratch_parsed_busy = was_busy;
     if (c != NULL) {
@@ -2125,16 +2188,13 @@ static inline gboolean same_address(const address *a, const address *b)
     return addresses_equal(a, b);
 }
 
-/* A postdissector: TCP hands no payload-less FIN or RST to SMTP, yet that
- * frame ends the transactions left open.  Cheap for every other frame. */
-static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+/* The postdissector's work for a frame that may close something (below). */
+static SMTPX_NOINLINE int close_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 {
     conversation_t *conv;
     smtpx_conv *c;
     smtpx_call *call;
 
-    if (pinfo->ptype != PT_TCP || !smtpx_enabled())
-        return 0;
     if (PINFO_FD_VISITED(pinfo)) {
         call = (smtpx_call *)p_get_proto_data(wmem_file_scope(), pinfo, proto_smtpx, KEY_CLOSE);
     } else {
@@ -2172,6 +2232,25 @@ static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
         return 0;
     smtpx_render_close(tvb, pinfo, tree, call);
     return 0;
+}
+
+/* A postdissector: TCP hands no payload-less FIN or RST to SMTP, yet that
+ * frame ends the transactions left open.  Called for every frame: what
+ * most frames need (not TCP; or a segment this plugin has just dissected,
+ * without FIN or RST) is answered here without the frame of a call that
+ * does more. */
+static int dissect_smtpx_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    if (pinfo->ptype != PT_TCP || !smtpx_enabled())
+        return 0;
+    if (first_frame == pinfo->num && !(first_conv_flags & (TH_FIN | TH_RST)) && first_conv != NULL &&
+        !PINFO_FD_VISITED(pinfo) && first_conv_ports[0] == pinfo->srcport &&
+        first_conv_ports[1] == pinfo->destport && first_conv_addrs[0].data == pinfo->src.data &&
+        first_conv_addrs[1].data == pinfo->dst.data && first_conv_addrs[0].len == pinfo->src.len &&
+        first_conv_addrs[1].len == pinfo->dst.len && first_conv_addrs[0].type == pinfo->src.type &&
+        first_conv_addrs[1].type == pinfo->dst.type)
+        return 0; /* the segment just dissected, the same addresses: close_frame's first test */
+    return close_frame(tvb, pinfo, tree);
 }
 
 /* ---- registration ---- */

@@ -121,7 +121,12 @@ typedef struct smtpx_vec {
 } smtpx_vec;
 void smtpx_vec_grow(smtpx_vec *v, size_t size);
 /* Room for at least k more elements after the n there are. */
-void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k);
+void smtpx_vec_reserve_more(smtpx_vec *v, size_t size, guint32 k);
+static inline void smtpx_vec_reserve(smtpx_vec *v, size_t size, guint32 k)
+{
+    if (v->cap - v->n < k)
+        smtpx_vec_reserve_more(v, size, k);
+}
 static inline void *smtpx_vec_push(smtpx_vec *v, size_t size)
 {
     if (v->n == v->cap)
@@ -187,6 +192,8 @@ typedef struct smtpx_call {
     smtpx_unit *units;    /* nunits of them: after the call in the same
                              allocation (smtpx_call_new), or on the first
                              pass where the engine's run put them */
+    const guint8 *seg_bytes; /* first pass, no held bytes: the segment's
+                                bytes as the engine read them, else NULL */
 } smtpx_call;
 
 /* A call with room for n units, in scope. */
@@ -218,11 +225,15 @@ typedef struct smtpx_conv {
     guint32 msg_len, msg_cap, msg_id, msg_first_frame, msg_last_frame, msg_frames;
     gboolean msg_truncated;
     guint32 msg_call;         /* the call all its bytes came in, 0 if several */
+    const guint8 *msg_defer;  /* while all of them came in this call: the call's
+                                 bytes they are, not copied (msg_data empty) */
+    guint32 msg_defer_len;    /* msg_len when so, else 0 */
     guint32 msg_done_len;     /* length of the last message completed */
     /* transactions not yet ended (the open one and one awaiting its reply) */
     smtpx_txn *txns[4];
     /* AUTH exchange in progress */
     guint8 auth_mech, auth_step;
+    guint8 call_dir;          /* the direction of the current call's data (SMTP_DIR_*) */
     struct smtpx_auth *auth;  /* its record, NULL when none */
     /* per direction, an unfinished unit at the end of the last segment:
      * its bytes, kept until the next segment completes it (bounded by the
@@ -247,12 +258,18 @@ typedef struct smtpx_parked {
  * other dissectors' in wmem_file_scope() (TCP walks lists of its own there
  * on every segment).  The call records have slabs of their own there. */
 wmem_allocator_t *smtpx_scope(void);
-/* The same for the state of conversations still going on (smtpx_conv,
- * pairs of commands waiting, the engine's queue, held bytes, an open
- * transaction's list of recipients): most of it is freed as sessions end,
- * and its holes stay among its own kind instead of between the records
- * and summaries kept to the end. */
-wmem_allocator_t *smtpx_live_scope(void);
+/* The state of conversations still going on (smtpx_conv, pairs of
+ * commands waiting, the engine's queue, held bytes, an open transaction's
+ * list of recipients and their addresses): most of it is freed as
+ * sessions end, and its holes stay among its own kind instead of between
+ * the records and summaries kept to the end.  An allocator of its own
+ * (smtpx_live.c); smtpx_live_reset frees all of it (the file is closed). */
+void *smtpx_live_alloc(size_t n);
+void *smtpx_live_alloc0(size_t n);
+void *smtpx_live_realloc(void *p, size_t n);
+void smtpx_live_free(void *p);
+char *smtpx_live_strndup(const void *p, size_t n);
+void smtpx_live_reset(void);
 
 /* The frame's Info column as this plugin has written it in this
  * dissection of the frame, kept across the dissector's calls for it
@@ -273,6 +290,9 @@ smtpx_info_state *smtpx_frame_info(packet_info *pinfo);
  * a new dissection session, which runs the init routines), so the answer
  * holds for every frame of one dissection, at no cost per frame. */
 extern gboolean smtpx_enabled_now;
+/* The highest severity of an expert info raised without a tree in this
+ * dissection of the file (0: none; smtpx_render.c), started again with it */
+extern int smtpx_quiet_severity;
 void smtpx_enabled_refresh(void);
 static inline gboolean smtpx_enabled(void)
 {
@@ -287,8 +307,6 @@ extern guint smtpx_max_message;   /* bytes, SMTPX_MAX_MESSAGE_MIN .. _MAX */
 extern guint smtpx_max_line;      /* bytes, SMTPX_MAX_LINE_MIN .. _MAX */
 extern guint smtpx_max_pending;   /* commands, SMTPX_MAX_PENDING_MIN .. _MAX */
 extern guint smtpx_max_summary_rcpts; /* recipients listed in a transaction's summary, .. _MAX */
-/* Bytes of the tvb as printable text (as tvb_format_text), kept in scope
- * (smtpx_scope() or smtpx_live_scope()) in exactly the room it needs. */
 /* Bytes that tvb_format_text gives back as they are (printable ASCII
  * without a backslash) */
 gboolean smtpx_plain_text(const guint8 *p, guint32 len);
@@ -297,6 +315,8 @@ gboolean smtpx_plain_copy(guint8 *dst, const guint8 *p, guint32 len);
 gboolean smtpx_ascii_text(const guint8 *p, guint32 len);
 /* n bytes and a NUL in scope (wmem_strndup copies a byte at a time) */
 char *smtpx_strndup(wmem_allocator_t *scope, const void *p, size_t n);
+/* Bytes of the tvb as printable text (as tvb_format_text), kept in scope
+ * (smtpx_scope(); NULL: the live allocator) in exactly the room it needs. */
 const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_t *tvb, guint32 off,
                             guint32 len);
 extern dissector_handle_t smtpx_ntlmssp_handle; /* Wireshark's NTLMSSP, NULL if none */
@@ -333,6 +353,12 @@ extern int proto_smtp_builtin;
 #define EI(id, abbrev, group, severity, summary) extern expert_field id;
 #include "smtpx_experts.def"
 #undef EI
+/* and each one's severity: SEVERITY_OF_<id> */
+enum {
+#define EI(id, abbrev, group, severity, summary) SEVERITY_OF_##id = PI_##severity,
+#include "smtpx_experts.def"
+#undef EI
+};
 extern expert_field ei_anomaly[SMTP_ANOMALY_COUNT];
 
 void smtpx_register_fields(void);
@@ -363,6 +389,10 @@ void smtpx_tap_credential(packet_info *pinfo, const char *user, const char *resu
  * of the first pass's call, the same for all units of a call (not 0). */
 void smtpx_collect_message(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, smtpx_unit *u,
                            guint32 call);
+/* The end of a first-pass call (or its start, after a call an exception
+ * cut short: drop set): a message whose bytes so far are this call's
+ * keeps a copy of them now. */
+void smtpx_message_call_end(smtpx_conv *c, gboolean drop);
 
 /* The latest reply of a call, for the transaction it ends. */
 typedef struct smtpx_last_reply {
@@ -384,9 +414,10 @@ void smtpx_render_close(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
                         const smtpx_call *call);
 /* parsed: the first pass's parse of each COMMAND unit's line and REPLY
  * unit's first line (by unit index, meaningless for other units; parsed
- * itself NULL on later passes, which parse each line once themselves) */
+ * itself NULL on later passes, which parse each line once themselves);
+ * ist: the frame's Info state (smtpx_frame_info's) */
 void smtpx_render_call(tvbuff_t *tvb, tvbuff_t *seg, packet_info *pinfo, proto_tree *tree,
-                       const smtpx_call *call, const smtp_parsed *parsed,
+                       const smtpx_call *call, const smtp_parsed *parsed, smtpx_info_state *ist,
                        dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle);
 

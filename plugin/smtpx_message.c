@@ -23,6 +23,45 @@ static void message_reset(smtpx_conv *c)
     c->msg_data = NULL;
     c->msg_len = c->msg_cap = c->msg_id = c->msg_frames = c->msg_last_frame = 0;
     c->msg_truncated = FALSE;
+    c->msg_defer = NULL;
+    c->msg_defer_len = 0;
+}
+
+/* Room for cap bytes or more in the message's buffer. */
+static void message_room(smtpx_conv *c, guint32 need)
+{
+    if (need > c->msg_cap) {
+        guint32 cap = c->msg_cap ? c->msg_cap : 4096;
+        while (cap < need)
+            cap = cap > G_MAXUINT32 / 2 ? G_MAXUINT32 : cap * 2;
+        c->msg_data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, cap);
+        c->msg_cap = cap;
+    }
+}
+
+/* The message's bytes still the call's are copied into its buffer. */
+static void message_copy_deferred(smtpx_conv *c)
+{
+    if (c->msg_defer_len == 0)
+        return;
+    message_room(c, c->msg_len);
+    memcpy(c->msg_data, c->msg_defer, c->msg_defer_len);
+    c->msg_defer = NULL;
+    c->msg_defer_len = 0;
+}
+
+void smtpx_message_call_end(smtpx_conv *c, gboolean drop)
+{
+    if (c->msg_defer_len == 0)
+        return;
+    if (drop) { /* their bytes are gone with the call: the message lacks them */
+        c->msg_len = 0;
+        c->msg_truncated = TRUE;
+        c->msg_defer = NULL;
+        c->msg_defer_len = 0;
+        return;
+    }
+    message_copy_deferred(c);
 }
 
 static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const guint8 *p, guint32 n,
@@ -46,13 +85,18 @@ static void message_append(smtpx_conv *c, packet_info *pinfo, guint32 id, const 
     }
     if (n == 0)
         return;
-    if (c->msg_len + n > c->msg_cap) {
-        guint32 cap = c->msg_cap ? c->msg_cap : 4096;
-        while (cap < c->msg_len + n)
-            cap = cap > G_MAXUINT32 / 2 ? G_MAXUINT32 : cap * 2;
-        c->msg_data = (guint8 *)wmem_realloc(wmem_file_scope(), c->msg_data, cap);
-        c->msg_cap = cap;
+    if (c->msg_call == call && c->msg_defer_len == c->msg_len &&
+        (c->msg_len == 0 || c->msg_defer + c->msg_defer_len == p)) {
+        /* all of it this call's bytes so far, one run of them: referred to,
+         * copied only if the message goes on in a later call */
+        if (c->msg_len == 0)
+            c->msg_defer = p;
+        c->msg_defer_len += n;
+        c->msg_len += n;
+        return;
     }
+    message_copy_deferred(c);
+    message_room(c, c->msg_len + n);
     memcpy(c->msg_data + c->msg_len, p, n);
     c->msg_len += n;
 }
@@ -75,12 +119,14 @@ static smtpx_message *message_finish(smtpx_conv *c, packet_info *pinfo, guint32 
         message_append(c, pinfo, id, NULL, 0, call);
     if (c->msg_call == call && !c->msg_truncated) {
         /* only its length is needed now: the buffer is dropped anyway */
+        const guint8 *data = c->msg_defer_len ? c->msg_defer : c->msg_data;
         c->msg_done_len = dot_stuffed && c->msg_len > 0
-                              ? (guint32)smtp_unstuff(c->msg_data, c->msg_data, c->msg_len) : c->msg_len;
+                              ? (guint32)smtp_unstuffed_len(data, c->msg_len) : c->msg_len;
         u->ev.flags |= SMTPX_EVF_MSG_HERE;
         message_reset(c);
         return NULL;
     }
+    message_copy_deferred(c);
     m = wmem_new0(smtpx_scope(), smtpx_message);
     m->first_frame = c->msg_first_frame;
     m->frames = c->msg_frames;

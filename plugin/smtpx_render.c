@@ -33,6 +33,8 @@ typedef struct render_ctx {
     gboolean info;     /* the Info column is wanted */
     char *infobuf;     /* Info text of this call not yet in the column (COL_MAX_INFO_LEN) */
     size_t infolen;
+    char *spare;       /* when infobuf is in pinfo's pool, to become the
+                          column's own text: the buffer for what comes after */
     smtpx_info_state *ist; /* the frame's Info state, once looked up */
     gboolean legacy;   /* the built-in's field names are wanted (visible tree, filter, -e) */
     gboolean visible;  /* the tree is shown (labels are read): -V, the GUI's details */
@@ -207,10 +209,17 @@ static void info_flush(render_ctx *r)
         /* the frame's first text replaces the column's (a pointer to a
          * copy in pinfo's pool, not a copy into the column) */
         st->clear_pending = FALSE;
-        if (r->infolen > 0) {
+        if (r->infolen > 0 && r->spare != NULL) { /* the text is in the pool already */
+            r->infobuf[r->infolen] = 0;
+            col_set_str(r->pinfo->cinfo, COL_INFO, r->infobuf);
+        } else if (r->infolen > 0) {
             col_set_str(r->pinfo->cinfo, COL_INFO, smtpx_strndup(r->pinfo->pool, r->infobuf, r->infolen));
         } else
             col_clear(r->pinfo->cinfo, COL_INFO);
+        if (r->spare != NULL) {
+            r->infobuf = r->spare;
+            r->spare = NULL;
+        }
         r->infolen = 0;
         return;
     }
@@ -225,8 +234,8 @@ static void info_flush(render_ctx *r)
  * other than backslash (nearly all of them) reads the same escaped as not,
  * so it is copied as it is instead of going through tvb_format_text's
  * escaping, a byte at a time into a pool string. */
-#define info_line(r, prefix, off, len) info_line_n((r), "" prefix, sizeof(prefix) - 1, (off), (len))
-static void info_line_n(render_ctx *r, const char *prefix, size_t prefix_len, guint32 off, guint32 len)
+#define info_line(r, prefix, off, len) info_line_n((r), " | " prefix, sizeof(" | " prefix) - 1, (off), (len))
+static void info_line_n(render_ctx *r, const char *sep_prefix, size_t sep_prefix_len, guint32 off, guint32 len)
 {
     const guint8 *p;
     info_state *st;
@@ -236,10 +245,11 @@ static void info_line_n(render_ctx *r, const char *prefix, size_t prefix_len, gu
     st = info_get(r);
     if (st->written >= COL_MAX_INFO_LEN - 1)
         return;
-    if (st->started) /* as info_sep */
-        info_put(r, st, " | ", 3);
+    if (st->started) /* as info_sep: " | " before the prefix */
+        info_put(r, st, sep_prefix, sep_prefix_len);
+    else
+        info_put(r, st, sep_prefix + 3, sep_prefix_len - 3);
     st->started = TRUE;
-    info_put(r, st, prefix, prefix_len);
     p = r->buf + off;
     /* plain (nearly always) and with room: checked as it is copied */
     if (len <= (size_t)COL_MAX_INFO_LEN - 1 - r->infolen && st->written < COL_MAX_INFO_LEN - 1 &&
@@ -897,8 +907,16 @@ static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
         /* no tree to show the text in and no expert tap to hand it to (the
          * packet list, tshark without -z expert): the frame's severity and
          * its Expert column are all that show, so the text is not made
-         * (its formatting was about 2,000 instructions a negative reply) */
+         * (its formatting was about 2,000 instructions a negative reply).
+         * Without an Expert column, what is left is the file's highest
+         * severity (the GUI's status bar): once this plugin has raised one
+         * as high, another changes nothing (about 1,000 instructions). */
+        int severity = d1 == 4 ? SEVERITY_OF_ei_reply_transient : SEVERITY_OF_ei_reply_permanent;
+        if (severity <= smtpx_quiet_severity && !col_get_writable(r->pinfo->cinfo, COL_EXPERT))
+            return;
         expert_add_info(r->pinfo, NULL, d1 == 4 ? &ei_reply_transient : &ei_reply_permanent);
+        if (severity > smtpx_quiet_severity)
+            smtpx_quiet_severity = severity;
         return;
     }
     if (name == NULL) {
@@ -1535,7 +1553,7 @@ static void render_tail(render_ctx *r, tvbuff_t *seg, const smtpx_call *call)
 }
 
 void smtpx_render_call(tvbuff_t *tvb, tvbuff_t *seg, packet_info *pinfo, proto_tree *tree,
-                       const smtpx_call *call, const smtp_parsed *parsed,
+                       const smtpx_call *call, const smtp_parsed *parsed, smtpx_info_state *ist,
                        dissector_handle_t imf_handle,
                        dissector_handle_t tls_handle, dissector_handle_t app_handle)
 {
@@ -1562,11 +1580,18 @@ void smtpx_render_call(tvbuff_t *tvb, tvbuff_t *seg, packet_info *pinfo, proto_t
     r.tvb = tvb;
     r.pinfo = pinfo;
     r.tree = tree;
-    r.buf = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    r.ist = ist;
+    /* the first pass's engine read the segment's bytes already */
+    r.buf = !len ? NULL : call->seg_bytes != NULL && tvb == seg ? call->seg_bytes : tvb_get_ptr(tvb, 0, len);
     r.hole_from = call->hole_from;
     r.hole_len = call->hole_len;
     r.parsed = parsed;
     r.info = pinfo->cinfo != NULL && col_get_writable(pinfo->cinfo, COL_INFO);
+    if (r.info && info_get(&r)->clear_pending) {
+        /* the frame's first text: gathered where the column will keep it */
+        r.spare = r.infobuf;
+        r.infobuf = (char *)wmem_alloc(pinfo->pool, COL_MAX_INFO_LEN);
+    }
     if (tree != NULL) {
         proto_item *mine;
         top = proto_tree_add_item(tree, proto_smtp_builtin, tvb, 0, -1, ENC_NA);

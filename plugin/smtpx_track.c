@@ -178,10 +178,13 @@ const char *smtpx_kept_text(wmem_allocator_t *scope, packet_info *pinfo, tvbuff_
 {
     const guint8 *p = len > 0 ? tvb_get_ptr(tvb, off, len) : NULL;
 
+    const char *text;
+
     if (p != NULL && smtpx_plain_text(p, len)) /* as tvb_format_text would give it */
-        return smtpx_strndup(scope, p, len);
+        return scope != NULL ? smtpx_strndup(scope, p, len) : smtpx_live_strndup(p, len);
     /* tvb_format_text allocates for the worst case (every byte escaped) */
-    return wmem_strdup(scope, tvb_format_text(pinfo->pool, tvb, off, len));
+    text = tvb_format_text(pinfo->pool, tvb, off, len);
+    return scope != NULL ? wmem_strdup(scope, text) : smtpx_live_strndup(text, strlen(text));
 }
 
 const char *smtpx_ntlm_name(wmem_allocator_t *scope, const guint8 *msg, guint32 off, guint32 len,
@@ -268,7 +271,7 @@ static void track_command(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, cons
         u->ev.verb != SMTP_VERB_HELO && u->ev.verb != SMTP_VERB_EHLO && u->ev.verb != SMTP_VERB_LHLO)
         return;
     if ((cmd->flags & SMTP_CMD_HAS_PATH) && u->pair != NULL) {
-        u->pair->addr = smtpx_kept_text(smtpx_live_scope(), pinfo, tvb, u->ev.off + cmd->path.off,
+        u->pair->addr = smtpx_kept_text(NULL, pinfo, tvb, u->ev.off + cmd->path.off,
                                         cmd->path.len);
         u->pair->owns_addr = cmd->verb == SMTP_VERB_RCPT;
     }
@@ -325,9 +328,9 @@ static smtpx_rcpt *rcpt_add(smtpx_txn *t)
     guint32 n = t->nlist;
 
     if (n == 0)
-        t->list = (smtpx_rcpt *)wmem_alloc(smtpx_live_scope(), 4 * sizeof(smtpx_rcpt));
+        t->list = (smtpx_rcpt *)smtpx_live_alloc(4 * sizeof(smtpx_rcpt));
     else if (n >= 4 && (n & (n - 1)) == 0)
-        t->list = (smtpx_rcpt *)wmem_realloc(smtpx_live_scope(), t->list, (size_t)n * 2 * sizeof(smtpx_rcpt));
+        t->list = (smtpx_rcpt *)smtpx_live_realloc(t->list, (size_t)n * 2 * sizeof(smtpx_rcpt));
     t->nlist = n + 1;
     return &t->list[n];
 }
@@ -422,7 +425,7 @@ static const char *move_string(char **at, const char *str)
     n = strlen(str) + 1;
     memcpy(to, str, n);
     *at += n;
-    wmem_free(smtpx_live_scope(), (void *)str);
+    smtpx_live_free((void *)str);
     return to;
 }
 
@@ -450,7 +453,7 @@ static void txn_compact(smtpx_txn *t, gboolean move_strings)
     t->list = bytes ? (smtpx_rcpt *)wmem_alloc(smtpx_scope(), bytes) : NULL;
     if (n > 0) {
         memcpy(t->list, old, n * sizeof(smtpx_rcpt));
-        wmem_free(smtpx_live_scope(), old);
+        smtpx_live_free(old);
     }
     if (!move_strings)
         return;
