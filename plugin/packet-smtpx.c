@@ -189,9 +189,9 @@ static conv_entry *conv_tab_add(const conv_key *k)
 {
     guint32 i;
 
-    if ((conv_tab_taken + 1) * 2 > conv_tab_mask + 1) { /* at most half taken: short probes */
+    if ((conv_tab_taken + 1) * 4 > conv_tab_mask + 1) { /* at most a quarter taken: short probes */
         guint32 slots = 64;
-        while (slots < (conv_tab_live + 1) * 4) /* at most a quarter after */
+        while (slots < (conv_tab_live + 1) * 8) /* at most an eighth after */
             slots *= 2;
         conv_tab_alloc(slots);
     }
@@ -482,8 +482,8 @@ static void maybe_park(packet_info *pinfo, conversation_t *conv, smtpx_conv *c)
 {
     guint32 i;
 
-    if (c->msg_data != NULL || c->auth != NULL || c->dead != NULL || c->held_len[0] || c->held_len[1] ||
-        !smtp_session_over(&c->sess))
+    if (!smtp_session_over(&c->sess) || c->msg_data != NULL || c->auth != NULL || c->dead != NULL ||
+        c->held_len[0] || c->held_len[1]) /* the usual answer, not over, first */
         return;
     for (i = 0; i < G_N_ELEMENTS(c->txns); i++) {
         if (c->txns[i] != NULL)
@@ -1503,7 +1503,8 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32
 
     if (++serial == 0)
         serial = 1;
-    smtpx_message_call_end(c, TRUE); /* a message's bytes a cut-short call left */
+    if (c->msg_defer_len != 0)
+        smtpx_message_call_end(c, TRUE); /* a message's bytes a cut-short call left */
     memset(&last_reply, 0, sizeof last_reply);
     last_reply.ev.type = SMTP_EV_ANOMALY; /* none yet */
     call->tail = -1;
@@ -1592,7 +1593,8 @@ static void run_engine(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb, guint32
         if (used == 0 && nev == 0)
             break; /* cannot happen: the engine always progresses */
     }
-    smtpx_message_call_end(c, FALSE); /* the call's bytes go: a message keeps its own */
+    if (c->msg_defer_len != 0)
+        smtpx_message_call_end(c, FALSE); /* the call's bytes go: a message keeps its own */
     if (tvb == NULL && call->tail < 0) { /* no unit read the held buffer it ends: still the data */
         tvb = *data = data_tvb(seg, pinfo, buf, len);
         call->held_data = tvb_get_ptr(tvb, 0, len);
@@ -1917,7 +1919,8 @@ static inline frame_state *frame_state_get(packet_info *pinfo, gboolean *fresh)
         return frame_state_later(pinfo, fresh);
     *fresh = first_frame != pinfo->num;
     if (*fresh) {
-        memset(&first_state, 0, sizeof first_state);
+        static const frame_state none;
+        first_state = none; /* a few stores */
         first_frame = pinfo->num;
         first_conv = NULL;
     }

@@ -959,24 +959,26 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
 {
     const guint8 *p = r->buf + u->ev.off;
     const smtp_verb ctx = (smtp_verb)u->ev.verb;
-    const char *cat = smtp_category_name(u->ev.code / 100);
     const smtpx_authref *auth = UNIT_AUTH(u);
     const guint8 *lf = memchr(p, '\n', u->ev.len);
     guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);
-    smtp_reply_line first;
+    smtp_reply_line own;
+    const smtp_reply_line *first = &own;
     proto_tree *t;
     char name[SMTP_REPLY_TEXT_MAX], mbuf[SMTP_REPLY_TEXT_MAX];
     reply_texts texts;
 
     /* the first line parsed once: by the engine on the first pass, here on
      * later ones when anything reads it */
-    memset(&first, 0, sizeof first);
-    if (pp != NULL)
-        first = pp->reply;
-    else if ((r->st != NULL || have_tap_listener(smtpx_tap) ||
-              (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u))) &&
-             !smtp_parse_reply_line(p, l1, &first))
-        memset(&first, 0, sizeof first);
+    if (pp != NULL) {
+        first = &pp->reply;
+    } else {
+        memset(&own, 0, sizeof own);
+        if ((r->st != NULL || have_tap_listener(smtpx_tap) ||
+             (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u))) &&
+            !smtp_parse_reply_line(p, l1, &own))
+            memset(&own, 0, sizeof own);
+    }
     if (r->info) {
         info_line(r, "S: ", u->ev.off, l1);
         if (u->ev.nlines > 1) {
@@ -985,14 +987,15 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
             info_addl(r, " lines)");
         }
     }
-    queue_tap(r, u, p, &first);
+    queue_tap(r, u, p, first);
     /* the reply that ends an AUTH exchange: -z credentials learns how */
     if (auth != NULL && auth->role == SMTPX_AUTH_END && auth->auth->user != NULL)
         smtpx_tap_credential(r->pinfo, auth->auth->user, auth->auth->result, auth->auth->mech_id);
     if (r->st == NULL) {
-        if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first.code != 0)
-            render_ntlm(r, NULL, u, u->ev.off + first.text.off, first.text.len);
-        reply_expert(r, u, NULL);
+        if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first->code != 0)
+            render_ntlm(r, NULL, u, u->ev.off + first->text.off, first->text.len);
+        if (u->ev.code / 100 == 4 || u->ev.code / 100 == 5) /* reply_expert's only ones */
+            reply_expert(r, u, NULL);
         return;
     }
     /* the code's name and meaning, for the labels, only when they are shown */
@@ -1004,6 +1007,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         texts.meaning = mbuf;
     }
     if (r->visible) { /* the label only when shown; the line as it is when plain */
+        const char *cat = smtp_category_name(u->ev.code / 100);
         const char *c1 = cat ? cat : "Unknown category";
         int n1 = (int)l1;
         const char *line = smtpx_plain_text(p, l1) ? (const char *)p
@@ -1033,16 +1037,16 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
         proto_item_set_hidden(proto_tree_add_boolean(t, hf_legacy_rsp, r->tvb, u->ev.off, 0, TRUE));
     render_code(r, t, u->ev.off, u->ev.code, ctx, texts.name, texts.meaning);
     if (r->want_lines || r->legacy)
-        render_reply_lines(r, t, u, &first);
-    if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first.text.len > 0)
-        ADD_TEXT(r, t, hf_greeting_host, u->ev.off + first.text.off, smtp_reply_domain(p + first.text.off, first.text.len).len);
+        render_reply_lines(r, t, u, first);
+    if (ctx == SMTP_VERB_CONNECT && u->ev.code == 220 && first->text.len > 0)
+        ADD_TEXT(r, t, hf_greeting_host, u->ev.off + first->text.off, smtp_reply_domain(p + first->text.off, first->text.len).len);
     if (ctx == SMTP_VERB_EOD && u->pair != NULL && u->pair->addr != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_reply_recipient, r->tvb, u->ev.off,
                                                        u->ev.len, u->pair->addr));
-    if (first.status.len > 0 && r->want_status)
-        render_status(r, t, u->ev.off, &first);
-    if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first.text.len > 0)
-        render_ntlm(r, t, u, u->ev.off + first.text.off, first.text.len);
+    if (first->status.len > 0 && r->want_status)
+        render_status(r, t, u->ev.off, first);
+    if (auth != NULL && auth->role == SMTPX_AUTH_CHALLENGE && is_ntlm(u) && first->text.len > 0)
+        render_ntlm(r, t, u, u->ev.off + first->text.off, first->text.len);
     if (auth != NULL && auth->role == SMTPX_AUTH_END && auth->auth->result != NULL)
         proto_item_set_generated(proto_tree_add_string(t, hf_auth_result, r->tvb, u->ev.off, 3,
                                                        auth->auth->result));
@@ -1147,13 +1151,26 @@ static void render_body(render_ctx *r, const smtpx_unit *u, int hf, int hf_len, 
 {
     proto_tree *t;
 
-    if (r->info) {
-        info_add_sep(r);
-        info_addl(r, "C: ");
-        info_adds(r, what);
-        info_addl(r, ", ");
-        info_addu(r, u->ev.len);
-        info_addl(r, " bytes");
+    if (r->info) { /* "[ | ]C: <what>, <n> bytes", put together here and added at once */
+        char text[72], num[10];
+        size_t n = 6, w = strlen(what), d;
+        const char *digits = uint_text(num + sizeof num, u->ev.len);
+        d = (size_t)(num + sizeof num - digits);
+        if (w > sizeof text - 6 - 2 - sizeof num - 6)
+            w = sizeof text - 6 - 2 - sizeof num - 6;
+        memcpy(text, " | C: ", 6);
+        memcpy(text + n, what, w);
+        n += w;
+        memcpy(text + n, ", ", 2);
+        n += 2;
+        memcpy(text + n, digits, d);
+        n += d;
+        memcpy(text + n, " bytes", 6);
+        n += 6;
+        if (*info_sep(r) != 0) /* the separator before it, if the frame has text before */
+            info_add(r, text, n);
+        else
+            info_add(r, text + 3, n - 3);
     }
     if (r->st == NULL)
         return;
@@ -1176,8 +1193,10 @@ static void render_eod(render_ctx *r, const smtpx_unit *u)
     proto_tree *t;
 
     if (r->info) {
-        info_add_sep(r);
-        info_addl(r, "C: . (end of data)");
+        if (*info_sep(r) != 0)
+            info_addl(r, " | C: . (end of data)");
+        else
+            info_addl(r, "C: . (end of data)");
     }
     if (r->st == NULL) {
         unanswered(r, u->pair);
