@@ -234,8 +234,10 @@ unsigned smtp_ntlm_parse(const uint8_t *m, size_t n, smtp_ntlm_msg *out)
      * fields at 12, 20, 28, 36, 44; the flags at 60 when the header is the
      * full 64 bytes (the first payload starts at or after 64) */
     if (type != 3 || n < 52 || !ntlm_field(m, n, 28, &out->domain) ||
-        !ntlm_field(m, n, 36, &out->user) || !ntlm_field(m, n, 44, &out->host))
+        !ntlm_field(m, n, 36, &out->user) || !ntlm_field(m, n, 44, &out->host)) {
+        memset(out, 0, sizeof *out); /* no name of a message not taken */
         return 0;
+    }
     if (n >= 64) {
         uint32_t first = (uint32_t)n;
         size_t at;

@@ -171,6 +171,10 @@ static void ntlm_tests(void)
     /* a name outside the message, a short message, another signature */
     n = ntlm_auth_msg(m, 1, 64, "DOM", "alice", "WS1");
     CHECK_EQ(smtp_ntlm_parse(m, 75, &nm), 0);
+    /* the domain, inside, was read before the user, outside: not kept */
+    CHECK_EQ(nm.type, 0);
+    CHECK_EQ(nm.domain.len, 0), CHECK_EQ(nm.user.len, 0), CHECK_EQ(nm.host.len, 0);
+    CHECK(!nm.unicode);
     CHECK(!smtp_sasl_message(SMTP_MECH_NTLM, 2, m, 75, &info));
     CHECK_EQ(smtp_ntlm_parse(m, 40, &nm), 0);
     m[8] = 1;
