@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    max_line = 1 + (size_t)(data[0] & 0x3f) * 3;
+    /* 0x3f: lines may pass RFC 5321's 512 bytes (SMTP_REPLY_LONG_LINE) */
+    max_line = (data[0] & 0x3f) == 0x3f ? 1000 : 1 + (size_t)(data[0] & 0x3f) * 3;
     max_reply = max_line + (size_t)(data[0] >> 6) * 50;
     len = size - 1;
     p = malloc(len ? len : 1);
@@ -74,6 +75,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(sl <= len && (sl == 0 || sl >= 5));
         if (sl)
             CHECK(su <= 999 && de <= 999);
+    }
+
+    {
+        /* the first CR or LF, 16 bytes at a time: where a byte-by-byte
+         * scan finds it, or SMTP_SCAN_LONG when none is in the first limit
+         * bytes; limits below, at and above the buffer's length, 16-byte
+         * steps and not */
+        static const size_t limits[] = { 0, 1, 15, 16, 17, 64, 128, 1000, 0 };
+        size_t ref = 0, li;
+        while (ref < len && p[ref] != '\r' && p[ref] != '\n')
+            ref++;
+        for (li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+            size_t lim = li + 1 < sizeof limits / sizeof limits[0] ? limits[li] : len;
+            size_t got = smtp_first_cr_lf(p, len, lim);
+            if (got == SMTP_SCAN_LONG)
+                CHECK(ref >= lim);
+            else
+                CHECK(got == ref);
+        }
     }
 
     r = smtp_frame_line(p, len, max_line, &ln);
@@ -141,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             start = p[k] == '\n';
         }
         CHECK(o == un);
+        CHECK(smtp_unstuffed_len(p, len) == un);
         free(u);
     }
     free(p);
