@@ -59,7 +59,10 @@ def install_missing():
         return 'missing %s (Debian packages %s) and not root to install them' % (
             ', '.join(miss), ' '.join(pkgs))
     print('     installing %s for the transfer test' % ' '.join(pkgs))
-    p = subprocess.run(['apt-get', 'install', '-y', '--no-install-recommends'] + pkgs,
+    # another test may be installing at the same time (the GUI test's
+    # Xvfb and Qt): wait for dpkg's lock as test_gui does, not skip
+    p = subprocess.run(['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'install', '-y',
+                        '--no-install-recommends'] + pkgs,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
     miss = missing_tools()
