@@ -63,6 +63,7 @@ static void big_unlink(live_big *b)
         b->next->prev = b->prev;
 }
 
+#ifndef SMTPX_LIVE_PLAIN
 static SMTPX_NOINLINE void *slab_carve(guint32 cls)
 {
     size_t size = (size_t)cls * LIVE_GRAIN;
@@ -79,6 +80,7 @@ static SMTPX_NOINLINE void *slab_carve(guint32 cls)
     slab_pos += size;
     return p;
 }
+#endif
 
 void *smtpx_live_alloc(size_t n)
 {
@@ -105,10 +107,10 @@ void *smtpx_live_alloc0(size_t n)
     return p;
 }
 
-/* The bytes a chunk has room for. */
+/* The bytes a chunk of a size class (not a big one) has room for. */
 static size_t live_room(const guint64 *h)
 {
-    return *h == LIVE_BIG ? G_MAXSIZE : (size_t)*h * LIVE_GRAIN - sizeof(guint64);
+    return (size_t)*h * LIVE_GRAIN - sizeof(guint64);
 }
 
 void smtpx_live_free(void *p)
@@ -132,6 +134,7 @@ void *smtpx_live_realloc(void *p, size_t n)
 {
     guint64 *h;
     void *q;
+    size_t room;
 
     if (p == NULL)
         return smtpx_live_alloc(n);
@@ -149,10 +152,11 @@ void *smtpx_live_realloc(void *p, size_t n)
         bigs = nb;
         return nb + 1;
     }
-    if (n <= live_room(h))
+    room = live_room(h);
+    if (n <= room)
         return p;
     q = smtpx_live_alloc(n);
-    memcpy(q, p, live_room(h));
+    memcpy(q, p, room);
     smtpx_live_free(p);
     return q;
 }
