@@ -24,6 +24,9 @@ Writes to OUTDIR (default smtp-batch-out):
   chart.png                       (gnuplot) replies per category over time,
                                   reply times per command
   *.parquet                       when pyarrow is importable
+  .smtp-batch-outputs.json        which of these files it wrote (see OutDir):
+                                  a file of these names it did not write
+                                  stops the run before anything is written
 
 Each file is one tshark run (a local process pool of -j N, default all
 cores; or GNU parallel over the hosts of --sshloginfile).  The local runs
@@ -80,6 +83,10 @@ LZ4_MAGIC = b'\x04\x22\x4d\x18'
 CATEGORY_NAMES = {}
 LAYERS = 'frame ip ipv6 tcp smtp'
 SLOWEST = 20
+# What the tool writes in its output folder, and its record of it there.
+OUT_NAMES = ('replies.csv', 'replies.jsonl', 'transactions.csv', 'transactions.jsonl',
+             'summary.txt', 'summary.json', 'chart.png', 'replies.parquet', 'transactions.parquet')
+MARK = '.smtp-batch-outputs.json'
 
 
 def msg(text):
@@ -1108,22 +1115,159 @@ def tx_row(t):
     return d
 
 
+class OutDirError(Exception):
+    pass
+
+
+class OutDir:
+    """The output folder.  The tool writes only files of its own names
+    there (OUT_NAMES), each first under a new temporary name (made with
+    O_EXCL, so no link is followed and nothing is overwritten) and renamed
+    into place when the run ends; MARK records what it wrote (name, inode,
+    size, modification time).  A file of one of its names that MARK does
+    not record as this tool's, unchanged (the user's, or a link), stops the
+    run before anything is written; files of other names are never touched.
+    An earlier run's outputs that this run does not write again (chart.png
+    after --no-chart, parquet without pyarrow) are removed, as they no
+    longer describe the captures next to them."""
+
+    def __init__(self, path):
+        self.path = path
+        self.tmp = {}        # name -> temporary path of this run
+        self.ours = {}       # name -> (ino, size, mtime_ns) an earlier run recorded
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise OutDirError('%s exists and is not a folder: choose another -o' % path)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            raise OutDirError('cannot make the output folder %s: %s' % (path, e.strerror or e))
+        umask = os.umask(0o22)
+        os.umask(umask)
+        self.mode = 0o666 & ~umask
+        mark = os.path.join(path, MARK)
+        try:
+            st = os.lstat(mark)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise OutDirError('cannot read %s: %s' % (mark, e.strerror or e))
+        if st is not None:
+            try:
+                if not os.path.isfile(mark) or os.path.islink(mark):
+                    raise ValueError
+                with open(mark, encoding='utf-8') as f:
+                    rec = json.load(f)
+                self.ours = {n: tuple(v) for n, v in rec['files'].items() if n in OUT_NAMES}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                raise OutDirError('%s is not a record this tool wrote: choose another -o' % mark)
+        foreign = []
+        for n in OUT_NAMES:
+            fp = os.path.join(path, n)
+            try:
+                st = os.lstat(fp)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise OutDirError('cannot look at %s: %s' % (fp, e.strerror or e))
+            key = self._key(st)
+            if key is None or self.ours.get(n) != key:
+                foreign.append(n)
+        if foreign:
+            raise OutDirError(
+                '%s holds %s, not written by %s (or changed since): nothing was written; '
+                'choose another -o, or move %s away' % (
+                    path, ', '.join(foreign), PROG, 'them' if len(foreign) > 1 else 'it'))
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise OutDirError('cannot write in the output folder %s' % path)
+
+    @staticmethod
+    def _key(st):
+        import stat as st_mod
+        if not st_mod.S_ISREG(st.st_mode):
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def path_for(self, name):
+        """A new empty file of this run that becomes NAME; its path."""
+        assert name in OUT_NAMES
+        if name in self.tmp:
+            return self.tmp[name]
+        try:
+            fd, tp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=self.path)
+        except OSError as e:
+            raise OutDirError('cannot write in the output folder %s: %s' % (self.path, e.strerror or e))
+        os.fchmod(fd, self.mode)
+        os.close(fd)
+        self.tmp[name] = tp
+        return tp
+
+    def open(self, name, newline=None):
+        return open(self.path_for(name), 'w', encoding='utf-8', newline=newline)
+
+    def written(self, name):
+        return self.tmp[name]
+
+    def discard(self, name):
+        tp = self.tmp.pop(name, None)
+        if tp is not None:
+            try:
+                os.unlink(tp)
+            except OSError:
+                pass
+
+    def abort(self):
+        for n in list(self.tmp):
+            self.discard(n)
+
+    def commit(self):
+        """Puts this run's files in place, removes the earlier run's that it
+        did not write again, and records what is there now."""
+        rec = {}
+        for n in OUT_NAMES:
+            fp = os.path.join(self.path, n)
+            try:
+                st = os.lstat(fp)
+            except FileNotFoundError:
+                st = None
+            if st is not None and (self._key(st) is None or self.ours.get(n) != self._key(st)):
+                # appeared or changed during the run: left as it is
+                msg('%s changed during the run: left as it is, this run\'s copy discarded' % fp)
+                self.discard(n)
+                continue
+            if n in self.tmp:
+                os.replace(self.tmp.pop(n), fp)
+                rec[n] = self._key(os.lstat(fp))
+            elif st is not None:
+                os.unlink(fp)
+        tp = self.path_for_mark()
+        with open(tp, 'w', encoding='utf-8') as f:
+            json.dump({'tool': PROG, 'files': rec}, f, indent=1, sort_keys=True)
+            f.write('\n')
+        os.replace(tp, os.path.join(self.path, MARK))
+
+    def path_for_mark(self):
+        fd, tp = tempfile.mkstemp(prefix='.%s.' % MARK, suffix='.tmp', dir=self.path)
+        os.fchmod(fd, self.mode)
+        os.close(fd)
+        return tp
+
+
 class Writer:
     """Writes rows in file order, whatever order the files finish in."""
 
-    def __init__(self, outdir, with_tx, stats):
+    def __init__(self, out, with_tx, stats):
         self.stats = stats
-        self.outdir = outdir
-        self.rcsv_f = open(os.path.join(outdir, 'replies.csv'), 'w', newline='', encoding='utf-8')
+        self.out = out
+        self.rcsv_f = out.open('replies.csv', newline='')
         self.rcsv = csv.writer(self.rcsv_f)
         self.rcsv.writerow(REPLY_COLUMNS)
-        self.rjson = open(os.path.join(outdir, 'replies.jsonl'), 'w', encoding='utf-8')
+        self.rjson = out.open('replies.jsonl')
         self.tcsv = self.tjson = None
         if with_tx:
-            self.tcsv_f = open(os.path.join(outdir, 'transactions.csv'), 'w', newline='', encoding='utf-8')
+            self.tcsv_f = out.open('transactions.csv', newline='')
             self.tcsv = csv.writer(self.tcsv_f)
             self.tcsv.writerow(TX_COLUMNS)
-            self.tjson = open(os.path.join(outdir, 'transactions.jsonl'), 'w', encoding='utf-8')
+            self.tjson = out.open('transactions.jsonl')
 
     def write(self, res):
         for r in res['replies']:
@@ -1155,10 +1299,10 @@ class Writer:
             return 'skipped: pyarrow is not installed (pip install pyarrow); CSV and JSONL load in DuckDB as they are'
         names = ['replies'] + (['transactions'] if self.tcsv else [])
         for n in names:
-            src = os.path.join(self.outdir, n + '.jsonl')
+            src = self.out.written(n + '.jsonl')
             if os.path.getsize(src) == 0:
                 continue
-            pq.write_table(pj.read_json(src), os.path.join(self.outdir, n + '.parquet'))
+            pq.write_table(pj.read_json(src), self.out.path_for(n + '.parquet'))
         return 'written: ' + ', '.join(n + '.parquet' for n in names)
 
 
@@ -1454,7 +1598,7 @@ def _secs_label(v):
     return '%g us' % (v * 1e6)
 
 
-def draw_chart(outdir, stats):
+def draw_chart(out, stats):
     """Returns the note for the summary."""
     gp = shutil.which('gnuplot')
     if not gp:
@@ -1503,7 +1647,7 @@ def draw_chart(outdir, stats):
         if d1 <= d0:
             d1 = d0 + 1
         yt = ', '.join('%s %g' % (_gp_str(_secs_label(10.0 ** d)), 10.0 ** d) for d in range(d0, d1 + 1))
-        png = os.path.join(outdir, 'chart.png')
+        png = out.path_for('chart.png')
         lines = ['set terminal pngcairo size 1200,1100 font ",10"',
                  'set output %s' % _gp_str(png),
                  'set multiplot',
@@ -1548,7 +1692,8 @@ def draw_chart(outdir, stats):
         with open(sp, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         p = subprocess.run([gp, sp], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode != 0 or not os.path.exists(png):
+        if p.returncode != 0 or os.path.getsize(png) == 0:
+            out.discard('chart.png')
             err = p.stderr.decode('utf-8', 'replace').strip().splitlines()
             msg('gnuplot failed: chart.png not written: %s' % (err[-1] if err else p.returncode))
             return 'failed: gnuplot error'
@@ -1873,9 +2018,26 @@ def run(a, spec, with_tx):
         except OSError:
             sizes.append(0)
 
-    os.makedirs(a.outdir, exist_ok=True)
+    try:
+        out = OutDir(a.outdir)
+    except OutDirError as e:
+        msg(str(e))
+        return 2
+    try:
+        return run_into(a, spec, with_tx, files, paths, sizes, problems, out)
+    except (OutDirError, OSError) as e:
+        out.abort()
+        msg(str(e) if isinstance(e, OutDirError) else 'cannot write the outputs in %s: %s' % (a.outdir, e))
+        return 2
+
+
+def run_into(a, spec, with_tx, files, paths, sizes, problems, out):
     stats = Stats()
-    writer = Writer(a.outdir, with_tx, stats)
+    try:
+        writer = Writer(out, with_tx, stats)
+    except BaseException:
+        out.abort()
+        raise
     progress = Progress(len(files), sum(sizes), not a.quiet)
     ordered = Ordered(files, sizes, writer, progress)
     t0 = time.monotonic()
@@ -1889,16 +2051,23 @@ def run(a, spec, with_tx):
                 run_pool(files, paths, sizes, spec, jobs, ordered, not a.any_format)
     except TimeFormatError as e:
         writer.close()
+        out.commit()
         msg('%s: the outputs in %s are incomplete' % (e, a.outdir))
         return 2
     except RuntimeError as e:
         writer.close()
+        out.commit()
         msg(str(e))
         return 2
     except KeyboardInterrupt:
         writer.close()
+        out.commit()
         msg('interrupted: the outputs in %s are incomplete' % a.outdir)
         return 130
+    except BaseException:
+        writer.close()
+        out.abort()
+        raise
     writer.close()
     if progress.enabled and files:
         progress.update(0, 0, final=True)
@@ -1906,14 +2075,15 @@ def run(a, spec, with_tx):
 
     chart = 'not drawn (--no-chart)'
     if not a.no_chart:
-        chart = draw_chart(a.outdir, stats)
+        chart = draw_chart(out, stats)
     parquet = writer.parquet()
     summary = make_summary(files, sizes, ordered, problems, stats, with_tx, chart, parquet)
-    with open(os.path.join(a.outdir, 'summary.json'), 'w', encoding='utf-8') as f:
+    with out.open('summary.json') as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
         f.write('\n')
-    with open(os.path.join(a.outdir, 'summary.txt'), 'w', encoding='utf-8') as f:
+    with out.open('summary.txt') as f:
         f.write(summary_text(summary))
+    out.commit()
     nread = summary['files']['read'] + summary['files']['read_in_part']
     if not a.quiet:
         fs = summary['files']

@@ -404,6 +404,90 @@ def check_transactions(ctx):
             (3, 1, 7, 'delivered', 'a@example.test', ['b@example.test', 'c@example.test'], [], None)], txs
 
 
+def _state(folder):
+    """Every entry under folder: name -> (kind, content hash or link target)."""
+    out = {}
+    for root, dirs, files in os.walk(folder):
+        for n in dirs + files:
+            fp = os.path.join(root, n)
+            rel = os.path.relpath(fp, folder)
+            if os.path.islink(fp):
+                out[rel] = ('link', os.readlink(fp))
+            elif os.path.isdir(fp):
+                out[rel] = ('dir', None)
+            else:
+                with open(fp, 'rb') as f:
+                    out[rel] = ('file', hashlib.sha1(f.read()).hexdigest(), os.stat(fp).st_mtime_ns)
+    return out
+
+
+def check_outdir(ctx):
+    """The output folder: files the tool did not write are never changed."""
+    b = Batch(ctx)
+    f = b.put('08-pipelining.pcap', src=real(ctx, '08-pipelining.pcap'))
+    names = ('replies.csv', 'replies.jsonl', 'summary.json', 'summary.txt',
+             'transactions.csv', 'transactions.jsonl')
+    mark = '.smtp-batch-outputs.json'
+
+    def mine(folder, files):
+        d = os.path.join(b.dir, folder)
+        os.makedirs(d, exist_ok=True)
+        for n, data in files.items():
+            with open(os.path.join(d, n), 'wb') as fh:
+                fh.write(data)
+        return d
+
+    # a folder of the user's with files of the tool's names: nothing written
+    d = mine('users', {'summary.txt': b'my notes\n', 'chart.png': b'not a chart',
+                       'notes.txt': b'keep\n'})
+    before = _state(d)
+    r = b.run([f], outdir='users', chart=True)
+    assert r.rc == 2 and r.err == ('smtp-batch: users holds summary.txt, chart.png, not written by '
+                                   'smtp-batch (or changed since): nothing was written; choose another '
+                                   '-o, or move them away\n'), (r.rc, r.err)
+    assert _state(d) == before, _state(d)
+    # a symbolic link in the place of an output: neither it nor its target changes
+    d = mine('linked', {})
+    victim = os.path.join(b.dir, 'victim.txt')
+    with open(victim, 'wb') as fh:
+        fh.write(b'victim\n')
+    os.symlink(victim, os.path.join(d, 'replies.csv'))
+    before, vbefore = _state(d), _state(os.path.dirname(victim))
+    r = b.run([f], outdir='linked')
+    assert r.rc == 2 and r.err.startswith('smtp-batch: linked holds replies.csv, not written by'), r.err
+    assert _state(d) == before, _state(d)
+    assert _state(os.path.dirname(victim)) == vbefore
+    # a file where the folder should be
+    r = b.run([f], outdir='in/08-pipelining.pcap')
+    assert (r.rc, r.err) == (2, 'smtp-batch: in/08-pipelining.pcap exists and is not a folder: '
+                                'choose another -o\n'), (r.rc, r.err)
+    # a folder with other files of the user's: they stay; the outputs are added
+    d = mine('shared', {'notes.txt': b'keep\n'})
+    r = b.run([f], outdir='shared', chart=bool(shutil.which('gnuplot')))
+    assert r.rc == 0 and r.err == '', (r.rc, r.err)
+    got = _state(d)
+    want = {'notes.txt', mark} | set(names) | ({'chart.png'} if shutil.which('gnuplot') else set())
+    assert set(got) == want, sorted(got)
+    assert got['notes.txt'][1] == hashlib.sha1(b'keep\n').hexdigest(), got['notes.txt']
+    with open(os.path.join(d, 'replies.csv'), encoding='utf-8') as fh:
+        first = fh.read()
+    # again into the same folder, without the chart: its own files replaced, the
+    # earlier chart removed, the user's file kept
+    r = b.run([f], outdir='shared')
+    assert r.rc == 0 and r.err == '', (r.rc, r.err)
+    got = _state(d)
+    assert set(got) == {'notes.txt', mark} | set(names), sorted(got)
+    with open(os.path.join(d, 'replies.csv'), encoding='utf-8') as fh:
+        assert fh.read() == first
+    # an output the user edited since is theirs now: the next run stops
+    with open(os.path.join(d, 'replies.csv'), 'a', encoding='utf-8') as fh:
+        fh.write('my line\n')
+    before = _state(d)
+    r = b.run([f], outdir='shared')
+    assert r.rc == 2 and r.err.startswith('smtp-batch: shared holds replies.csv, not written by'), r.err
+    assert _state(d) == before
+
+
 def tests(ctx):
     yield 'replies', lambda: check_replies(ctx)
     for kind in ('text-file', 'truncated-pcap', 'empty-folder', 'mixed'):
@@ -418,3 +502,4 @@ def tests(ctx):
         yield 'chart', lambda: check_chart(ctx)
     yield 'chart-without-gnuplot', lambda: check_no_gnuplot(ctx)
     yield 'transactions', lambda: check_transactions(ctx)
+    yield 'outdir', lambda: check_outdir(ctx)
