@@ -215,6 +215,31 @@ class Spec:
                 + TCP_PREFS + self.extra)
 
 
+def check_options(spec):
+    """tshark's complaint about the -d/-o options, run once on an empty
+    capture before any file (else every file would fail with it); '' if none."""
+    tmp = tempfile.mkdtemp(prefix='smtp-batch-check-')
+    try:
+        os.chmod(tmp, 0o755)
+        path = os.path.join(tmp, 'empty.pcap')
+        with open(path, 'wb') as f:   # a pcap header, no packet
+            f.write(b'\xd4\xc3\xb2\xa1\x02\x00\x04\x00' + bytes(8) + b'\xff\xff\x00\x00\x01\x00\x00\x00')
+        os.chmod(path, 0o644)
+        try:
+            p = subprocess.run(spec.prefix + ['-n', '-r', path, '-q'] + spec.extra,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return str(e)
+        if p.returncode == 0:
+            return ''
+        lines = [ln for ln in p.stderr.decode('utf-8', 'replace').splitlines()
+                 if ln.strip() and not _TSHARK_NOISE.match(ln)]
+        return lines[0] if lines else 'tshark exit status %d' % p.returncode
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def category_names(data):
     """CATEGORY_NAMES from tshark -G values (bytes): the plugin's names of
     smtp.reply.category's values (lines 'V <tab> field <tab> value <tab>
@@ -482,6 +507,25 @@ def clean(v, limit=TEXT_LIMIT):
 
 
 _STATUS_IN_TEXT = re.compile(r'\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})(?=\s|$)')
+_LINE_HEAD = re.compile(r'\d{3}[ -]?')
+
+
+def reply_text(lines):
+    """A reply as one text: its first line as sent, then each further
+    line without its code (and without the enhanced status when it repeats
+    the first line's), after ' / ': the URL or id a server puts on a later
+    line of a refusal stays with it."""
+    if not lines:
+        return None
+    out = [lines[0]]
+    m = _STATUS_IN_TEXT.match(lines[0])
+    status = m.group(1) if m else None
+    for ln in lines[1:]:
+        rest = _LINE_HEAD.sub('', ln, count=1)
+        if status and rest.startswith(status):
+            rest = rest[len(status):].lstrip(' ')
+        out.append(rest)
+    return ' / '.join(out)
 
 
 def connection_id(client, server, start_ns):
@@ -581,7 +625,8 @@ class FileParser:
                     'code': _int(v.first('smtp.reply.code')),
                     'category': _int(v.first('smtp.reply.category')),
                     'status': v.first('smtp.reply.status'),
-                    'text': v.first('smtp.reply.line'),
+                    'text': reply_text(v.all('smtp.reply.line')),
+                    'recipient': v.first('smtp.reply.recipient'),
                     'response_time': v.first('smtp.reply.time'),
                     'request_in': _int(v.first('smtp.reply.request_in'))})
             elif k in ('smtp.message', 'smtp.message_tree') and isinstance(v, Obj) and cur_tx is not None:
@@ -652,7 +697,17 @@ class FileParser:
         txs = [self.transaction(t, rcpt_of) for _, t in sorted(
             self.txs.items(), key=lambda kv: (min(kv[1]['frames'] or [kv[1]['summary_frame'] or 0]),
                                               kv[0][0], kv[0][1]))]
+        # connections that went into TLS after STARTTLS and whose SMTP inside
+        # it was not read (no key log): their mail is not in the tables
+        tls_unread = 0
+        for stream, c in self.conns.items():
+            if c['starttls'] is not None and not any(
+                    r['frame'] > c['starttls'] and
+                    'tls' in (self.frames.get(r['frame'], (None, ''))[1] or '').split(':')
+                    for r in self.by_stream.get(stream, ())):
+                tls_unread += 1
         return {'replies': self.replies, 'transactions': txs, 'commands': self.ncmd,
+                'tls_unread': tls_unread,
                 'syn_ports': self.syn_ports}
 
     def transaction(self, t, rcpt_of):
@@ -701,8 +756,9 @@ class FileParser:
                       self.frame_tx.get(r['request_in']) == tid and r['request_in'] in fset]
         if final_code is not None:
             for r in reversed(tx_replies):
-                if r['code'] == final_code and (final_text is None or r['text'] == final_text):
-                    final_status = r['status']
+                if r['code'] == final_code and (final_text is None or
+                                                (r['text'] or '').split(' / ')[0] == final_text):
+                    final_status, final_text = r['status'], r['text']
                     break
             else:
                 m = _STATUS_IN_TEXT.match(final_text or '')
@@ -721,7 +777,29 @@ class FileParser:
                      default=None)
         protos = self.frames.get(first, (None, ''))[1] or ''
         before = [v for f, v in c['helo'] if first is None or f < first] or [v for _, v in c['helo']]
-        auth = [v for f, v in c['auth'] if first is None or f < first]
+        if s is not None:
+            # the plugin's: the user of the last AUTH that succeeded before it
+            auth = [v for v in s.all('smtp.transaction.auth_user')]
+        else:
+            auth = [v for f, v in c['auth'] if first is None or f < first]
+        # LMTP: one reply to the end of data per accepted recipient, which
+        # decides that recipient's delivery
+        lmtp = {}
+        for r in tx_replies:
+            if r.get('recipient') is not None and r['command'] == '<end-of-data>':
+                lmtp.setdefault(r['recipient'], r)
+        if lmtp:
+            keep = []
+            for x in accepted:
+                r = lmtp.get(x['address'])
+                if r is not None:
+                    x = {'address': x['address'], 'code': r['code'], 'status': r['status'],
+                         'text': clean(r['text'])}
+                    if r['category'] not in (2, 3):
+                        refused.append(x)
+                        continue
+                keep.append(x)
+            accepted = keep
         imf = t['imf'] or {}
         return {
             'file': self.file, 'connection': c['id'], 'stream': stream, 'transaction': tid,
@@ -732,6 +810,7 @@ class FileParser:
             'auth_user': clean(auth[-1]) if auth else None,
             'sender': None if sender is None else ('<>' if sender == '' else clean(sender)),
             'accepted': accepted, 'refused': refused, 'unanswered': unanswered,
+            'per_recipient': bool(lmtp),
             'size': size, 'outcome': outcome,
             'final_code': final_code, 'final_status': final_status, 'final_text': clean(final_text),
             'duration': float(dur) if dur is not None else None,
@@ -1011,6 +1090,7 @@ class Stats:
         self.unsent = []
         self.nunsent = 0
         self.no_smtp = []
+        self.tls_unread = []
 
     def command_name(self, r):
         return UNKNOWN if r['unknown'] else (r['command'] or '(none)')
@@ -1057,15 +1137,23 @@ class Stats:
         base = {'time': t['time'], 'file': t['file'], 'connection': t['connection'],
                 'server': t['server'], 'sender': t['sender'], 'outcome': t['outcome']}
         rows = []
+        cat = (t['final_code'] or 0) // 100
+        if cat in (4, 5) and t['outcome'] in ('rejected at MAIL', 'deferred at MAIL'):
+            # MAIL's refusal is why: the recipients' replies after it only
+            # follow from it (503 "need MAIL")
+            for a in ([x['address'] for x in t['refused'] + t['accepted']] + t['unanswered']
+                      or [None]):
+                rows.append(dict(base, recipient=a, code=t['final_code'],
+                                 status=t['final_status'], text=t['final_text']))
+            t = dict(t, refused=[], accepted=[])
         for x in t['refused']:
             rows.append(dict(base, recipient=x['address'], code=x['code'], status=x['status'],
                              text=x['text']))
-        cat = (t['final_code'] or 0) // 100
-        if cat in (4, 5) and t['accepted']:
+        if cat in (4, 5) and t['accepted'] and not t['per_recipient']:
             for x in t['accepted']:
                 rows.append(dict(base, recipient=x['address'], code=t['final_code'],
                                  status=t['final_status'], text=t['final_text']))
-        elif cat in (4, 5) and not t['refused']:
+        elif cat in (4, 5) and not t['refused'] and not rows:
             rows.append(dict(base, recipient=None, code=t['final_code'],
                              status=t['final_status'], text=t['final_text']))
         for row in rows:
@@ -1359,6 +1447,9 @@ class Ordered:
                     self.files[i], len(r['replies']), r['reason']))
             if r['status'] != 'failed' and not r['replies']:
                 self.writer.stats.no_smtp.append({'file': self.files[i], 'hint': no_smtp_hint(r)})
+            if r.get('tls_unread'):
+                self.writer.stats.tls_unread.append({'file': self.files[i],
+                                                     'connections': r['tls_unread']})
             self.writer.write(r)
             self.next += 1
 
@@ -1418,6 +1509,7 @@ def make_summary(files, sizes, ordered, problems, stats, with_tx, chart_note, pa
         'failed_files': failed_files,
         'damaged_files': damaged,
         'files_without_smtp': stats.no_smtp,
+        'files_with_unread_tls': stats.tls_unread,
         'input_problems': [{'path': p, 'reason': r} for p, r in problems],
         'chart': chart_note,
         'parquet': parquet_note,
@@ -1444,6 +1536,11 @@ def reply_words(text, code, status):
     return t
 
 
+def _name(path):
+    """A file name on one line of the summary: control characters escaped."""
+    return clean(path, 1 << 16)
+
+
 def summary_text(s):
     out = []
     f = s['files']
@@ -1468,7 +1565,7 @@ def summary_text(s):
         fm['count'], '' if fm['count'] == 1 else 's',
         '' if fm['count'] <= len(fm['listed']) else '; the first %d, all in transactions.csv' % len(fm['listed'])))
     for x in fm['listed']:
-        out.append('  %s  %s  server %s  %s' % (short_time(x['time']), x['file'], x['server'], x['outcome']))
+        out.append('  %s  %s  server %s  %s' % (short_time(x['time']), _name(x['file']), x['server'], x['outcome']))
         out.append('      from %s to %s: %s %s %s' % (
             _cut(x['sender'] if x['sender'] is not None else '(no address)', 60),
             _cut(x['recipient'] if x['recipient'] is not None else '(no recipient yet)', 60),
@@ -1483,7 +1580,7 @@ def summary_text(s):
                    'connection closed, capture ended): %d' % ns['count'])
         for x in ns['listed']:
             out.append('  %s  %s  server %s  %s: from %s to %s' % (
-                short_time(x['time']), x['file'], x['server'], x['outcome'],
+                short_time(x['time']), _name(x['file']), x['server'], x['outcome'],
                 _cut(x['sender'] if x['sender'] is not None else '(no address)', 60),
                 _cut(', '.join(x['recipients']), 100)))
     out.append('')
@@ -1534,31 +1631,39 @@ def summary_text(s):
     for r in s['slowest']:
         out.append('  %10.6f s  %-14s %s  %s  stream %s frame %s  %s' % (
             r['response_time'], _cut(r['command'], 14), r['code'], r['server'], r['stream'],
-            r['frame'], r['file']))
+            r['frame'], _name(r['file'])))
         out.append('               %s' % _cut(r['text'], 160))
     out.append('')
     out.append('Files that could not be read')
     for x in s['failed_files']:
-        out.append('  %s: %s' % (x['file'], x['reason']))
+        out.append('  %s: %s' % (_name(x['file']), x['reason']))
     if not s['failed_files']:
         out.append('  none')
     out.append('')
     out.append('Files read only in part (replies before the damage are kept)')
     for x in s['damaged_files']:
-        out.append('  %s: %s' % (x['file'], x['reason']))
+        out.append('  %s: %s' % (_name(x['file']), x['reason']))
     if not s['damaged_files']:
         out.append('  none')
     out.append('')
     out.append('Files in which no SMTP reply was found')
     for x in s['files_without_smtp']:
-        out.append('  %s: %s' % (x['file'], x['hint']))
+        out.append('  %s: %s' % (_name(x['file']), x['hint']))
     if not s['files_without_smtp']:
         out.append('  none')
+    if s['files_with_unread_tls']:
+        out.append('')
+        out.append('Files with connections that went on in TLS after STARTTLS, not decrypted '
+                   '(their mail is not in the tables: --pref tls.keylog_file:FILE with the '
+                   'session keys)')
+        for x in s['files_with_unread_tls']:
+            out.append('  %s: %d connection%s' % (_name(x['file']), x['connections'],
+                                                 '' if x['connections'] == 1 else 's'))
     if s['input_problems']:
         out.append('')
         out.append('Inputs without captures')
         for x in s['input_problems']:
-            out.append('  %s: %s' % (x['path'], x['reason']))
+            out.append('  %s: %s' % (_name(x['path']), x['reason']))
     out.append('')
     out.append('Parquet: ' + s['parquet'])
     out.append('Chart: ' + s['chart'])
@@ -1998,6 +2103,18 @@ def main(argv=None):
             msg('tshark starts with its usual data folder: cannot make a lean one: %s' % e)
     spec = Spec(lean.prefix(prefix) if lean else prefix, known, extra)
     with_tx = spec.with_tx
+    if extra:
+        bad = check_options(spec)
+        if bad:
+            if lean:
+                lean.cleanup()
+            msg('tshark does not take these -d/--pref options (nothing was read): %s' % bad)
+            return 2
+    for p in a.pref:
+        name, _, value = p.partition(':')
+        if name.strip() == 'tls.keylog_file' and value and not a.sshloginfile and \
+                not os.path.isfile(value):
+            msg('--pref %s: no such file here: TLS sessions will not be decrypted' % p)
     try:
         return run(a, spec, with_tx)
     finally:
