@@ -1203,6 +1203,13 @@ def tx_row(t):
     return d
 
 
+def tx_csv_value(k, v):
+    # seconds as tshark writes times (0.000007000, not 7e-06)
+    if k == 'duration' and isinstance(v, float):
+        return '%.9f' % v
+    return csv_value(v)
+
+
 class OutDirError(Exception):
     pass
 
@@ -1366,7 +1373,7 @@ class Writer:
         if self.tcsv:
             for t in res['transactions']:
                 d = tx_row(t)
-                self.tcsv.writerow([csv_value(d[k]) for k in TX_COLUMNS])
+                self.tcsv.writerow([tx_csv_value(k, d[k]) for k in TX_COLUMNS])
                 self.tjson.write(json.dumps(d, ensure_ascii=False) + '\n')
                 self.stats.add_tx(t)
 

@@ -99,7 +99,7 @@ class Cap:
             '%Y-%m-%dT%H:%M:%S') + '.%09dZ' % frac
 
     def dur(self, a, b):
-        return repr((self.ns(b) - self.ns(a)) / 1e9)
+        return '%.9f' % ((self.ns(b) - self.ns(a)) / 1e9)
 
 
 def plugin_outcomes(ctx, path):
@@ -184,7 +184,7 @@ def expected_rows(ctx, b, files):
         elif pdur:
             # no final reply; a plugin that times it anyway (to the last
             # reply it got): its figure
-            r['duration'] = repr(float(pdur))
+            r['duration'] = '%.9f' % float(pdur)
         r.update(kw)
         r['accepted_count'] = str(len([x for x in r['accepted'].split('; ') if x]))
         r['refused_count'] = str(len([x for x in r['refused'].split('; ') if x]))
