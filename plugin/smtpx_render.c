@@ -893,6 +893,18 @@ static void render_reply_lines(render_ctx *r, proto_tree *t, const smtpx_unit *u
     }
 }
 
+/* The command a reply's code is read for: a reply to BDAT LAST answers for
+ * the whole message (RFC 3030 2), so where the knowledge base has words for
+ * the end of data's reply (250: the message accepted) it reads as that;
+ * "Answers command" still says BDAT. */
+static smtp_verb reply_ctx(const smtp_event *ev)
+{
+    if (ev->verb == SMTP_VERB_BDAT && (ev->flags & SMTP_EVF_LAST) &&
+        smtp_reply_has_context(ev->code, SMTP_VERB_EOD))
+        return SMTP_VERB_EOD;
+    return (smtp_verb)ev->verb;
+}
+
 static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
 {
     unsigned d1 = u->ev.code / 100;
@@ -921,7 +933,7 @@ static void reply_expert(render_ctx *r, const smtpx_unit *u, const char *name)
     }
     if (name == NULL) {
         char mbuf[SMTP_REPLY_TEXT_MAX];
-        name = reply_texts_of(u->ev.code, (smtp_verb)u->ev.verb, own, mbuf).name;
+        name = reply_texts_of(u->ev.code, reply_ctx(&u->ev), own, mbuf).name;
     }
     if (d1 == 4)
         expert_add_info_format(r->pinfo, r->last, &ei_reply_transient,
@@ -958,7 +970,7 @@ static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, const
 static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *pp)
 {
     const guint8 *p = r->buf + u->ev.off;
-    const smtp_verb ctx = (smtp_verb)u->ev.verb;
+    const smtp_verb ctx = reply_ctx(&u->ev);
     const smtpx_authref *auth = UNIT_AUTH(u);
     const guint8 *lf = memchr(p, '\n', u->ev.len);
     guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);

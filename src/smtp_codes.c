@@ -142,6 +142,12 @@ static const reply_entry *find_reply(unsigned code, smtp_verb ctx)
     return generic;
 }
 
+int smtp_reply_has_context(unsigned code, smtp_verb ctx)
+{
+    const reply_entry *e = find_reply(code, ctx);
+    return e != NULL && e->ctx == (unsigned)ctx;
+}
+
 const char *smtp_reply_name(unsigned code, smtp_verb ctx)
 {
     const reply_entry *e = find_reply(code, ctx);

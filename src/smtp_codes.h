@@ -31,6 +31,9 @@ unsigned smtp_verb_flags(smtp_verb v);
  * Static strings. */
 const char *smtp_reply_name(unsigned code, smtp_verb ctx);
 const char *smtp_reply_meaning(unsigned code, smtp_verb ctx);
+/* Whether smtp_codes.def has an entry for the code as answer to ctx itself
+ * (not only the code's generic one). */
+int smtp_reply_has_context(unsigned code, smtp_verb ctx);
 
 /* The same texts for any code, written into the caller's buf (size bytes,
  * always NUL-terminated when size > 0, truncated to fit).  A code the table

@@ -565,6 +565,8 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n, siz
         o->out[ev - o->ev].reply = f->first;
     ev->nlines = f->nlines;
     pair_reply(s, o, ev, f->len, &cmd);
+    if (cmd.verb == SMTP_VERB_BDAT && (cmd.flags & PF_BDAT_LAST))
+        ev->flags |= SMTP_EVF_LAST;
     if (lost_eod)
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, f->len);
     reply_checks(o, f);

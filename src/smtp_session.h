@@ -49,7 +49,8 @@ typedef enum smtp_event_type {
 
 /* smtp_event.flags */
 #define SMTP_EVF_FIRST   0x01u /* BODY/CHUNK: the first bytes of a message */
-#define SMTP_EVF_LAST    0x02u /* CHUNK: ends the last chunk (BDAT LAST): message complete */
+#define SMTP_EVF_LAST    0x02u /* CHUNK: ends the last chunk (BDAT LAST): message complete;
+                                  REPLY: answers a BDAT LAST, so the whole message */
 #define SMTP_EVF_CONT    0x04u /* FRAGMENT: continues a line begun earlier */
 #define SMTP_EVF_BADARGS 0x08u /* COMMAND: argument syntax does not fit the verb */
 #define SMTP_EVF_UNSYNC  0x10u /* REPLY: answer unknown because the capture starts mid-session */

@@ -259,7 +259,9 @@ char *evlog_render(const evlog *l, size_t rest_c, size_t rest_s)
                 P(" greeting");
             if (fl & SMTP_EVF_UNSYNC)
                 P(" unsync");
-            fl &= ~(unsigned)(SMTP_EVF_GREETING | SMTP_EVF_UNSYNC);
+            if (fl & SMTP_EVF_LAST)
+                P(" last");
+            fl &= ~(unsigned)(SMTP_EVF_GREETING | SMTP_EVF_UNSYNC | SMTP_EVF_LAST);
         }
         if (e->type == SMTP_EV_BODY || e->type == SMTP_EV_CHUNK) {
             if (fl & SMTP_EVF_FIRST)

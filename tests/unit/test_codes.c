@@ -238,6 +238,12 @@ static const struct {
     { 250, SMTP_VERB_BDAT, "chunk accepted", "The BDAT chunk was received and accepted (RFC 3030)" },
     { 250, SMTP_VERB_RCPT, "OK", "Requested mail action okay, completed (RFC 5321)" },
     { 250, SMTP_VERB_QUIT, "OK", "Requested mail action okay, completed (RFC 5321); unusual as a reply to QUIT" },
+    /* the end of data's 250 is the message's acceptance; a BDAT chunk's is
+     * the chunk's (the plugin reads a BDAT LAST's reply as the end of data's) */
+    { 250, SMTP_VERB_EOD, "message accepted", "The message was accepted: the server now takes responsibility "
+      "for delivering it or for reporting its failure (RFC 5321 4.1.1.4, 6.1)" },
+    { 250, SMTP_VERB_BDAT, "chunk accepted", "The BDAT chunk was received and accepted (RFC 3030)" },
+    { 250, SMTP_VERB_RCPT, "OK", "Requested mail action okay, completed (RFC 5321)" },
     { 501, SMTP_VERB_SASL, "authentication cancelled or bad response",
       "AUTH cancelled with \"*\" or undecodable BASE64 response (RFC 4954)" },
     { 421, SMTP_VERB_UNKNOWN, "service not available",
@@ -298,6 +304,15 @@ static void named_wordings(void)
         CHECK(smtp_reply_name(299, SMTP_VERB_UNKNOWN) == NULL);
         CHECK(smtp_reply_meaning(557, SMTP_VERB_EHLO) == NULL);
     }
+
+    t_begin("an entry of the command's own, not only the generic one");
+    CHECK(smtp_reply_has_context(250, SMTP_VERB_EOD));
+    CHECK(smtp_reply_has_context(552, SMTP_VERB_EOD));
+    CHECK(smtp_reply_has_context(250, SMTP_VERB_BDAT));
+    CHECK(!smtp_reply_has_context(550, SMTP_VERB_EOD));
+    CHECK(!smtp_reply_has_context(250, SMTP_VERB_RCPT));
+    CHECK(!smtp_reply_has_context(557, SMTP_VERB_EOD));
+    CHECK(!smtp_reply_has_context(0, SMTP_VERB_EOD));
 
     t_begin("SMTP_REPLY_TEXT_MAX holds every wording");
     {

@@ -126,7 +126,7 @@ static const struct table {
   "COMMAND c seq=5 verb=BDAT len=13\n"
   "ANOMALY c CHUNKING_UNADVERTISED\n"
   "CHUNK c seq=5 msg=5 len=2 first last\n"
-  "REPLY s code=250 lines=1 answers=5/BDAT len=12\n"
+  "REPLY s code=250 lines=1 answers=5/BDAT len=12 last\n"
   "TXN_END s txn=1 by=5 delivered\n"
   "COMMAND c seq=6 verb=RCPT len=15\n"
   "ANOMALY c OUT_OF_SEQUENCE\n"
@@ -224,7 +224,7 @@ static const struct table {
   "CHUNK c seq=4 msg=3 len=0 last\n"
   "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
   "REPLY s code=250 lines=1 answers=3/BDAT len=21\n"
-  "REPLY s code=250 lines=1 answers=4/BDAT len=18\n"
+  "REPLY s code=250 lines=1 answers=4/BDAT len=18 last\n"
   "TXN_END s txn=1 by=4 delivered\n"
   "COMMAND c seq=5 verb=QUIT len=6\n" },
 
@@ -234,13 +234,13 @@ static const struct table {
   GREET_LOG
   "COMMAND c seq=2 verb=BDAT len=13\n"
   "CHUNK c seq=2 msg=2 len=5 first last\n"
-  "REPLY s code=250 lines=1 answers=2/BDAT len=8\n"
+  "REPLY s code=250 lines=1 answers=2/BDAT len=8 last\n"
   "COMMAND c seq=3 verb=BDAT len=8\n"
   "CHUNK c seq=3 msg=3 len=3 first\n"
   "COMMAND c seq=4 verb=BDAT len=13\n"
   "CHUNK c seq=4 msg=3 len=2 last\n"
   "REPLY s code=250 lines=1 answers=3/BDAT len=8\n"
-  "REPLY s code=250 lines=1 answers=4/BDAT len=8\n" },
+  "REPLY s code=250 lines=1 answers=4/BDAT len=8 last\n" },
 
 { "BDAT with a bad size", 0,
   STEPS(GREET, "C: BDAT 99999999999999999999\r\nNOOP\r\n"),
@@ -376,11 +376,11 @@ static const struct table {
   "CHUNK c seq=8 msg=8 len=3 first last\n"
   "REPLY s code=250 lines=1 answers=3/MAIL len=8\n"
   "REPLY s code=250 lines=1 answers=4/RCPT len=8\n"
-  "REPLY s code=250 lines=1 answers=5/BDAT len=17\n"
+  "REPLY s code=250 lines=1 answers=5/BDAT len=17 last\n"
   "TXN_END s txn=1 by=5 delivered\n"
   "REPLY s code=250 lines=1 answers=6/MAIL len=8\n"
   "REPLY s code=250 lines=1 answers=7/RCPT len=8\n"
-  "REPLY s code=550 lines=1 answers=8/BDAT len=18\n"
+  "REPLY s code=550 lines=1 answers=8/BDAT len=18 last\n"
   "TXN_END s txn=2 by=8 rejected after data\n" },
 
 { "STARTTLS accepted, then clear text", 0,
@@ -616,7 +616,7 @@ static const struct table {
   "GAP c lost=4\n"
   "CHUNK c seq=2 msg=2 len=3 last\n"
   "COMMAND c seq=3 verb=NOOP len=6\n"
-  "REPLY s code=250 lines=1 answers=2/BDAT len=8\n"
+  "REPLY s code=250 lines=1 answers=2/BDAT len=8 last\n"
   "REPLY s code=250 lines=1 answers=3/NOOP len=8\n"
   "COMMAND c seq=4 verb=DATA len=6\n"
   "ANOMALY c OUT_OF_SEQUENCE\n"
