@@ -12,13 +12,13 @@ void sx_start_message_body(smtp_session *s, uint32_t msg)
     s->_cmode = CM_DATA;
     s->_body = B_BOL | B_CRLF | B_FIRST;
     s->_msg = msg;
-    s->_flags &= (uint16_t)~F_BARE_LF_MSG;
+    s->_flags &= (uint16_t)~(F_BARE_LF_MSG | F_LOOKALIKE);
 }
 
 
 /* End-of-data look-alikes made with bare CRs inside the line p[i..end):
  * "\r.\r" and "\r.\n" (SMTP smuggling forms). */
-static void body_bare_cr_dots(sink *o, const uint8_t *p, size_t i, size_t end)
+static void body_bare_cr_dots(smtp_session *s, sink *o, const uint8_t *p, size_t i, size_t end)
 {
     while (i < end) {
         const uint8_t *cr = memchr(p + i, '\r', end - i);
@@ -26,8 +26,10 @@ static void body_bare_cr_dots(sink *o, const uint8_t *p, size_t i, size_t end)
         if (cr == NULL)
             return;
         k = (size_t)(cr - p);
-        if (k + 1 < end && p[k + 1] == '.' && (k + 2 >= end || p[k + 2] == '\r'))
+        if (k + 1 < end && p[k + 1] == '.' && (k + 2 >= end || p[k + 2] == '\r')) {
             sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, k, k + 2 < end ? 3 : 2);
+            s->_flags |= F_LOOKALIKE;
+        }
         i = k + 1;
     }
 }
@@ -56,8 +58,10 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
                     break;
                 }
                 sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, i, 3);
+                s->_flags |= F_LOOKALIKE;
             } else if (rem >= 2 && p[i + 1] == '\n') {
                 sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_SMUGGLING, i, 2);
+                s->_flags |= F_LOOKALIKE;
             }
             s->_body |= B_DOTS; /* a line of the message that begins with a dot */
         }
@@ -88,14 +92,14 @@ long sx_feed_body(smtp_session *s, sink *o, const uint8_t *p, size_t n, int flus
                 end = n - 2;
             if (end <= i)
                 break;
-            body_bare_cr_dots(o, p, i, end);
+            body_bare_cr_dots(s, o, p, i, end);
             s->_body = (uint8_t)((s->_body & (B_FIRST | B_DOTS)) | (p[end - 1] == '\r' ? B_CR : 0));
             i = end;
             break;
         }
         e = (size_t)(lf - p);
         crlf = e > i ? p[e - 1] == '\r' : (s->_body & B_CR) != 0;
-        body_bare_cr_dots(o, p, i, (crlf && e > i) ? e - 1 : e);
+        body_bare_cr_dots(s, o, p, i, (crlf && e > i) ? e - 1 : e);
         if (!crlf && !(s->_flags & F_BARE_LF_MSG)) {
             sx_anomaly(o, SMTP_DIR_CLIENT, SMTP_ANOMALY_BARE_LF, e, 1);
             s->_flags |= F_BARE_LF_MSG;

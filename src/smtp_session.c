@@ -522,7 +522,7 @@ static void reply_effects(smtp_session *s, sink *o, const smtp_event *ev, size_t
 static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n, size_t resume)
 {
     smtp_pending cmd;
-    int lost_eod;
+    int lost_eod, lookalike;
     const smtp_reply_frame *f = &s->_rs; /* framed in place: nothing to copy to go on */
     smtp_event *ev;
     size_t from = resume;
@@ -549,6 +549,7 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n, siz
     }
     s->_sync[SMTP_DIR_SERVER] = SYNC_YES;
     lost_eod = s->_cmode == CM_DATA && !(s->_flags & F_DATA_SPEC) && s->_qlen == 0 && s->_msg != 0;
+    lookalike = lost_eod && (s->_flags & F_LOOKALIKE);
     if (lost_eod) {
         /* the server answers while the client is in the body: the end of
          * data was in lost client bytes; this is its reply */
@@ -558,6 +559,7 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n, siz
         if (s->_txn != 0)
             sx_txn_message_sent(s, sx_newest(s));
         s->_sync[SMTP_DIR_CLIENT] = SYNC_NO;
+        s->_flags &= (uint16_t)~F_LOOKALIKE;
     }
     ev = sx_emit(o, SMTP_EV_REPLY, SMTP_DIR_SERVER, 0, f->len);
     ev->code = f->code;
@@ -567,8 +569,14 @@ static long feed_reply(smtp_session *s, sink *o, const uint8_t *p, size_t n, siz
     pair_reply(s, o, ev, f->len, &cmd);
     if (cmd.verb == SMTP_VERB_BDAT && (cmd.flags & PF_BDAT_LAST))
         ev->flags |= SMTP_EVF_LAST;
-    if (lost_eod)
+    if (lookalike) {
+        /* not lost: the server ended the message where the client wrote a
+         * look-alike of the end of data (SMTP smuggling) */
+        ev->flags |= SMTP_EVF_LOOKALIKE;
+        sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_LOOKALIKE_ACCEPTED, 0, f->len);
+    } else if (lost_eod) {
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_UNSYNC, 0, f->len);
+    }
     reply_checks(o, f);
     if (cmd.seq != 0 && !smtp_reply_allowed(ev->code, (smtp_verb)cmd.verb))
         sx_anomaly(o, SMTP_DIR_SERVER, SMTP_ANOMALY_REPLY_NOT_ALLOWED, 0, 3);

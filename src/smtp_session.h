@@ -56,6 +56,9 @@ typedef enum smtp_event_type {
 #define SMTP_EVF_UNSYNC  0x10u /* REPLY: answer unknown because the capture starts mid-session */
 #define SMTP_EVF_GREETING 0x20u /* REPLY: answers the connection */
 #define SMTP_EVF_TLS_NEXT 0x40u /* TLS: STARTTLS accepted; TLS not seen yet */
+#define SMTP_EVF_LOOKALIKE 0x100u /* REPLY: answers a message whose end the engine did not see,
+                                    after an end-of-data look-alike in it: the server took
+                                    that for the end (the look-alike's frame is the request) */
 #define SMTP_EVF_CLEAN   0x80u /* EOD: no line of the message began with a dot and none
                                   of its bytes were lost: no dot-stuffing to remove */
 

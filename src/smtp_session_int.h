@@ -29,6 +29,7 @@ enum { CM_COMMAND, CM_SASL, CM_DATA, CM_BDAT };
 #define F_TLS_WAIT    0x100u /* STARTTLS accepted: TLS or clear text next? */
 #define F_CLOSED      0x200u /* the connection ended (the server's FIN, or a reset) */
 #define F_UNPAIRED    0x400u /* replies with no command reported: not again until a command */
+#define F_LOOKALIKE   0x800u /* an end-of-data look-alike in this message's body */
 
 /* EHLO facts (_ext) */
 #define X_EHLO        0x01u /* an EHLO/LHLO reply was seen */

@@ -171,6 +171,18 @@ def t_bare_lf(ctx):
     eq(body, len(b"Subject: bare\r\n\r\nline one\n.\nline three\r\n"), 'body length')
 
 
+def t_lookalike_accepted(ctx):
+    frames, counts = dissect(ctx, edge(ctx, 'lookalike-accepted'))
+    # the body ends with a bare-LF "\n.\n" and the server answers it: the
+    # look-alike's frame is the request of the end of data, not lost data
+    check_counts(counts, {'line.bare_lf': 1, 'data.smuggling': 1, 'data.lookalike_accepted': 1})
+    eq(replies(frames), [(4, '220', '<connect>'), (6, '250', 'EHLO'), (8, '250', 'MAIL'),
+                         (10, '250', 'RCPT'), (12, '354', 'DATA'), (15, '250', '<end-of-data>'),
+                         (17, '221', 'QUIT')], 'replies')
+    fwd, back = pairs(frames)
+    assert (14, 15) in back and (16, 17) in back, back
+
+
 def t_midsession_data(ctx):
     frames, counts = dissect(ctx, edge(ctx, 'midsession-data'))
     check_counts(counts, {'unsynchronized': 1})
@@ -321,6 +333,7 @@ def t_noise(ctx):
 def tests(ctx):
     for name, fn in [('garbage-port25', t_garbage), ('overlong-line', t_overlong),
                      ('reply-without-code', t_reply_without_code), ('bare-lf', t_bare_lf),
+                     ('lookalike-accepted', t_lookalike_accepted),
                      ('midsession-data', t_midsession_data),
                      ('midsession-multiline', t_midsession_multiline),
                      ('lost-segment', t_lost_segment), ('unsolicited-421', t_unsolicited_421),

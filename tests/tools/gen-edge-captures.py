@@ -115,6 +115,15 @@ CAPTURES = {
                ("C", b"Subject: bare\r\n\r\nline one\n.\nline three\r\n"),
                ("C", b".\r\n"), ("S", b"250 2.0.0 Ok: queued\n"),
                ("C", b"QUIT\n"), ("S", b"221 2.0.0 Bye\n"), ("FIN", "S")]),
+    "lookalike-accepted": dict(
+        desc="DATA body ended by a bare-LF LF.LF that the server takes for the "
+             "end of data (SMTP smuggling): no CRLF.CRLF, the 250 comes after it.",
+        steps=[GREETING, EHLO, EHLO_OK,
+               ("C", b"MAIL FROM:<a@x>\r\n"), ("S", b"250 2.1.0 Ok\r\n"),
+               ("C", b"RCPT TO:<b@x>\r\n"), ("S", b"250 2.1.5 Ok\r\n"),
+               ("C", b"DATA\r\n"), ("S", b"354 End data with <CR><LF>.<CR><LF>\r\n"),
+               ("C", b"Subject: smuggled\r\n\r\nline one\r\n"),
+               ("C", b"\n.\n"), ("S", b"250 2.0.0 Ok: queued as 1234\r\n")] + QUIT),
     "multiline-split": dict(
         desc="12-line EHLO reply cut every 7 bytes; EHLO cut after 'EH' and "
              "MAIL cut after 'MA' (mid-verb).",

@@ -261,7 +261,9 @@ char *evlog_render(const evlog *l, size_t rest_c, size_t rest_s)
                 P(" unsync");
             if (fl & SMTP_EVF_LAST)
                 P(" last");
-            fl &= ~(unsigned)(SMTP_EVF_GREETING | SMTP_EVF_UNSYNC | SMTP_EVF_LAST);
+            if (fl & SMTP_EVF_LOOKALIKE)
+                P(" lookalike");
+            fl &= ~(unsigned)(SMTP_EVF_GREETING | SMTP_EVF_UNSYNC | SMTP_EVF_LAST | SMTP_EVF_LOOKALIKE);
         }
         if (e->type == SMTP_EV_BODY || e->type == SMTP_EV_CHUNK) {
             if (fl & SMTP_EVF_FIRST)

@@ -606,6 +606,35 @@ static const struct table {
   "GAP s lost=9\n"
   "REPLY s code=250 lines=1 answers=3/RCPT len=8\n" },
 
+{ "a bare-LF end of data the server took (SMTP smuggling), then a lost one", 0,
+  STEPS(GREET, "C: MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", "S: 250 ok\r\n250 ok\r\n354 go\r\n",
+        "C: hello\n.\n", "S: 250 queued\r\n", "C: MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
+        "S: 250 ok\r\n250 ok\r\n354 go\r\n", "C: line\r\n", "G: c 5", "S: 250 queued\r\n"),
+  GREET_LOG
+  "COMMAND c seq=2 verb=MAIL len=17\n"
+  "COMMAND c seq=3 verb=RCPT len=15\n"
+  "COMMAND c seq=4 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=2/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=3/RCPT len=8\n"
+  "REPLY s code=354 lines=1 answers=4/DATA len=8\n"
+  "BODY c msg=4 len=8 first\n"
+  "ANOMALY c BARE_LF\n"
+  "ANOMALY c SMUGGLING\n"
+  "REPLY s code=250 lines=1 answers=5/<end-of-data> len=12 lookalike\n"
+  "ANOMALY s LOOKALIKE_ACCEPTED\n"
+  "TXN_END s txn=1 by=5 delivered\n"
+  "COMMAND c seq=6 verb=MAIL len=17\n"
+  "COMMAND c seq=7 verb=RCPT len=15\n"
+  "COMMAND c seq=8 verb=DATA len=6\n"
+  "REPLY s code=250 lines=1 answers=6/MAIL len=8\n"
+  "REPLY s code=250 lines=1 answers=7/RCPT len=8\n"
+  "REPLY s code=354 lines=1 answers=8/DATA len=8\n"
+  "BODY c msg=8 len=6 first\n"
+  "GAP c lost=5\n"
+  "REPLY s code=250 lines=1 answers=9/<end-of-data> len=12\n"
+  "ANOMALY s UNSYNC\n"
+  "TXN_END s txn=2 by=9 delivered\n" },
+
 { "gap inside a BDAT chunk and a DATA body", 0,
   STEPS(GREET, "C: BDAT 10 LAST\r\nabc", "G: c 4", "C: def", "C: NOOP\r\n",
         "S: 250 ok\r\n250 ok\r\n", "C: DATA\r\n", "S: 354 go\r\n", "C: line1\r\nli", "G: c 100",
