@@ -807,16 +807,9 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
         return new_pair(c, pinfo, tvb, ev, ev->verb == SMTP_VERB_UNKNOWN ? verb_length(buf, ev) : 0);
     case SMTP_EV_SASL:
         return new_pair(c, pinfo, tvb, ev, 0);
-    case SMTP_EV_ANOMALY:
-        if (ev->code == SMTP_ANOMALY_SMUGGLING) {
-            c->lookalike_frame = pinfo->num;
-            c->lookalike_ts = pinfo->abs_ts;
-        }
-        return NULL;
     case SMTP_EV_EOD: {
         /* LMTP: one awaited reply per accepted recipient, numbered on */
         smtp_event one = *ev;
-        c->lookalike_frame = 0;
         guint16 i, n = ev->nlines ? ev->nlines : 1;
         smtpx_pair *first = NULL, *prev = NULL;
         for (i = 0; i < n; i++) {
@@ -837,19 +830,6 @@ static smtpx_pair *link_pair(smtpx_conv *c, packet_info *pinfo, tvbuff_t *tvb,
         if (ev->seq == 0)
             return NULL;
         p = ring_get(c, ev->seq);
-        if (p == NULL && (ev->flags & SMTP_EVF_LOOKALIKE) && c->lookalike_frame != 0) {
-            /* the server took the look-alike for the end of data: the
-             * frame that carried it is the request */
-            p = pair_new();
-            p->seq = ev->seq;
-            p->req_frame = c->lookalike_frame;
-            p->req_ts = c->lookalike_ts;
-            p->verb_id = SMTP_VERB_EOD;
-            p->txn = ev->txn;
-            p->verb = smtp_verb_name(SMTP_VERB_EOD);
-            ring_put(c, p);
-            c->lookalike_frame = 0;
-        }
         if (p == NULL)
             return NULL;
         p->rsp_frame = pinfo->num;

@@ -242,10 +242,6 @@ typedef struct smtpx_conv {
     guint8 *held[2];
     guint32 held_len[2], held_cap[2], held_from[2];
     guint8 *held_slot[2];
-    /* the last end-of-data look-alike in the open message's body (first
-     * pass): if the server answers the message there, it is the request */
-    guint32 lookalike_frame;
-    nstime_t lookalike_ts;
 } smtpx_conv;
 
 /* A conversation whose SMTP is over (QUIT answered, nothing open), parked

@@ -58,7 +58,7 @@ typedef enum smtp_event_type {
 #define SMTP_EVF_TLS_NEXT 0x40u /* TLS: STARTTLS accepted; TLS not seen yet */
 #define SMTP_EVF_LOOKALIKE 0x100u /* REPLY: answers a message whose end the engine did not see,
                                     after an end-of-data look-alike in it: the server took
-                                    that for the end (the look-alike's frame is the request) */
+                                    that for the end (SMTP smuggling), no data was lost */
 #define SMTP_EVF_CLEAN   0x80u /* EOD: no line of the message began with a dot and none
                                   of its bytes were lost: no dot-stuffing to remove */
 
