@@ -1471,7 +1471,7 @@ def make_summary(files, sizes, ordered, problems, stats, with_tx, chart_note, pa
         ts = time_stats(s['times'])
         servers.append({
             'server': name, 'replies': s['replies'], 'transient_4xx': n4, 'permanent_5xx': n5,
-            'failure_rate': round((n4 + n5) / s['replies'], 6),
+            'failure_rate': round((n4 + n5) / s['replies'], 6), 'timed': ts['count'],
             'median_time': ts['median'], 'p95_time': ts['p95'], 'max_time': ts['max']})
     servers.sort(key=lambda x: (-x['failure_rate'], -x['replies'], x['server']))
     slowest_servers = sorted(servers, key=lambda x: (-(x['p95_time'] or -1), -(x['max_time'] or -1),
@@ -1509,7 +1509,7 @@ def make_summary(files, sizes, ordered, problems, stats, with_tx, chart_note, pa
                        for k, v in sorted(stats.by_cmd.items(), key=lambda kv: (-(kv[1][1] + kv[1][2]), -kv[1][0], kv[0]))],
         'servers': servers,
         'reply_times_by_server': [{'server': x['server'], 'replies': x['replies'],
-                                   'median_time': x['median_time'], 'p95_time': x['p95_time'],
+                                   'timed': x['timed'], 'median_time': x['median_time'], 'p95_time': x['p95_time'],
                                    'max_time': x['max_time']} for x in slowest_servers],
         'reply_times_by_command': commands,
         'slowest': slow,
@@ -1599,11 +1599,13 @@ def summary_text(s):
     if not s['reasons']:
         out.append('  none')
     out.append('')
-    out.append('Reply times per server (s), slowest (p95) first')
-    out.append('  %-44s %8s %10s %10s %10s' % ('server', 'replies', 'median', 'p95', 'max'))
+    out.append('Reply times per server (s), slowest (p95) first; timed: the replies with a '
+               'command seen, which the times are of')
+    out.append('  %-44s %8s %8s %10s %10s %10s' % ('server', 'replies', 'timed', 'median', 'p95', 'max'))
     for x in s['reply_times_by_server']:
-        out.append('  %-44s %8d %10s %10s %10s' % (_cut(x['server'], 44), x['replies'], t(x['median_time']),
-                                                  t(x['p95_time']), t(x['max_time'])))
+        out.append('  %-44s %8d %8d %10s %10s %10s' % (_cut(x['server'], 44), x['replies'], x['timed'],
+                                                       t(x['median_time']), t(x['p95_time']),
+                                                       t(x['max_time'])))
     out.append('')
     out.append('Reply times per command (s), slowest (p95) first')
     out.append('  %-16s %8s %10s %10s %10s' % ('command', 'replies', 'median', 'p95', 'max'))

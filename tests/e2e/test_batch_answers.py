@@ -18,6 +18,9 @@ failed-mail list):
                          log it does not.
   answers::file-name     a capture whose name holds a line break: escaped in
                          every line of summary.txt that names it.
+  answers::timed         the reply-time table per server says how many of the
+                         server's replies have a time (edge unsolicited-421:
+                         the 421 answers no command).
   answers::bad-option    a -d tshark does not take: one message and exit 2
                          before any file, no output folder made.
 """
@@ -183,6 +186,15 @@ def check_file_name(ctx):
         in text, text
 
 
+def check_timed(ctx):
+    b = Batch(ctx)
+    f = b.put('unsolicited-421.pcap', src=os.path.join(ctx.testdata, 'edge', 'unsolicited-421.pcap'))
+    r = b.run([f])
+    assert (r.rc, r.err) == (0, ''), (r.rc, r.err)
+    got = [(x['server'], x['replies'], x['timed']) for x in r.summary()['reply_times_by_server']]
+    assert got == [('192.0.2.25:25', 3, 2)], got
+
+
 def check_bad_option(ctx):
     b = Batch(ctx)
     f = b.put('08-pipelining.pcap', src=real(ctx, '08-pipelining.pcap'))
@@ -200,4 +212,5 @@ def tests(ctx):
     yield 'answers::multiline', lambda: check_multiline(ctx)
     yield 'answers::tls-unread', lambda: check_tls_unread(ctx)
     yield 'answers::file-name', lambda: check_file_name(ctx)
+    yield 'answers::timed', lambda: check_timed(ctx)
     yield 'answers::bad-option', lambda: check_bad_option(ctx)
