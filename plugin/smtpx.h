@@ -53,6 +53,12 @@ typedef struct smtpx_rcpt {
                               most, smtp_parse_status), "" if none */
 } smtpx_rcpt;
 
+/* LMTP: the reply to the message for one recipient (code 0: none seen). */
+typedef struct smtpx_delivery {
+    guint16 code;
+    char status[10];
+} smtpx_delivery;
+
 /* A mail transaction, as the frame that ends it summarises it. */
 typedef struct smtpx_txn {
     guint32 id;
@@ -75,6 +81,10 @@ typedef struct smtpx_txn {
     gboolean tls;          /* inside TLS */
     const char *helo;      /* the client's HELO/EHLO name at the time */
     const char *auth_user; /* the AUTH user at the time, NULL if none */
+    smtpx_delivery *dlv;   /* LMTP: per listed recipient, the reply to the
+                              message (NULL until the first such reply; in the
+                              live scope while open, then in the file's) */
+    guint32 ndlv;          /* its entries: the recipients listed then */
 } smtpx_txn;
 
 /* A whole message (DATA, dot-stuffing removed, or BDAT chunks), kept

@@ -1313,6 +1313,13 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
         label_puts(&b, " of ");
         label_putu(&b, n);
         label_puts(&b, n == 1 ? " recipient" : " recipients");
+        if (t->dlv != NULL) { /* LMTP: ", delivered to %u" */
+            guint32 k, got = 0;
+            for (k = 0; k < t->ndlv; k++)
+                got += t->dlv[k].code / 100 == 2;
+            label_puts(&b, ", delivered to ");
+            label_putu(&b, got);
+        }
         it = add_uint_label(r->st, hf_txn, r->tvb, u->ev.off, 0, t->id, &b, FALSE);
     }
     proto_item_set_generated(it);
@@ -1329,6 +1336,8 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
     for (i = 0; i < listed; i++) {
         const smtpx_rcpt *rc = &t->list[i];
         const char *addr = rc->addr ? rc->addr : "";
+        /* LMTP: the reply to the message for this recipient */
+        const smtpx_delivery *dv = i < t->ndlv && t->dlv[i].code != 0 ? &t->dlv[i] : NULL;
         proto_tree *rt;
         if (!r->visible)
             it = proto_tree_add_string(tt, hf_txn_recipient, r->tvb, 0, 0, addr);
@@ -1342,7 +1351,17 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
                 label_puts(&b, " ");
                 label_puts_data(&b, rc->status);
             }
-            label_puts(&b, rc->code / 100 == 2 ? ", accepted)" : rc->code / 100 == 4 ? ", deferred)" : ", rejected)");
+            label_puts(&b, rc->code / 100 == 2 ? ", accepted" : rc->code / 100 == 4 ? ", deferred" : ", rejected");
+            if (dv != NULL) { /* "; message: %u%s%s, delivered" */
+                label_puts(&b, "; message: ");
+                label_putu(&b, dv->code);
+                if (dv->status[0] != 0) {
+                    label_puts(&b, " ");
+                    label_puts_data(&b, dv->status);
+                }
+                label_puts(&b, dv->code / 100 == 2 ? ", delivered" : dv->code / 100 == 4 ? ", deferred" : ", not delivered");
+            }
+            label_puts(&b, ")");
             it = add_string_label(tt, hf_txn_recipient, r->tvb, 0, 0, addr, &b);
         }
         proto_item_set_generated(it);
@@ -1350,8 +1369,16 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
         proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_code, r->tvb, 0, 0, rc->code));
         if (rc->status[0] != 0)
             proto_item_set_generated(proto_tree_add_string(rt, hf_txn_recipient_status, r->tvb, 0, 0, rc->status));
+        if (dv != NULL) {
+            proto_item_set_generated(proto_tree_add_uint(rt, hf_txn_recipient_delivery, r->tvb, 0, 0, dv->code));
+            if (dv->status[0] != 0)
+                proto_item_set_generated(proto_tree_add_string(rt, hf_txn_recipient_delivery_status, r->tvb, 0, 0,
+                                                               dv->status));
+        }
         if (rc->code / 100 != 2)
             proto_item_set_generated(proto_tree_add_string(tt, hf_txn_rejected_recipient, r->tvb, 0, 0, addr));
+        else if (dv != NULL && dv->code / 100 != 2)
+            proto_item_set_generated(proto_tree_add_string(tt, hf_txn_undelivered_recipient, r->tvb, 0, 0, addr));
     }
     if (n > listed) /* only the first ones were kept */
         proto_item_set_generated(proto_tree_add_uint_format(tt, hf_txn_rcpt_unlisted, r->tvb, 0, 0,

@@ -322,6 +322,21 @@ static void reply_status(char to[10], const guint8 *p, const smtp_reply_line *rl
     to[n] = 0;
 }
 
+/* LMTP: the reply to the message for the transaction's i-th listed
+ * recipient. */
+static void delivery_set(smtpx_txn *t, guint32 i, const guint8 *buf, const smtpx_unit *u,
+                         const smtp_reply_line *rl)
+{
+    if (t->dlv == NULL) {
+        t->dlv = (smtpx_delivery *)smtpx_live_alloc0((size_t)t->nlist * sizeof(smtpx_delivery));
+        t->ndlv = t->nlist;
+    }
+    if (i >= t->ndlv)
+        return;
+    t->dlv[i].code = u->ev.code;
+    reply_status(t->dlv[i].status, buf + u->ev.off, rl);
+}
+
 /* Room for an open transaction's next recipient (see smtpx_txn.list). */
 static smtpx_rcpt *rcpt_add(smtpx_txn *t)
 {
@@ -398,6 +413,7 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
             const smtpx_rcpt *r = &t->list[i];
             if (r->code / 100 == 2 && k++ == q->lmtp_index) {
                 q->addr = r->addr;
+                delivery_set(t, i, buf, u, rl);
                 break;
             }
         }
@@ -406,8 +422,10 @@ static void track_reply(smtpx_conv *c, packet_info *pinfo, const guint8 *buf, sm
         for (i = 0; i < t->nlist; i++) { /* LMTP's first reply: the first accepted */
             const smtpx_rcpt *r = &t->list[i];
             if (r->code / 100 == 2) {
-                if (smtp_session_is_lmtp(&c->sess))
+                if (smtp_session_is_lmtp(&c->sess)) {
                     q->addr = r->addr;
+                    delivery_set(t, i, buf, u, rl);
+                }
                 break;
             }
         }
@@ -454,6 +472,12 @@ static void txn_compact(smtpx_txn *t, gboolean move_strings)
     if (n > 0) {
         memcpy(t->list, old, n * sizeof(smtpx_rcpt));
         smtpx_live_free(old);
+    }
+    if (t->dlv != NULL) {
+        smtpx_delivery *d = (smtpx_delivery *)wmem_alloc(smtpx_scope(), t->ndlv * sizeof(smtpx_delivery));
+        memcpy(d, t->dlv, t->ndlv * sizeof(smtpx_delivery));
+        smtpx_live_free(t->dlv);
+        t->dlv = d;
     }
     if (!move_strings)
         return;

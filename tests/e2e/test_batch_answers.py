@@ -6,7 +6,10 @@ failed-mail list):
   answers::lmtp          LMTP (port 24): after the message, one reply per
                          accepted recipient decides that recipient: the
                          refused one is listed with its own reply, the
-                         delivered one is not (first or second refused).
+                         delivered one is not (first or second refused);
+                         the plugin's summary gives each recipient's
+                         delivery code and status and names the undelivered
+                         one (tshark -2 -T fields).
   answers::mail-refused  MAIL refused (553), then RCPT and DATA answered 503
                          "need MAIL": the failed mail's reason is the 553.
   answers::auth-failed   an AUTH that failed (535), then mail: no auth_user
@@ -107,6 +110,13 @@ def check_lmtp(ctx):
         ('bob@example.test', 552, '5.2.2', '552 5.2.2 <bob@example.test> Quota exceeded',
          'delivered to some recipients'),
     ], failed(r)
+    for f, want in ((first, '452,250\t4.2.2,2.0.0\talice@example.test'),
+                    (second, '250,552\t2.0.0,5.2.2\tbob@example.test')):
+        out, _ = ctx.tshark.run(['-2', '-r', os.path.join(b.dir, f), '-Y', 'smtp.transaction.outcome',
+                                 '-T', 'fields', '-e', 'smtp.transaction.recipient.delivery_code',
+                                 '-e', 'smtp.transaction.recipient.delivery_status',
+                                 '-e', 'smtp.transaction.undelivered_recipient'])
+        assert out == want + '\n', (f, out)
 
 
 def check_mail_refused(ctx):
