@@ -1271,6 +1271,16 @@ static void final_reply(render_ctx *r, proto_tree *tt, const smtpx_call *call, g
             smtpx_strndup(r->pinfo->pool, p + first.status.off, first.status.len)));
 }
 
+/* "%u" or "%u %s": a code and its enhanced status, if any */
+static void label_code_status(label_text *b, unsigned code, const char *status)
+{
+    label_putu(b, code);
+    if (status[0] != 0) {
+        label_puts(b, " ");
+        label_puts_data(b, status);
+    }
+}
+
 static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
 {
     const smtpx_unit *u = &call->units[at];
@@ -1346,19 +1356,11 @@ static void render_txn_end(render_ctx *r, const smtpx_call *call, guint32 at)
             LABEL_INIT(b);
             label_puts_data(&b, addr);
             label_puts(&b, " (");
-            label_putu(&b, rc->code);
-            if (rc->status[0] != 0) {
-                label_puts(&b, " ");
-                label_puts_data(&b, rc->status);
-            }
+            label_code_status(&b, rc->code, rc->status);
             label_puts(&b, rc->code / 100 == 2 ? ", accepted" : rc->code / 100 == 4 ? ", deferred" : ", rejected");
             if (dv != NULL) { /* "; message: %u%s%s, delivered" */
                 label_puts(&b, "; message: ");
-                label_putu(&b, dv->code);
-                if (dv->status[0] != 0) {
-                    label_puts(&b, " ");
-                    label_puts_data(&b, dv->status);
-                }
+                label_code_status(&b, dv->code, dv->status);
                 label_puts(&b, dv->code / 100 == 2 ? ", delivered" : dv->code / 100 == 4 ? ", deferred" : ", not delivered");
             }
             label_puts(&b, ")");
