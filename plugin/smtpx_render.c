@@ -970,7 +970,7 @@ static void queue_tap(render_ctx *r, const smtpx_unit *u, const guint8 *p, const
 static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *pp)
 {
     const guint8 *p = r->buf + u->ev.off;
-    const smtp_verb ctx = reply_ctx(&u->ev);
+    smtp_verb ctx;
     const smtpx_authref *auth = UNIT_AUTH(u);
     const guint8 *lf = memchr(p, '\n', u->ev.len);
     guint32 l1 = content_len(p, lf ? (guint32)(lf - p) + 1 : u->ev.len);
@@ -1010,6 +1010,7 @@ static void render_reply(render_ctx *r, const smtpx_unit *u, const smtp_parsed *
             reply_expert(r, u, NULL);
         return;
     }
+    ctx = reply_ctx(&u->ev);
     /* the code's name and meaning, for the labels, only when they are shown */
     if (r->visible) {
         texts = reply_texts_of(u->ev.code, ctx, name, mbuf);
