@@ -64,6 +64,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -779,7 +780,7 @@ class FileParser:
         before = [v for f, v in c['helo'] if first is None or f < first] or [v for _, v in c['helo']]
         if s is not None:
             # the plugin's: the user of the last AUTH that succeeded before it
-            auth = [v for v in s.all('smtp.transaction.auth_user')]
+            auth = s.all('smtp.transaction.auth_user')
         else:
             auth = [v for f, v in c['auth'] if first is None or f < first]
         # LMTP: one reply to the end of data per accepted recipient, which
@@ -1277,23 +1278,25 @@ class OutDir:
 
     @staticmethod
     def _key(st):
-        import stat as st_mod
-        if not st_mod.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def path_for(self, name):
         """A new empty file of this run that becomes NAME; its path."""
         assert name in OUT_NAMES
-        if name in self.tmp:
-            return self.tmp[name]
+        if name not in self.tmp:
+            self.tmp[name] = self._new_tmp(name)
+        return self.tmp[name]
+
+    def _new_tmp(self, name):
+        """A new empty file beside NAME (made exclusively), mode as umask says."""
         try:
             fd, tp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=self.path)
         except OSError as e:
             raise OutDirError('cannot write in the output folder %s: %s' % (self.path, e.strerror or e))
         os.fchmod(fd, self.mode)
         os.close(fd)
-        self.tmp[name] = tp
         return tp
 
     def open(self, name, newline=None):
@@ -1334,17 +1337,11 @@ class OutDir:
                 rec[n] = self._key(os.lstat(fp))
             elif st is not None:
                 os.unlink(fp)
-        tp = self.path_for_mark()
+        tp = self._new_tmp(MARK)
         with open(tp, 'w', encoding='utf-8') as f:
             json.dump({'tool': PROG, 'files': rec}, f, indent=1, sort_keys=True)
             f.write('\n')
         os.replace(tp, os.path.join(self.path, MARK))
-
-    def path_for_mark(self):
-        fd, tp = tempfile.mkstemp(prefix='.%s.' % MARK, suffix='.tmp', dir=self.path)
-        os.fchmod(fd, self.mode)
-        os.close(fd)
-        return tp
 
 
 class Writer:
